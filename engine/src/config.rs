@@ -1,0 +1,214 @@
+//! Configuration of a partition log, with every default in a named constant.
+//!
+//! The docs (`docs/design.md`, the README) refer to these constants by name, so the numbers
+//! cannot drift apart from the code.
+
+use std::time::Duration;
+
+/// Default largest size of one segment's `.log` file before the log rolls to a new segment
+/// (Kafka's `segment.bytes`): 1 GiB.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 1 << 30;
+/// Default bytes of log written between two offset-index entries (Kafka's
+/// `index.interval.bytes`).
+pub const DEFAULT_INDEX_INTERVAL_BYTES: usize = 4096;
+/// Default largest batch accepted, in bytes including the 12-byte log overhead (Kafka's
+/// `message.max.bytes` default, 1 MiB + 12).
+pub const DEFAULT_MAX_BATCH_BYTES: usize = 1_048_588;
+/// Default size of one write chunk: appends gather in an aligned in-memory chunk of this size
+/// before it is written with one direct write. 256 KiB is where this machine's direct writes
+/// reach full bandwidth (see `docs/design.md`).
+pub const DEFAULT_WRITE_CHUNK_BYTES: usize = 256 * 1024;
+/// Default number of direct writes of one partition allowed in flight at once.
+pub const DEFAULT_MAX_WRITES_IN_FLIGHT: usize = 8;
+/// Default step by which a segment file is preallocated with `fallocate`: bounded so that many
+/// mostly idle partitions do not reserve gigabytes of disk they never fill.
+pub const DEFAULT_PREALLOCATE_BYTES: u64 = 8 * 1024 * 1024;
+/// Default size of one direct read when a fetch misses the cache (read-ahead for sequential
+/// consumers).
+pub const DEFAULT_READ_AHEAD_BYTES: usize = 256 * 1024;
+/// Default memory budget of the read cache shared by every log of one [`crate::Shared`].
+pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
+/// Default memory budget of the pool of aligned I/O buffers shared by every log of one
+/// [`crate::Shared`].
+pub const DEFAULT_BUFFER_POOL_BYTES: usize = 64 * 1024 * 1024;
+/// Default interval after which data appended with [`Durability::None`] is written to disk
+/// even if its chunk is not full.
+pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 1000;
+/// Default number of submission queue entries of the shared io_uring.
+pub const DEFAULT_RING_ENTRIES: u32 = 256;
+
+/// When an append is acknowledged. Every benchmark figure names the mode it ran in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Durability {
+    /// Acknowledged once the batch is in the engine's memory. It reaches disk when its chunk
+    /// fills, on the flush interval, or at close; a crash of the process loses what was not
+    /// written yet.
+    None,
+    /// Acknowledged once the direct write that carries it completed (no `fdatasync`): survives
+    /// a crash of the process, not necessarily a power loss.
+    Write,
+    /// Acknowledged after `fdatasync` of the segment; concurrent appenders share one
+    /// `fdatasync` (group commit). Survives a power loss.
+    Sync,
+}
+
+impl Durability {
+    /// The lower-case name used on command lines and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Durability::None => "none",
+            Durability::Write => "write",
+            Durability::Sync => "sync",
+        }
+    }
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(Durability::None),
+            "write" => Ok(Durability::Write),
+            "sync" => Ok(Durability::Sync),
+            other => Err(format!(
+                "unknown durability {other:?}: expected none, write or sync"
+            )),
+        }
+    }
+}
+
+/// Which I/O path the engine uses for segment files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IoMode {
+    /// io_uring when it can be set up, else positional `pread`/`pwrite`; O_DIRECT where the
+    /// filesystem supports it, else buffered I/O. The path taken is reported by
+    /// [`crate::Log::io_path`].
+    Auto,
+    /// io_uring or nothing: opening fails with the reason io_uring cannot be used and the fix.
+    Uring,
+    /// Positional `pread`/`pwrite` (O_DIRECT where supported), no io_uring.
+    Portable,
+}
+
+impl std::str::FromStr for IoMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(IoMode::Auto),
+            "uring" => Ok(IoMode::Uring),
+            "portable" => Ok(IoMode::Portable),
+            other => Err(format!(
+                "unknown I/O mode {other:?}: expected auto, uring or portable"
+            )),
+        }
+    }
+}
+
+/// Settings of one partition log. `Config::default()` gives the documented defaults.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Roll to a new segment once the active one holds this many bytes
+    /// ([`DEFAULT_SEGMENT_BYTES`]). At most 2 GiB, since index positions are 32-bit.
+    pub segment_bytes: u64,
+    /// Roll to a new segment once the active one's first batch is older than this
+    /// (Kafka's `segment.ms`); `None` disables rolling by age.
+    pub segment_ms: Option<u64>,
+    /// Bytes of log between two offset-index entries ([`DEFAULT_INDEX_INTERVAL_BYTES`]).
+    pub index_interval_bytes: usize,
+    /// Largest batch accepted, including its 12-byte log overhead
+    /// ([`DEFAULT_MAX_BATCH_BYTES`]).
+    pub max_batch_bytes: usize,
+    /// When appends are acknowledged.
+    pub durability: Durability,
+    /// Delete the oldest segments while the log would still hold at least this many bytes
+    /// without them; `None` keeps everything.
+    pub retention_bytes: Option<u64>,
+    /// Delete segments whose largest timestamp is older than this; `None` keeps everything.
+    pub retention_ms: Option<u64>,
+    /// Size of one aligned write chunk ([`DEFAULT_WRITE_CHUNK_BYTES`]).
+    pub write_chunk_bytes: usize,
+    /// Direct writes of this log allowed in flight at once ([`DEFAULT_MAX_WRITES_IN_FLIGHT`]).
+    pub max_writes_in_flight: usize,
+    /// Preallocation step of segment files ([`DEFAULT_PREALLOCATE_BYTES`]).
+    pub preallocate_bytes: u64,
+    /// Size of one direct read on a cache miss ([`DEFAULT_READ_AHEAD_BYTES`]).
+    pub read_ahead_bytes: usize,
+    /// Data appended with [`Durability::None`] is written at the latest this long after it was
+    /// appended ([`DEFAULT_FLUSH_INTERVAL_MS`]); `None` writes only when a chunk fills, on
+    /// [`crate::Log::flush`] and at close.
+    pub flush_interval_ms: Option<u64>,
+    /// The I/O path.
+    pub io_mode: IoMode,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+            segment_ms: None,
+            index_interval_bytes: DEFAULT_INDEX_INTERVAL_BYTES,
+            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
+            durability: Durability::None,
+            retention_bytes: None,
+            retention_ms: None,
+            write_chunk_bytes: DEFAULT_WRITE_CHUNK_BYTES,
+            max_writes_in_flight: DEFAULT_MAX_WRITES_IN_FLIGHT,
+            preallocate_bytes: DEFAULT_PREALLOCATE_BYTES,
+            read_ahead_bytes: DEFAULT_READ_AHEAD_BYTES,
+            flush_interval_ms: Some(DEFAULT_FLUSH_INTERVAL_MS),
+            io_mode: IoMode::Auto,
+        }
+    }
+}
+
+impl Config {
+    /// Checks the settings against each other and against the format's limits.
+    ///
+    /// # Errors
+    /// A message naming the setting that is out of range and why.
+    pub fn validate(&self) -> Result<(), String> {
+        // Index positions are u32; a segment must stay addressable by them.
+        let max_segment = u64::from(u32::MAX) / 2;
+        if self.segment_bytes < 4096 || self.segment_bytes > max_segment {
+            return Err(format!(
+                "segment_bytes {} is out of range [4096, {max_segment}]",
+                self.segment_bytes
+            ));
+        }
+        if self.max_batch_bytes < crate::record::BATCH_HEADER_BYTES
+            || self.max_batch_bytes as u64 > self.segment_bytes
+        {
+            return Err(format!(
+                "max_batch_bytes {} must be at least {} and at most segment_bytes ({})",
+                self.max_batch_bytes,
+                crate::record::BATCH_HEADER_BYTES,
+                self.segment_bytes
+            ));
+        }
+        if self.write_chunk_bytes < 4096 || !self.write_chunk_bytes.is_power_of_two() {
+            return Err(format!(
+                "write_chunk_bytes {} must be a power of two of at least 4096",
+                self.write_chunk_bytes
+            ));
+        }
+        if self.read_ahead_bytes < 4096 || !self.read_ahead_bytes.is_power_of_two() {
+            return Err(format!(
+                "read_ahead_bytes {} must be a power of two of at least 4096",
+                self.read_ahead_bytes
+            ));
+        }
+        if self.max_writes_in_flight == 0 {
+            return Err("max_writes_in_flight must be at least 1".to_string());
+        }
+        if self.preallocate_bytes == 0 {
+            return Err("preallocate_bytes must be at least 1".to_string());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn flush_interval(&self) -> Option<Duration> {
+        self.flush_interval_ms.map(Duration::from_millis)
+    }
+}

@@ -1,0 +1,213 @@
+//! Error types, one per operation family, with messages written for the operator.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ringlog_sys::UringError;
+use ringlog_sys::direct::DirectIoError;
+
+use crate::record::BatchError;
+use crate::segment::index::IndexError;
+
+/// Opening (and recovering) a partition log failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// A setting is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// io_uring was required (`IoMode::Uring`) but cannot be used; the message names the cause
+    /// and the fix.
+    #[error(transparent)]
+    Uring(#[from] UringError),
+    /// Direct I/O was probed and failed for a reason other than the filesystem refusing it.
+    #[error(transparent)]
+    DirectIo(#[from] DirectIoError),
+    /// A file operation failed.
+    #[error("{op} {path} failed: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// A file in the log directory looks like a segment file but its name is not a 20-digit
+    /// base offset.
+    #[error("{path} is not a segment file name: expected a 20-digit base offset")]
+    BadFileName {
+        /// The offending file.
+        path: PathBuf,
+    },
+    /// A sealed segment is damaged in a way recovery must not repair by truncation (it is
+    /// followed by newer segments, so truncating it would drop acknowledged data).
+    #[error("sealed segment {path} is corrupt at byte {position}: {source}")]
+    CorruptSealedSegment {
+        /// The segment's `.log` file.
+        path: PathBuf,
+        /// Byte position of the damaged batch.
+        position: u64,
+        /// What is wrong with it.
+        source: BatchError,
+    },
+    /// Offsets of two segments overlap or go backwards.
+    #[error(
+        "segment {path} starts at offset {base_offset} but the previous segment ends at {previous_next_offset}"
+    )]
+    OffsetsOverlap {
+        /// The later segment's `.log` file.
+        path: PathBuf,
+        /// Its base offset.
+        base_offset: u64,
+        /// The next offset after the previous segment.
+        previous_next_offset: u64,
+    },
+}
+
+/// An append failed. Nothing of the failed append was acknowledged; what was acknowledged
+/// before stays.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// An earlier write or `fdatasync` failed. The kernel may have dropped the dirty data, so
+    /// retrying would lie; the log refuses writes until it is reopened, which recovers what
+    /// reached disk.
+    #[error(
+        "the log refuses writes since an earlier failure ({cause}); reopen it to recover what was acknowledged"
+    )]
+    Poisoned {
+        /// The first failure.
+        cause: Arc<str>,
+    },
+    /// The batch from the wire is malformed.
+    #[error("invalid batch: {0}")]
+    InvalidBatch(#[from] BatchError),
+    /// The batch is larger than `max_batch_bytes`.
+    #[error("batch of {bytes} bytes exceeds max_batch_bytes ({max})")]
+    TooLarge {
+        /// Size of the batch including its 12-byte log overhead.
+        bytes: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// An append needs at least one record.
+    #[error("an append needs at least one record")]
+    Empty,
+    /// The buffer given to `append_batch` holds more than the one batch its header describes.
+    #[error(
+        "the buffer holds {given_bytes} bytes but its batch is {batch_bytes} bytes: append one batch at a time"
+    )]
+    TrailingBytes {
+        /// Size of the batch from its header.
+        batch_bytes: usize,
+        /// Size of the buffer given.
+        given_bytes: usize,
+    },
+    /// Offsets would exceed `i64::MAX`.
+    #[error(
+        "offset overflow: the log is at offset {next_offset} and the batch holds {records} records"
+    )]
+    OffsetOverflow {
+        /// The log's next offset.
+        next_offset: u64,
+        /// Records in the batch.
+        records: usize,
+    },
+    /// A write, `fdatasync`, `fallocate` or segment roll failed; the log is poisoned from now on.
+    #[error("{op} {path} failed: {source}; the log refuses further writes")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The log was closed.
+    #[error("the log is closed")]
+    Closed,
+}
+
+/// A fetch, record read or timestamp lookup failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The offset is outside `[log_start_offset, next_offset]`.
+    #[error("offset {requested} is out of range: the log holds offsets [{start}, {end})")]
+    OffsetOutOfRange {
+        /// The offset asked for.
+        requested: u64,
+        /// The earliest offset the log holds.
+        start: u64,
+        /// The next offset to be assigned.
+        end: u64,
+    },
+    /// A read failed.
+    #[error("{op} {path} failed: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// Bytes read back from a segment do not form a valid batch.
+    #[error("segment {path} is corrupt at byte {position}: {source}")]
+    Corrupt {
+        /// The segment's `.log` file.
+        path: PathBuf,
+        /// Byte position of the damaged batch.
+        position: u64,
+        /// What is wrong with it.
+        source: BatchError,
+    },
+}
+
+/// Retention, flush or close failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MaintenanceError {
+    /// The log is poisoned (see [`AppendError::Poisoned`]).
+    #[error(
+        "the log refuses writes since an earlier failure ({cause}); reopen it to recover what was acknowledged"
+    )]
+    Poisoned {
+        /// The first failure.
+        cause: Arc<str>,
+    },
+    /// A file operation failed.
+    #[error("{op} {path} failed: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// An index could not be written.
+    #[error("index of {path}: {source}")]
+    Index {
+        /// The index file.
+        path: PathBuf,
+        /// What is wrong.
+        source: IndexError,
+    },
+}
+
+impl From<AppendError> for MaintenanceError {
+    fn from(error: AppendError) -> Self {
+        match error {
+            AppendError::Poisoned { cause } => MaintenanceError::Poisoned { cause },
+            AppendError::Io { op, path, source } => MaintenanceError::Io { op, path, source },
+            other => MaintenanceError::Io {
+                op: "flush",
+                path: PathBuf::new(),
+                source: io::Error::other(other.to_string()),
+            },
+        }
+    }
+}

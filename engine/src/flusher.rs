@@ -1,0 +1,87 @@
+//! The background flusher shared by every log of a [`crate::Shared`]: one thread, however many
+//! partitions.
+//!
+//! It writes data appended with `Durability::None` once it has waited `flush_interval_ms`, and
+//! hands an idle log's write chunk back (to the read cache, whose budget then bounds it), so
+//! many mostly idle partitions do not each pin a chunk of memory.
+
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::log::LogInner;
+
+/// How often the flusher looks at its logs; flush intervals are honoured to this precision.
+pub const FLUSHER_TICK_MS: u64 = 20;
+
+#[derive(Default)]
+struct State {
+    logs: Vec<Weak<LogInner>>,
+    stop: bool,
+}
+
+/// Owner of the flusher thread; stopping it joins the thread.
+pub(crate) struct Flusher {
+    state: Arc<(Mutex<State>, Condvar)>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Flusher {
+    pub fn new() -> Self {
+        Flusher {
+            state: Arc::new((Mutex::new(State::default()), Condvar::new())),
+            thread: Mutex::new(None),
+        }
+    }
+
+    /// Starts watching `log`, starting the thread on first use.
+    pub fn register(&self, log: &Arc<LogInner>) {
+        let (lock, _) = &*self.state;
+        lock.lock()
+            .expect("flusher lock poisoned")
+            .logs
+            .push(Arc::downgrade(log));
+        let mut thread = self.thread.lock().expect("flusher lock poisoned");
+        if thread.is_none() {
+            let state = Arc::clone(&self.state);
+            *thread = Some(
+                std::thread::Builder::new()
+                    .name("ringlog-flusher".into())
+                    .spawn(move || run(&state))
+                    .expect("spawn the flusher thread"),
+            );
+        }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        let (lock, wake) = &*self.state;
+        lock.lock().expect("flusher lock poisoned").stop = true;
+        wake.notify_all();
+        if let Some(thread) = self.thread.lock().expect("flusher lock poisoned").take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(state: &(Mutex<State>, Condvar)) {
+    let (lock, wake) = state;
+    loop {
+        let logs: Vec<Arc<LogInner>> = {
+            let guard = lock.lock().expect("flusher lock poisoned");
+            let (mut guard, _) = wake
+                .wait_timeout(guard, Duration::from_millis(FLUSHER_TICK_MS))
+                .expect("flusher lock poisoned");
+            if guard.stop {
+                return;
+            }
+            guard.logs.retain(|log| log.strong_count() > 0);
+            guard.logs.iter().filter_map(Weak::upgrade).collect()
+        };
+        for log in logs {
+            // A failure poisons the log, and its next append reports it; nothing to do here.
+            log.flush_if_due();
+        }
+    }
+}

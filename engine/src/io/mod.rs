@@ -1,0 +1,225 @@
+//! The I/O seam: every byte the engine moves to or from a segment file goes through one
+//! [`Storage`]. Two paths implement it: io_uring ([`uring`]) and positional syscalls
+//! ([`portable`]). Tests add wrappers behind the same trait.
+
+pub mod portable;
+pub mod uring;
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ringlog_sys::AlignedBuf;
+
+/// The I/O path a log runs on, as reported by [`crate::Log::io_path`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IoPath {
+    /// io_uring with O_DIRECT.
+    UringDirect,
+    /// io_uring, buffered (the filesystem refuses O_DIRECT).
+    UringBuffered,
+    /// `pread`/`pwrite` with O_DIRECT.
+    PortableDirect,
+    /// `pread`/`pwrite`, buffered.
+    PortableBuffered,
+}
+
+impl IoPath {
+    /// A short name for logs and reports, e.g. `io_uring+O_DIRECT`.
+    pub fn name(self) -> &'static str {
+        match self {
+            IoPath::UringDirect => "io_uring+O_DIRECT",
+            IoPath::UringBuffered => "io_uring+buffered",
+            IoPath::PortableDirect => "pread/pwrite+O_DIRECT",
+            IoPath::PortableBuffered => "pread/pwrite+buffered",
+        }
+    }
+
+    /// Whether files are opened with O_DIRECT.
+    pub fn is_direct(self) -> bool {
+        matches!(self, IoPath::UringDirect | IoPath::PortableDirect)
+    }
+}
+
+impl std::fmt::Display for IoPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A write submitted to a [`Storage`]; it owns its bytes until it completes.
+pub struct PendingWrite {
+    state: PendingState,
+    expected_bytes: usize,
+}
+
+enum PendingState {
+    Ring {
+        ring: Arc<ringlog_sys::Ring>,
+        ticket: ringlog_sys::Ticket<Bytes>,
+    },
+    Done(io::Result<usize>),
+}
+
+impl PendingWrite {
+    /// A write that already completed (synchronous paths and test wrappers).
+    pub fn done(result: io::Result<usize>, expected_bytes: usize) -> Self {
+        PendingWrite {
+            state: PendingState::Done(result),
+            expected_bytes,
+        }
+    }
+
+    fn on_ring(
+        ring: Arc<ringlog_sys::Ring>,
+        ticket: ringlog_sys::Ticket<Bytes>,
+        expected_bytes: usize,
+    ) -> Self {
+        PendingWrite {
+            state: PendingState::Ring { ring, ticket },
+            expected_bytes,
+        }
+    }
+
+    /// Blocks until the write completed.
+    ///
+    /// # Errors
+    /// The write's error; a short write is an error too (`WriteZero`), since the engine never
+    /// retries a write blindly.
+    pub fn wait(self) -> io::Result<()> {
+        let expected = self.expected_bytes;
+        let result = match self.state {
+            PendingState::Ring { ring, ticket } => ring.wait(ticket).0,
+            PendingState::Done(result) => result,
+        };
+        check_complete(result, expected)
+    }
+
+    /// The result if the write already completed, else the write back.
+    ///
+    /// # Errors
+    /// As [`PendingWrite::wait`].
+    pub fn try_wait(self) -> Result<io::Result<()>, PendingWrite> {
+        let expected = self.expected_bytes;
+        match self.state {
+            PendingState::Ring { ring, ticket } => match ring.try_wait(ticket) {
+                Ok((result, _bytes)) => Ok(check_complete(result, expected)),
+                Err(ticket) => Err(PendingWrite::on_ring(ring, ticket, expected)),
+            },
+            PendingState::Done(result) => Ok(check_complete(result, expected)),
+        }
+    }
+}
+
+fn check_complete(result: io::Result<usize>, expected: usize) -> io::Result<()> {
+    let written = result?;
+    if written == expected {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("short write: {written} of {expected} bytes"),
+        ))
+    }
+}
+
+/// How the engine reads and writes segment files. Writes are submitted and completed
+/// separately so that several can be in flight; everything else is synchronous.
+pub trait Storage: Send + Sync + 'static {
+    /// The path this storage implements.
+    fn io_path(&self) -> IoPath;
+
+    /// Alignment of offsets, lengths and memory of reads and writes (1 for buffered paths).
+    fn alignment(&self) -> usize;
+
+    /// Opens (and with `create`, creates) a segment file for reading and writing.
+    ///
+    /// # Errors
+    /// The operating system's error.
+    fn open(&self, path: &Path, create: bool) -> io::Result<Arc<File>>;
+
+    /// Starts writing `data` at `offset`. `data` must be aligned as [`Storage::alignment`]
+    /// asks, in address, offset and length.
+    ///
+    /// # Errors
+    /// A submission failure; the write's own result comes from [`PendingWrite::wait`].
+    fn submit_write(&self, file: &Arc<File>, data: Bytes, offset: u64) -> io::Result<PendingWrite>;
+
+    /// Reads up to `len` bytes at `offset` into `buf[..len]`, giving the buffer back with its
+    /// length set to the bytes read.
+    fn read(
+        &self,
+        file: &Arc<File>,
+        buf: AlignedBuf,
+        offset: u64,
+        len: usize,
+    ) -> (io::Result<usize>, AlignedBuf);
+
+    /// `fdatasync` of the file.
+    ///
+    /// # Errors
+    /// The operating system's error: the data may be lost, and the caller poisons the log.
+    fn sync_data(&self, file: &Arc<File>) -> io::Result<()>;
+
+    /// Preallocates `[offset, offset + len)` (`fallocate` mode 0, extending the size).
+    ///
+    /// # Errors
+    /// The operating system's error (ENOSPC when the disk is full).
+    fn allocate(&self, file: &Arc<File>, offset: u64, len: u64) -> io::Result<()>;
+
+    /// Sets the file's size (`ftruncate`).
+    ///
+    /// # Errors
+    /// The operating system's error.
+    fn set_len(&self, file: &Arc<File>, len: u64) -> io::Result<()>;
+
+    /// Makes a directory's entries durable (after creating, renaming or deleting files).
+    ///
+    /// # Errors
+    /// The operating system's error.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// Opens a file for a storage path: with O_DIRECT or buffered.
+pub(crate) fn open_file(path: &Path, create: bool, direct: bool) -> io::Result<Arc<File>> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(create);
+    let file = if direct {
+        ringlog_sys::direct::open_direct(path, &options)?
+    } else {
+        options.open(path)?
+    };
+    Ok(Arc::new(file))
+}
+
+/// Positional read with the standard library, used by the portable path and by the uring
+/// path for buffered files.
+pub(crate) fn pread(
+    file: &File,
+    mut buf: AlignedBuf,
+    offset: u64,
+    len: usize,
+) -> (io::Result<usize>, AlignedBuf) {
+    use std::os::unix::fs::FileExt;
+    assert!(
+        len <= buf.capacity(),
+        "read of {len} bytes into a {}-byte buffer",
+        buf.capacity()
+    );
+    let mut done = 0;
+    let result = loop {
+        if done == len {
+            break Ok(done);
+        }
+        match file.read_at(&mut buf.full_mut()[done..len], offset + done as u64) {
+            Ok(0) => break Ok(done),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    buf.set_len(done);
+    (result, buf)
+}

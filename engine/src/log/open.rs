@@ -1,0 +1,259 @@
+//! Opening a log: finding its segments, loading their indexes, and recovering the last segment
+//! after an unclean shutdown.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+
+use crate::config::Config;
+use crate::error::OpenError;
+use crate::segment::index::OffsetIndex;
+use crate::segment::recovery::{self, StopReason};
+use crate::segment::time_index::TimeIndex;
+use crate::segment::{
+    INDEX_EXTENSION, IndexBuilder, LOG_EXTENSION, Segment, TIME_INDEX_EXTENSION, parse_file_name,
+};
+use crate::shared::Shared;
+
+use super::writer::Writer;
+use super::{CLEAN_SHUTDOWN_FILE, LogInner};
+
+/// How much of a segment can be trusted without a full scan.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Trust {
+    /// Sealed, or closed cleanly: its size and indexes are right unless they fail validation.
+    Indexes,
+    /// The active segment after an unclean shutdown: scan everything, truncate at damage.
+    Nothing,
+}
+
+pub(super) fn open(dir: &Path, config: Config, shared: Arc<Shared>) -> Result<LogInner, OpenError> {
+    let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+    let clean = marker.exists();
+    let bases = list_segments(dir)?;
+    let id = shared.new_log_id();
+    let mut segments = BTreeMap::new();
+    let mut previous_next: Option<u64> = None;
+    let mut last_builder = None;
+    for (i, &base) in bases.iter().enumerate() {
+        let is_last = i + 1 == bases.len();
+        let trust = if is_last && !clean {
+            Trust::Nothing
+        } else {
+            Trust::Indexes
+        };
+        let (segment, builder) = load_segment(dir, base, trust, is_last, &config, &shared)?;
+        if let Some(previous) = previous_next.filter(|&previous| base < previous) {
+            return Err(OpenError::OffsetsOverlap {
+                path: segment.log_path(),
+                base_offset: base,
+                previous_next_offset: previous,
+            });
+        }
+        previous_next = Some(segment.next_offset());
+        if is_last {
+            last_builder = Some(builder);
+        } else {
+            segment.sealed.store(true, Ordering::Release);
+        }
+        segments.insert(base, Arc::new(segment));
+    }
+    if segments.is_empty() {
+        let segment = create_first_segment(dir, &shared)?;
+        segments.insert(0, Arc::new(segment));
+        last_builder = Some(IndexBuilder::new(config.index_interval_bytes));
+    }
+    if clean {
+        // From here on a crash must trigger recovery again.
+        std::fs::remove_file(&marker).map_err(|source| io_error("remove", &marker, source))?;
+        shared
+            .storage()
+            .sync_dir(dir)
+            .map_err(|source| io_error("fsync directory", dir, source))?;
+    }
+    let (&start, _) = segments.first_key_value().expect("at least one segment");
+    let active = Arc::clone(segments.last_key_value().expect("at least one segment").1);
+    let end = active.data_bytes();
+    let next = active.next_offset();
+    let builder = last_builder.expect("the last segment has a builder");
+    Ok(LogInner {
+        id,
+        dir: dir.to_path_buf(),
+        config,
+        writer: Mutex::new(Writer::new(active, end, end, next, builder)),
+        segments: RwLock::new(segments),
+        flushed: Condvar::new(),
+        next_offset: AtomicU64::new(next),
+        start_offset: AtomicU64::new(start),
+        shared,
+    })
+}
+
+fn io_error(op: &'static str, path: &Path, source: std::io::Error) -> OpenError {
+    OpenError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Base offsets of the segment files in `dir`, ascending.
+fn list_segments(dir: &Path) -> Result<Vec<u64>, OpenError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| io_error("list", dir, source))?;
+    let mut bases = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| io_error("list", dir, source))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(base) = parse_file_name(name, LOG_EXTENSION) {
+            bases.push(base);
+        } else if Path::new(name)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case(LOG_EXTENSION))
+        {
+            return Err(OpenError::BadFileName { path: entry.path() });
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+fn create_first_segment(dir: &Path, shared: &Arc<Shared>) -> Result<Segment, OpenError> {
+    let path = dir.join(crate::segment::file_name(0, LOG_EXTENSION));
+    let file = shared
+        .storage()
+        .open(&path, true)
+        .map_err(|source| io_error("create", &path, source))?;
+    let segment = Segment::new(dir, 0, file);
+    segment
+        .write_indexes()
+        .map_err(|source| io_error("create the indexes of", &path, source))?;
+    shared
+        .storage()
+        .sync_dir(dir)
+        .map_err(|source| io_error("fsync directory", dir, source))?;
+    Ok(segment)
+}
+
+/// Opens one segment, loads or rebuilds its indexes, and finds its valid end.
+fn load_segment(
+    dir: &Path,
+    base: u64,
+    trust: Trust,
+    is_last: bool,
+    config: &Config,
+    shared: &Arc<Shared>,
+) -> Result<(Segment, IndexBuilder), OpenError> {
+    let path = dir.join(crate::segment::file_name(base, LOG_EXTENSION));
+    let storage = shared.storage();
+    let file = storage
+        .open(&path, false)
+        .map_err(|source| io_error("open", &path, source))?;
+    let file_len = file
+        .metadata()
+        .map_err(|source| io_error("stat", &path, source))?
+        .len();
+    let segment = Segment::new(dir, base, file);
+    let loaded = match trust {
+        Trust::Indexes => load_indexes(&segment, file_len),
+        Trust::Nothing => None,
+    };
+    let (from, mut builder) = match loaded {
+        Some((index, time_index)) => {
+            let from = index.last().map_or(0, |entry| u64::from(entry.position));
+            *segment.index.write().expect("index lock poisoned") = index;
+            *segment.time_index.write().expect("index lock poisoned") = time_index;
+            (
+                from,
+                IndexBuilder::resume(config.index_interval_bytes, &segment),
+            )
+        }
+        None => (0, IndexBuilder::new(config.index_interval_bytes)),
+    };
+    let outcome = recovery::scan(
+        shared,
+        &segment,
+        file_len,
+        from,
+        config.max_batch_bytes,
+        &mut builder,
+    )
+    .map_err(|source| io_error("read", &path, source))?;
+    if let Some((position, reason)) = outcome.stop.as_ref().filter(|_| !is_last) {
+        let source = match reason {
+            StopReason::Invalid(e) => e.clone(),
+            other => crate::record::BatchError::MalformedRecord {
+                index: 0,
+                reason: stop_reason_text(other),
+            },
+        };
+        return Err(OpenError::CorruptSealedSegment {
+            path,
+            position: *position,
+            source,
+        });
+    }
+    if outcome.valid_bytes < file_len {
+        // The tail past the last valid batch is preallocated space or a torn write: cut it so
+        // the next append continues right after acknowledged data.
+        storage
+            .set_len(&segment.file, outcome.valid_bytes)
+            .map_err(|source| io_error("truncate", &path, source))?;
+        storage
+            .sync_data(&segment.file)
+            .map_err(|source| io_error("fdatasync", &path, source))?;
+        let mut index = segment.index.write().expect("index lock poisoned");
+        index.truncate_to_position(outcome.valid_bytes as u32);
+    }
+    if from > 0 {
+        let first = recovery::first_header(shared, &segment, outcome.valid_bytes)
+            .map_err(|source| io_error("read", &path, source))?;
+        if let Some(first) = first {
+            segment
+                .first_timestamp
+                .store(first.base_timestamp, Ordering::Relaxed);
+        }
+    }
+    segment
+        .data_bytes
+        .store(outcome.valid_bytes, Ordering::Release);
+    segment
+        .disk_bytes
+        .store(outcome.valid_bytes, Ordering::Release);
+    segment
+        .next_offset
+        .store(outcome.next_offset.max(base), Ordering::Release);
+    Ok((segment, builder))
+}
+
+fn stop_reason_text(reason: &StopReason) -> &'static str {
+    match reason {
+        StopReason::Zeros => "zero-filled bytes inside a sealed segment",
+        StopReason::Torn => "a sealed segment ends inside a batch",
+        StopReason::Invalid(_) => "an invalid batch",
+        StopReason::OffsetsBackwards { .. } => "offsets go backwards",
+    }
+}
+
+/// Both index files of a trusted segment, if present and valid for a log of `log_bytes`.
+/// An index file that is larger than one entry per smallest possible batch is not read at all
+/// (so a damaged file cannot make us allocate more than the log itself justifies).
+fn load_indexes(segment: &Segment, log_bytes: u64) -> Option<(OffsetIndex, TimeIndex)> {
+    let max_entries = log_bytes / crate::record::BATCH_HEADER_BYTES as u64 + 1;
+    let read = |extension: &str, entry_bytes: usize| -> Option<Vec<u8>> {
+        let path = segment.path(extension);
+        let len = std::fs::metadata(&path).ok()?.len();
+        (len <= max_entries * entry_bytes as u64).then(|| std::fs::read(&path).ok())?
+    };
+    let index_bytes = read(INDEX_EXTENSION, crate::segment::index::OFFSET_ENTRY_BYTES)?;
+    let index = OffsetIndex::decode(&index_bytes, log_bytes).ok()?;
+    let time_bytes = read(
+        TIME_INDEX_EXTENSION,
+        crate::segment::time_index::TIME_ENTRY_BYTES,
+    )?;
+    // Time entries may point past the last offset-index entry (the final entry added at roll),
+    // so only the 32-bit range bounds them here.
+    let time_index = TimeIndex::decode(&time_bytes, u32::MAX).ok()?;
+    Some((index, time_index))
+}

@@ -1,0 +1,450 @@
+//! The read path: fetch whole batches by offset with a byte budget, read records, and find an
+//! offset by timestamp.
+//!
+//! Where bytes come from, in order: the read cache (a slice, no copy), the active segment's
+//! tail or frozen-but-unwritten chunks (copied or sliced under the writer lock; only for data
+//! not yet on disk), and finally an aligned direct read of `read_ahead_bytes` that is put into
+//! the cache, so a sequential consumer's next fetches hit the cache.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use super::{Log, LogInner};
+use crate::error::ReadError;
+use crate::record::{
+    BATCH_HEADER_BYTES, BatchError, BatchHeader, LOG_OVERHEAD_BYTES, MIN_BATCH_LENGTH, records,
+};
+use crate::segment::Segment;
+
+/// Whole batches returned by [`Log::fetch`], exactly as stored (Kafka's fetch response
+/// records).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchedBatches {
+    /// The batches' bytes; empty when the fetch offset is the log end.
+    pub bytes: Bytes,
+    /// The offset to fetch next: one past the last returned batch.
+    pub next_fetch_offset: u64,
+    /// The log end offset when the fetch ran.
+    pub log_end_offset: u64,
+}
+
+/// One record, owned, as [`Log::read_records`] returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadRecord {
+    /// The record's offset.
+    pub offset: u64,
+    /// The record's timestamp in milliseconds.
+    pub timestamp_ms: i64,
+    /// The key, or `None` for a null key.
+    pub key: Option<Bytes>,
+    /// The value, or `None` for a null value (a tombstone).
+    pub value: Option<Bytes>,
+    /// The headers, in order.
+    pub headers: Vec<(String, Option<Bytes>)>,
+}
+
+impl Log {
+    /// Whole batches from the one holding `offset`, up to `max_bytes` but always at least one
+    /// batch, even a larger one, as Kafka does. A fetch may return fewer bytes than
+    /// `max_bytes` (at a segment end, or where cached ranges end); fetch again from
+    /// `next_fetch_offset`.
+    ///
+    /// # Errors
+    /// [`ReadError::OffsetOutOfRange`] outside `[start_offset, next_offset]`; read errors;
+    /// [`ReadError::Corrupt`] when stored bytes are not a batch.
+    pub fn fetch(&self, offset: u64, max_bytes: usize) -> Result<FetchedBatches, ReadError> {
+        self.inner.fetch(offset, max_bytes)
+    }
+
+    /// The records from `offset` on, decoded, within about `max_bytes` of batches (at least one
+    /// batch).
+    ///
+    /// # Errors
+    /// As [`Log::fetch`], and [`ReadError::Corrupt`] for a batch that does not decode.
+    pub fn read_records(
+        &self,
+        offset: u64,
+        max_bytes: usize,
+    ) -> Result<Vec<ReadRecord>, ReadError> {
+        let fetched = self.inner.fetch(offset, max_bytes)?;
+        let mut out = Vec::new();
+        let mut rest = fetched.bytes.clone();
+        while !rest.is_empty() {
+            let header = BatchHeader::parse(&rest).map_err(|e| self.inner.corrupt_at(offset, e))?;
+            let batch = rest.split_to(header.total_bytes().min(rest.len()));
+            let iter = records(&batch).map_err(|e| self.inner.corrupt_at(offset, e))?;
+            for record in iter {
+                let record = record.map_err(|e| self.inner.corrupt_at(offset, e))?;
+                if (record.offset as u64) < offset {
+                    continue;
+                }
+                let mut headers = Vec::with_capacity(record.header_count());
+                for h in record.headers() {
+                    let h = h.map_err(|e| self.inner.corrupt_at(offset, e))?;
+                    headers.push((h.key.to_string(), h.value.map(|v| batch.slice_ref(v))));
+                }
+                out.push(ReadRecord {
+                    offset: record.offset as u64,
+                    timestamp_ms: record.timestamp_ms,
+                    key: record.key.map(|k| batch.slice_ref(k)),
+                    value: record.value.map(|v| batch.slice_ref(v)),
+                    headers,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The earliest offset whose record timestamp is at least `timestamp_ms` (Kafka's
+    /// ListOffsets by timestamp), or `None` if every record is older.
+    ///
+    /// # Errors
+    /// Read errors, or [`ReadError::Corrupt`].
+    pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<u64>, ReadError> {
+        let segments: Vec<Arc<Segment>> = self
+            .inner
+            .segments
+            .read()
+            .expect("segments lock poisoned")
+            .values()
+            .cloned()
+            .collect();
+        for segment in segments {
+            if segment.max_timestamp() < timestamp_ms {
+                continue;
+            }
+            if let Some(offset) = self.inner.offset_for_timestamp_in(&segment, timestamp_ms)? {
+                return Ok(Some(offset));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl LogInner {
+    fn fetch(&self, offset: u64, max_bytes: usize) -> Result<FetchedBatches, ReadError> {
+        let end = self.next_offset.load(std::sync::atomic::Ordering::Acquire);
+        let start = self.start_offset.load(std::sync::atomic::Ordering::Acquire);
+        if offset < start || offset > end {
+            return Err(ReadError::OffsetOutOfRange {
+                requested: offset,
+                start,
+                end,
+            });
+        }
+        let empty = FetchedBatches {
+            bytes: Bytes::new(),
+            next_fetch_offset: offset,
+            log_end_offset: end,
+        };
+        if offset == end {
+            return Ok(empty);
+        }
+        let Some(segment) = self.segment_for(offset) else {
+            return Ok(empty);
+        };
+        let limit = segment.data_bytes();
+        let want = max_bytes.clamp(
+            BATCH_HEADER_BYTES,
+            self.config.read_ahead_bytes.max(max_bytes.min(64 << 20)),
+        );
+        let mut cursor = Cursor::new(self, &segment, limit, want);
+        let Some(position) = cursor.locate(offset)? else {
+            return Ok(empty);
+        };
+        let view = cursor.view_from(position)?;
+        let (bytes, last_offset) = self.whole_batches(&segment, position, &view, max_bytes)?;
+        Ok(FetchedBatches {
+            bytes,
+            next_fetch_offset: last_offset + 1,
+            log_end_offset: end,
+        })
+    }
+
+    /// The segment holding `offset`, or the next one if `offset` falls in a gap.
+    fn segment_for(&self, offset: u64) -> Option<Arc<Segment>> {
+        let segments = self.segments.read().expect("segments lock poisoned");
+        let floor = segments.range(..=offset).next_back().map(|(_, s)| s);
+        match floor {
+            Some(segment) if offset < segment.next_offset() => Some(Arc::clone(segment)),
+            _ => segments
+                .range(offset.saturating_add(1)..)
+                .map(|(_, s)| s)
+                .find(|s| s.next_offset() > s.base_offset)
+                .cloned(),
+        }
+    }
+
+    /// Whole batches at the start of `view` (which starts at `position`) within `max_bytes`,
+    /// at least one; and the last offset they hold.
+    fn whole_batches(
+        &self,
+        segment: &Segment,
+        position: u64,
+        view: &Bytes,
+        max_bytes: usize,
+    ) -> Result<(Bytes, u64), ReadError> {
+        let mut end = 0usize;
+        let mut last_offset = 0u64;
+        while view.len() - end >= BATCH_HEADER_BYTES {
+            let header = self.header_in(segment, position + end as u64, &view[end..])?;
+            let total = header.total_bytes();
+            if end + total > view.len() || (end > 0 && end + total > max_bytes) {
+                break;
+            }
+            end += total;
+            last_offset = header.last_offset() as u64;
+        }
+        assert!(end > 0, "view_from returns at least one whole batch");
+        Ok((view.slice(..end), last_offset))
+    }
+
+    /// Parses and sanity-checks the batch header at `bytes[0]` (found at `position`).
+    fn header_in(
+        &self,
+        segment: &Segment,
+        position: u64,
+        bytes: &[u8],
+    ) -> Result<BatchHeader, ReadError> {
+        let corrupt = |source| ReadError::Corrupt {
+            path: segment.log_path(),
+            position,
+            source,
+        };
+        let header = BatchHeader::parse(bytes).map_err(corrupt)?;
+        let total = i64::from(header.batch_length) + LOG_OVERHEAD_BYTES as i64;
+        if header.batch_length < MIN_BATCH_LENGTH || total > self.config.max_batch_bytes as i64 {
+            return Err(corrupt(BatchError::LengthOutOfRange {
+                length: i64::from(header.batch_length),
+                min: i64::from(MIN_BATCH_LENGTH),
+                max: self.config.max_batch_bytes as i64,
+            }));
+        }
+        Ok(header)
+    }
+
+    fn corrupt_at(&self, offset: u64, source: BatchError) -> ReadError {
+        let path = self
+            .segment_for(offset)
+            .map_or_else(|| self.dir.clone(), |s| s.log_path());
+        ReadError::Corrupt {
+            path,
+            position: 0,
+            source,
+        }
+    }
+
+    fn offset_for_timestamp_in(
+        &self,
+        segment: &Arc<Segment>,
+        timestamp_ms: i64,
+    ) -> Result<Option<u64>, ReadError> {
+        let from_offset = segment
+            .time_index
+            .read()
+            .expect("index lock poisoned")
+            .lookup(timestamp_ms)
+            .map_or(segment.base_offset, |e| {
+                segment.base_offset + u64::from(e.relative_offset)
+            });
+        let limit = segment.data_bytes();
+        let mut cursor = Cursor::new(self, segment, limit, self.config.read_ahead_bytes);
+        let Some(mut position) = cursor.locate(from_offset)? else {
+            return Ok(None);
+        };
+        while position < limit {
+            let head = cursor.bytes(position, BATCH_HEADER_BYTES)?;
+            let header = self.header_in(segment, position, &head)?;
+            if header.max_timestamp >= timestamp_ms {
+                let batch = cursor.bytes(position, header.total_bytes())?;
+                let iter = records(&batch).map_err(|e| ReadError::Corrupt {
+                    path: segment.log_path(),
+                    position,
+                    source: e,
+                })?;
+                for record in iter {
+                    let record = record.map_err(|e| ReadError::Corrupt {
+                        path: segment.log_path(),
+                        position,
+                        source: e,
+                    })?;
+                    if record.timestamp_ms >= timestamp_ms {
+                        return Ok(Some(record.offset as u64));
+                    }
+                }
+            }
+            position += header.total_bytes() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Cheaply available bytes of `segment` from `pos` (at least one, at most to `limit`).
+    fn view(
+        &self,
+        segment: &Segment,
+        pos: u64,
+        want: usize,
+        limit: u64,
+    ) -> Result<Bytes, ReadError> {
+        if !segment.is_sealed() && pos >= segment.disk_bytes() {
+            let w = self.lock_writer();
+            if w.active.base_offset == segment.base_offset {
+                if let Some(bytes) = w.tail_bytes(pos, want.min((limit - pos) as usize)) {
+                    return Ok(bytes);
+                }
+                for (start, bytes) in &w.unwritten {
+                    let end = start + bytes.len() as u64;
+                    if *start <= pos && pos < end {
+                        return Ok(
+                            bytes.slice((pos - start) as usize..(end.min(limit) - start) as usize)
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(hit) = self.shared.cache().get(self.id, segment.base_offset, pos) {
+            let end = hit.end().min(limit);
+            return Ok(hit
+                .data
+                .slice((pos - hit.start) as usize..(end - hit.start) as usize));
+        }
+        self.read_from_disk(segment, pos, want, limit)
+    }
+
+    /// One aligned direct read of at least `read_ahead_bytes` from `pos`, cached.
+    fn read_from_disk(
+        &self,
+        segment: &Segment,
+        pos: u64,
+        want: usize,
+        limit: u64,
+    ) -> Result<Bytes, ReadError> {
+        let on_disk = limit.min(segment.disk_bytes());
+        let align = self.shared.align() as u64;
+        let start = pos / align * align;
+        let wanted_end = (pos + want as u64).min(on_disk).div_ceil(align) * align;
+        let len = (wanted_end - start).max(self.config.read_ahead_bytes as u64) as usize;
+        let pool = self.shared.pool();
+        let mut buf = pool.get_at_least(len);
+        let aligned = buf.take();
+        let len = len.min(aligned.capacity());
+        let (result, aligned) = self
+            .shared
+            .storage()
+            .read(&segment.file, aligned, start, len);
+        buf.restore(aligned);
+        let read = result.map_err(|source| ReadError::Io {
+            op: "read",
+            path: segment.log_path(),
+            source,
+        })?;
+        let valid = (read as u64).min(on_disk.saturating_sub(start)) as usize;
+        if start + valid as u64 <= pos {
+            return Err(ReadError::Io {
+                op: "read",
+                path: segment.log_path(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "byte {pos} is not on disk (read {read} bytes from {start}, {on_disk} on disk)"
+                    ),
+                ),
+            });
+        }
+        let bytes = Bytes::from_owner(buf).slice(..valid);
+        self.shared
+            .cache()
+            .insert(self.id, segment.base_offset, start, bytes.clone());
+        Ok(bytes.slice((pos - start) as usize..))
+    }
+}
+
+/// Walks a segment's bytes, reusing the last view while it covers what is asked.
+struct Cursor<'a> {
+    log: &'a LogInner,
+    segment: &'a Segment,
+    limit: u64,
+    want: usize,
+    view_start: u64,
+    view: Bytes,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(log: &'a LogInner, segment: &'a Segment, limit: u64, want: usize) -> Self {
+        Cursor {
+            log,
+            segment,
+            limit,
+            want,
+            view_start: 0,
+            view: Bytes::new(),
+        }
+    }
+
+    /// `len` contiguous bytes at `pos` (fewer only where the segment's data ends).
+    fn bytes(&mut self, pos: u64, len: usize) -> Result<Bytes, ReadError> {
+        let len = len.min((self.limit.saturating_sub(pos)) as usize);
+        let view_end = self.view_start + self.view.len() as u64;
+        if pos < self.view_start || pos + len as u64 > view_end {
+            self.view = self
+                .log
+                .view(self.segment, pos, self.want.max(len), self.limit)?;
+            self.view_start = pos;
+            if self.view.len() < len {
+                self.view = self.stitch(pos, len)?;
+            }
+        }
+        let from = (pos - self.view_start) as usize;
+        Ok(self.view.slice(from..from + len))
+    }
+
+    /// A view from `pos` holding at least the whole batch there.
+    fn view_from(&mut self, pos: u64) -> Result<Bytes, ReadError> {
+        let head = self.bytes(pos, BATCH_HEADER_BYTES)?;
+        let total = self.log.header_in(self.segment, pos, &head)?.total_bytes();
+        self.bytes(pos, total)?;
+        let from = (pos - self.view_start) as usize;
+        Ok(self.view.slice(from..))
+    }
+
+    /// Copies `len` bytes at `pos` together from several views (a batch that straddles two
+    /// cached ranges).
+    fn stitch(&self, pos: u64, len: usize) -> Result<Bytes, ReadError> {
+        let mut out = BytesMut::with_capacity(len);
+        while out.len() < len {
+            let at = pos + out.len() as u64;
+            let part = self
+                .log
+                .view(self.segment, at, len - out.len(), self.limit)?;
+            if part.is_empty() {
+                break;
+            }
+            let take = part.len().min(len - out.len());
+            out.extend_from_slice(&part[..take]);
+        }
+        Ok(out.freeze())
+    }
+
+    /// Position of the batch holding `offset` (or the first batch after it), or `None` past the
+    /// segment's end.
+    fn locate(&mut self, offset: u64) -> Result<Option<u64>, ReadError> {
+        let relative = self.segment.relative(offset);
+        let mut pos = self
+            .segment
+            .index
+            .read()
+            .expect("index lock poisoned")
+            .lookup(relative)
+            .map_or(0, |e| u64::from(e.position));
+        while pos < self.limit {
+            let head = self.bytes(pos, BATCH_HEADER_BYTES)?;
+            let header = self.log.header_in(self.segment, pos, &head)?;
+            if header.last_offset() as u64 >= offset {
+                return Ok(Some(pos));
+            }
+            pos += header.total_bytes() as u64;
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,694 @@
+//! The write path of a partition log.
+//!
+//! Appends encode batches straight into the *tail*: an aligned chunk that mirrors the active
+//! segment's file from `tail_pos` (a page boundary). When the tail fills it is *frozen* into an
+//! immutable [`Bytes`], handed to the read cache and queued for one direct write; a new tail
+//! starts with a copy of the partial last page, which the next write rewrites (in order:
+//! a write never starts while an earlier write of the same page is in flight).
+//!
+//! One thread at a time holds the *flusher role* (`Writer::flushing`): it submits queued writes,
+//! waits for completions and runs `fdatasync`, with the writer lock released while it waits,
+//! so other threads keep appending meanwhile. Appenders that need durability wait on a condvar
+//! until the offsets they need are written or synced; the next flusher covers everything
+//! appended meanwhile in one write and one `fdatasync` (group commit).
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::buffer_pool::PooledBuf;
+use crate::config::Durability;
+use crate::error::AppendError;
+use crate::io::PendingWrite;
+use crate::record::{BatchError, BatchHeader};
+use crate::segment::{IndexBuilder, Segment};
+
+use super::LogInner;
+
+/// A frozen range of the active segment waiting to be written.
+pub(super) struct Queued {
+    /// Page-aligned file position of `bytes[0]`.
+    start: u64,
+    /// The bytes to write, padded with zeros to a page boundary.
+    bytes: Bytes,
+    /// Exact end of valid data this write carries.
+    data_end: u64,
+    /// Offsets below this are carried by this write and the ones before it.
+    offset_end: u64,
+}
+
+/// A write in flight.
+pub(super) struct InFlight {
+    pending: PendingWrite,
+    padded_end: u64,
+    data_end: u64,
+    offset_end: u64,
+}
+
+/// The mutable state of the write path, under `LogInner::writer`.
+pub(crate) struct Writer {
+    pub active: Arc<Segment>,
+    /// The chunk appends go into; `None` while idle (its buffer went back to the pool).
+    tail: Option<PooledBuf>,
+    /// Page-aligned file position of `tail[0]`.
+    tail_pos: u64,
+    /// Exact end of valid data in the active segment.
+    pub end_pos: u64,
+    /// Data below this position has been queued or submitted for writing.
+    queued_pos: u64,
+    /// Frozen ranges not submitted yet, in file order.
+    queue: VecDeque<Queued>,
+    /// Submitted writes, in file order.
+    in_flight: VecDeque<InFlight>,
+    /// Frozen ranges whose writes have not completed yet: readers find their bytes here.
+    pub unwritten: VecDeque<(u64, Bytes)>,
+    /// One thread holds the flusher role at a time.
+    flushing: bool,
+    /// File size after preallocation.
+    pub allocated_bytes: u64,
+    pub next_offset: u64,
+    /// Offsets below this are written to disk.
+    pub written_offset: u64,
+    /// Offsets below this are written and `fdatasync`ed.
+    pub synced_offset: u64,
+    pub builder: IndexBuilder,
+    /// The first write or sync failure; the log refuses writes from then on.
+    pub poisoned: Option<Arc<str>>,
+    /// When unwritten data was first appended (for the flush interval).
+    pub dirty_since: Option<Instant>,
+    pub closed: bool,
+}
+
+/// How far a flush must go.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(crate) enum Level {
+    /// Submit what is queued; wait only where ordering or the in-flight limit requires.
+    Submit,
+    /// Everything appended is written.
+    Written,
+    /// Everything appended is written and `fdatasync`ed.
+    Synced,
+}
+
+impl Level {
+    pub fn for_durability(durability: Durability) -> Option<Level> {
+        match durability {
+            Durability::None => None,
+            Durability::Write => Some(Level::Written),
+            Durability::Sync => Some(Level::Synced),
+        }
+    }
+}
+
+type Guard<'a> = MutexGuard<'a, Writer>;
+
+impl Writer {
+    /// Writer state for `active`, whose valid data ends at `end_pos` and is all on disk.
+    pub fn new(
+        active: Arc<Segment>,
+        end_pos: u64,
+        allocated_bytes: u64,
+        next_offset: u64,
+        builder: IndexBuilder,
+    ) -> Self {
+        Writer {
+            active,
+            tail: None,
+            tail_pos: 0,
+            end_pos,
+            queued_pos: end_pos,
+            queue: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            unwritten: VecDeque::new(),
+            flushing: false,
+            allocated_bytes,
+            next_offset,
+            written_offset: next_offset,
+            synced_offset: next_offset,
+            builder,
+            poisoned: None,
+            dirty_since: None,
+            closed: false,
+        }
+    }
+
+    /// The tail's bytes `[pos, pos + len)` clipped to the data, if the tail holds `pos`.
+    pub fn tail_bytes(&self, pos: u64, len: usize) -> Option<Bytes> {
+        let tail = self.tail.as_ref()?;
+        if pos < self.tail_pos || pos >= self.end_pos {
+            return None;
+        }
+        let from = (pos - self.tail_pos) as usize;
+        let to = (from + len).min(tail.len());
+        Some(Bytes::copy_from_slice(&tail.as_slice()[from..to]))
+    }
+
+    fn satisfied(&self, level: Level, offset: u64) -> bool {
+        match level {
+            Level::Submit => self.queue.is_empty(),
+            Level::Written => self.written_offset >= offset,
+            Level::Synced => self.synced_offset >= offset,
+        }
+    }
+
+    fn poison(&mut self, cause: String) -> Arc<str> {
+        let cause: Arc<str> = Arc::from(cause);
+        self.poisoned.get_or_insert(cause).clone()
+    }
+}
+
+impl LogInner {
+    /// Appends one batch of `total_bytes` covering `offset_count` offsets, encoded in place by
+    /// `encode(dst, base_offset)`, and waits as the log's durability asks.
+    pub(crate) fn append_encoded(
+        &self,
+        total_bytes: usize,
+        offset_count: u64,
+        encode: impl FnOnce(&mut [u8], u64) -> Result<BatchHeader, BatchError>,
+    ) -> Result<(u64, u64), AppendError> {
+        if total_bytes > self.config.max_batch_bytes {
+            return Err(AppendError::TooLarge {
+                bytes: total_bytes,
+                max: self.config.max_batch_bytes,
+            });
+        }
+        let mut w = self.lock_writer();
+        check_writable(&w)?;
+        let base = w.next_offset;
+        if base
+            .checked_add(offset_count)
+            .is_none_or(|end| end > i64::MAX as u64)
+        {
+            return Err(AppendError::OffsetOverflow {
+                next_offset: base,
+                records: offset_count as usize,
+            });
+        }
+        if self.needs_roll(&w, total_bytes) {
+            w = self.roll(w, total_bytes)?;
+        }
+        self.reserve_tail(&mut w, total_bytes)?;
+        let base = w.next_offset;
+        let header = {
+            let w = &mut *w;
+            let tail = w.tail.as_mut().expect("reserve_tail leaves a tail");
+            let from = tail.len();
+            let header = encode(&mut tail.full_mut()[from..from + total_bytes], base)?;
+            assert_eq!(
+                header.total_bytes(),
+                total_bytes,
+                "encoded batch size differs from its reservation"
+            );
+            tail.set_len(from + total_bytes);
+            header
+        };
+        let position = w.end_pos;
+        let active = Arc::clone(&w.active);
+        w.builder.on_batch(&active, &header, position);
+        w.end_pos += total_bytes as u64;
+        w.next_offset = base + offset_count;
+        active.next_offset.store(w.next_offset, Ordering::Release);
+        active.data_bytes.store(w.end_pos, Ordering::Release);
+        self.next_offset.store(w.next_offset, Ordering::Release);
+        w.dirty_since.get_or_insert_with(Instant::now);
+        let last = base + offset_count - 1;
+        match Level::for_durability(self.config.durability) {
+            Some(level) => drop(self.flush_to(w, level, last + 1)?),
+            None if !w.queue.is_empty() && !w.flushing => {
+                drop(self.flush_to(w, Level::Submit, 0)?);
+            }
+            None => drop(w),
+        }
+        Ok((base, last))
+    }
+
+    /// Makes sure the tail has room for `bytes` more, freezing a full tail first.
+    fn reserve_tail(&self, w: &mut Guard<'_>, bytes: usize) -> Result<(), AppendError> {
+        if w.tail
+            .as_ref()
+            .is_some_and(|tail| tail.capacity() - tail.len() >= bytes)
+        {
+            return Ok(());
+        }
+        let old_pos = w.tail_pos;
+        let old = self.freeze_tail(w);
+        let align = self.shared.align() as u64;
+        let tail_pos = w.end_pos / align * align;
+        let carried = (w.end_pos - tail_pos) as usize;
+        let mut tail = self.shared.pool().get_at_least(carried + bytes);
+        if carried > 0 {
+            match old {
+                Some(old) => {
+                    let from = (tail_pos - old_pos) as usize;
+                    tail.extend_from_slice(&old[from..from + carried]);
+                }
+                None => tail.extend_from_slice(&self.page_from_disk(w, tail_pos, carried)?),
+            }
+        }
+        w.tail = Some(tail);
+        w.tail_pos = tail_pos;
+        Ok(())
+    }
+
+    /// The `len` bytes of the active segment at page `tail_pos`, read back from disk for a new
+    /// tail when there was none (after reopening, or after the tail went idle, both of which
+    /// leave everything on disk).
+    fn page_from_disk(
+        &self,
+        w: &Guard<'_>,
+        tail_pos: u64,
+        len: usize,
+    ) -> Result<Bytes, AppendError> {
+        assert!(
+            w.active.disk_bytes() >= tail_pos + len as u64,
+            "the last page is not on disk"
+        );
+        // Everything is on disk (the tail went idle after a flush, or the log was reopened).
+        let active = &w.active;
+        let pool = self.shared.pool();
+        let mut buf = pool.get();
+        let aligned = buf.take();
+        let (result, aligned) =
+            self.shared
+                .storage()
+                .read(&active.file, aligned, tail_pos, pool.align());
+        buf.restore(aligned);
+        match result {
+            Ok(n) if n >= len => Ok(Bytes::copy_from_slice(&buf.as_slice()[..len])),
+            Ok(n) => Err(AppendError::Io {
+                op: "read the last page of",
+                path: active.log_path(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("got {n} of {len} bytes"),
+                ),
+            }),
+            Err(source) => Err(AppendError::Io {
+                op: "read the last page of",
+                path: active.log_path(),
+                source,
+            }),
+        }
+    }
+
+    /// Freezes the tail into shared bytes for the read cache and for readers, and queues its
+    /// whole pages not queued yet for one write. The partial last page is not written here:
+    /// the next tail carries it and a later write writes it, so frozen writes never overlap
+    /// and several can be in flight. Returns the frozen bytes.
+    pub(crate) fn freeze_tail(&self, w: &mut Guard<'_>) -> Option<Bytes> {
+        let tail = w.tail.take()?;
+        let align = self.shared.align() as u64;
+        let tail_pos = w.tail_pos;
+        let frozen = Bytes::from_owner(tail);
+        self.shared
+            .cache()
+            .insert(self.id, w.active.base_offset, tail_pos, frozen.clone());
+        if w.active.disk_bytes() < w.end_pos {
+            w.unwritten.push_back((tail_pos, frozen.clone()));
+        }
+        let start = w.queued_pos / align * align;
+        let end = w.end_pos / align * align;
+        if w.queued_pos < end {
+            let from = (start - tail_pos) as usize;
+            let to = (end - tail_pos) as usize;
+            w.queue.push_back(Queued {
+                start,
+                bytes: frozen.slice(from..to),
+                data_end: end,
+                // The batch that straddles `end` is not carried whole, so this write does not
+                // by itself complete any offset; flushes for durability queue the rest.
+                offset_end: 0,
+            });
+            w.queued_pos = end;
+        }
+        Some(frozen)
+    }
+
+    /// Queues a copy of the tail's unqueued bytes (the tail stays, appends continue into it).
+    fn queue_tail_copy(&self, w: &mut Guard<'_>) {
+        if w.queued_pos >= w.end_pos {
+            return;
+        }
+        let Some(tail) = w.tail.as_ref() else {
+            unreachable!("unqueued data lives in the tail")
+        };
+        let align = self.shared.align();
+        let start = w.queued_pos / align as u64 * align as u64;
+        let from = (start - w.tail_pos) as usize;
+        let data_len = tail.len() - from;
+        let padded = data_len.div_ceil(align) * align;
+        let mut copy = self.shared.pool().get_at_least(padded);
+        copy.extend_from_slice(&tail.as_slice()[from..]);
+        copy.set_len(padded);
+        copy.as_mut_slice()[data_len..].fill(0);
+        let (data_end, offset_end) = (w.end_pos, w.next_offset);
+        w.queue.push_back(Queued {
+            start,
+            bytes: Bytes::from_owner(copy),
+            data_end,
+            offset_end,
+        });
+        w.queued_pos = w.end_pos;
+    }
+
+    /// Waits until offsets below `offset` reach `level` (or, for [`Level::Submit`], until the
+    /// queue is submitted), becoming the flusher when nobody else is.
+    pub(crate) fn flush_to<'a>(
+        &'a self,
+        mut w: Guard<'a>,
+        level: Level,
+        offset: u64,
+    ) -> Result<Guard<'a>, AppendError> {
+        loop {
+            if let Some(cause) = &w.poisoned {
+                return Err(AppendError::Poisoned {
+                    cause: cause.clone(),
+                });
+            }
+            if w.satisfied(level, offset) {
+                return Ok(w);
+            }
+            if !w.flushing {
+                break;
+            }
+            w = self.flushed.wait(w).expect("writer lock poisoned");
+        }
+        w.flushing = true;
+        let (mut w, result) = self.flush_round(w, level);
+        w.flushing = false;
+        self.flushed.notify_all();
+        result.map(|()| w)
+    }
+
+    /// One round of the flusher role: queue the tail if `level` needs it, submit the queue, and
+    /// wait for writes and `fdatasync` as `level` asks. The lock is released while waiting.
+    fn flush_round<'a>(
+        &'a self,
+        mut w: Guard<'a>,
+        level: Level,
+    ) -> (Guard<'a>, Result<(), AppendError>) {
+        if level >= Level::Written {
+            self.queue_tail_copy(&mut w);
+        }
+        let (mut w, result) = self.submit_queue(w);
+        if result.is_err() || level == Level::Submit {
+            return (w, result);
+        }
+        let (guard, result) = self.complete_in_flight(w, 0);
+        w = guard;
+        if let Err(e) = result {
+            return (w, Err(e));
+        }
+        if level == Level::Synced && w.synced_offset < w.written_offset {
+            let active = Arc::clone(&w.active);
+            let written = w.written_offset;
+            drop(w);
+            let result = self.shared.storage().sync_data(&active.file);
+            w = self.lock_writer();
+            if let Err(source) = result {
+                let path = active.log_path();
+                w.poison(format!("fdatasync of {} failed: {source}", path.display()));
+                return (
+                    w,
+                    Err(AppendError::Io {
+                        op: "fdatasync",
+                        path,
+                        source,
+                    }),
+                );
+            }
+            w.synced_offset = w.synced_offset.max(written);
+        }
+        (w, Ok(()))
+    }
+
+    /// Submits every queued write in order, preallocating ahead of them, and waiting first for
+    /// an in-flight write of the same page or when too many writes are in flight.
+    fn submit_queue<'a>(&'a self, mut w: Guard<'a>) -> (Guard<'a>, Result<(), AppendError>) {
+        while let Some(next) = w.queue.front() {
+            let start = next.start;
+            let overlaps = w
+                .in_flight
+                .back()
+                .is_some_and(|last| last.padded_end > start);
+            let keep = if overlaps {
+                0
+            } else {
+                self.config.max_writes_in_flight - 1
+            };
+            if w.in_flight.len() > keep {
+                let (guard, result) = self.complete_in_flight(w, keep);
+                w = guard;
+                if result.is_err() {
+                    return (w, result);
+                }
+                continue;
+            }
+            let queued = w.queue.pop_front().expect("front exists");
+            let padded_end = queued.start + queued.bytes.len() as u64;
+            if let Err(e) = self.preallocate(&mut w, padded_end) {
+                return (w, Err(e));
+            }
+            let active = Arc::clone(&w.active);
+            match self
+                .shared
+                .storage()
+                .submit_write(&active.file, queued.bytes, queued.start)
+            {
+                Ok(pending) => w.in_flight.push_back(InFlight {
+                    pending,
+                    padded_end,
+                    data_end: queued.data_end,
+                    offset_end: queued.offset_end,
+                }),
+                Err(source) => {
+                    let path = active.log_path();
+                    w.poison(format!("write to {} failed: {source}", path.display()));
+                    return (
+                        w,
+                        Err(AppendError::Io {
+                            op: "write to",
+                            path,
+                            source,
+                        }),
+                    );
+                }
+            }
+        }
+        (w, Ok(()))
+    }
+
+    /// Waits until everything appended is written and synced and no flush runs, flushing as
+    /// needed. Returns with the lock held, so the state stays settled until it is released.
+    pub(crate) fn settle<'a>(&'a self, mut w: Guard<'a>) -> Result<Guard<'a>, AppendError> {
+        loop {
+            if let Some(cause) = &w.poisoned {
+                return Err(AppendError::Poisoned {
+                    cause: cause.clone(),
+                });
+            }
+            if w.flushing {
+                w = self.flushed.wait(w).expect("writer lock poisoned");
+                continue;
+            }
+            if w.queue.is_empty() && w.in_flight.is_empty() && w.synced_offset >= w.next_offset {
+                return Ok(w);
+            }
+            let next = w.next_offset;
+            w = self.flush_to(w, Level::Synced, next)?;
+        }
+    }
+
+    /// Extends the preallocation so a write ending at `end` never extends the file.
+    fn preallocate(&self, w: &mut Guard<'_>, end: u64) -> Result<(), AppendError> {
+        if end <= w.allocated_bytes {
+            return Ok(());
+        }
+        let step = self.config.preallocate_bytes.max(end - w.allocated_bytes);
+        let limit = self.config.segment_bytes
+            + self.config.max_batch_bytes as u64
+            + self.shared.align() as u64;
+        let new_end = (w.allocated_bytes + step).min(limit).max(end);
+        let active = Arc::clone(&w.active);
+        if let Err(source) = self.shared.storage().allocate(
+            &active.file,
+            w.allocated_bytes,
+            new_end - w.allocated_bytes,
+        ) {
+            let path = active.log_path();
+            w.poison(format!("fallocate of {} failed: {source}", path.display()));
+            return Err(AppendError::Io {
+                op: "fallocate",
+                path,
+                source,
+            });
+        }
+        w.allocated_bytes = new_end;
+        Ok(())
+    }
+
+    /// Completes in-flight writes, oldest first, until at most `keep` remain. The lock is
+    /// released while waiting; the caller holds the flusher role, so nobody else touches the
+    /// in-flight queue meanwhile.
+    fn complete_in_flight<'a>(
+        &'a self,
+        mut w: Guard<'a>,
+        keep: usize,
+    ) -> (Guard<'a>, Result<(), AppendError>) {
+        while w.in_flight.len() > keep {
+            let write = w.in_flight.pop_front().expect("len > keep");
+            let active = Arc::clone(&w.active);
+            drop(w);
+            let result = write.pending.wait();
+            w = self.lock_writer();
+            if let Err(source) = result {
+                let path = active.log_path();
+                w.poison(format!("write to {} failed: {source}", path.display()));
+                return (
+                    w,
+                    Err(AppendError::Io {
+                        op: "write to",
+                        path,
+                        source,
+                    }),
+                );
+            }
+            w.written_offset = w.written_offset.max(write.offset_end);
+            active
+                .disk_bytes
+                .fetch_max(write.data_end, Ordering::AcqRel);
+            let disk = write.data_end;
+            while w
+                .unwritten
+                .front()
+                .is_some_and(|(start, bytes)| start + bytes.len() as u64 <= disk)
+            {
+                w.unwritten.pop_front();
+            }
+            if w.in_flight.is_empty() && w.queue.is_empty() && w.queued_pos >= w.end_pos {
+                w.dirty_since = None;
+            }
+        }
+        (w, Ok(()))
+    }
+
+    /// Called by the background flusher: writes data that waited longer than the flush
+    /// interval, and gives an idle tail's buffer back once everything is on disk.
+    pub(crate) fn flush_if_due(&self) {
+        let Some(interval) = self.config.flush_interval() else {
+            return;
+        };
+        let w = self.lock_writer();
+        if w.closed || w.poisoned.is_some() || w.flushing {
+            return;
+        }
+        let Some(since) = w.dirty_since else { return };
+        if since.elapsed() < interval {
+            return;
+        }
+        let next = w.next_offset;
+        let Ok(mut w) = self.flush_to(w, Level::Written, next) else {
+            return;
+        };
+        if w.written_offset >= w.next_offset && !w.flushing && w.in_flight.is_empty() {
+            // Everything is on disk; the tail's bytes stay readable through the cache.
+            self.freeze_tail(&mut w);
+            w.queue.clear();
+            w.queued_pos = w.end_pos;
+            w.dirty_since = None;
+        }
+    }
+
+    /// Whether the next batch of `bytes` must go to a new segment (size or age).
+    fn needs_roll(&self, w: &Guard<'_>, bytes: usize) -> bool {
+        if w.end_pos == 0 {
+            return false;
+        }
+        if w.end_pos + bytes as u64 > self.config.segment_bytes {
+            return true;
+        }
+        if w.next_offset - w.active.base_offset + 1 > u64::from(u32::MAX) {
+            return true;
+        }
+        self.config.segment_ms.is_some_and(|max_age| {
+            let first = w.active.first_timestamp.load(Ordering::Relaxed);
+            first >= 0 && super::now_ms().saturating_sub(first) >= max_age as i64
+        })
+    }
+
+    /// Seals the active segment (everything written, `fdatasync`ed, trimmed, indexes written)
+    /// and starts a new one at the next offset, unless another thread rolled meanwhile.
+    fn roll<'a>(&'a self, w: Guard<'a>, bytes: usize) -> Result<Guard<'a>, AppendError> {
+        let mut w = self.settle(w)?;
+        check_writable(&w)?;
+        if !self.needs_roll(&w, bytes) {
+            // Another appender rolled while this one waited.
+            return Ok(w);
+        }
+        // Everything is synced and no flush runs; the lock is held from here to the end, so no
+        // append or flush touches the old segment while it is sealed.
+        self.seal_active(&mut w).map_err(|(op, path, source)| {
+            w.poison(format!("{op} {} failed: {source}", path.display()));
+            AppendError::Io { op, path, source }
+        })?;
+        let base = w.next_offset;
+        let segment = self.create_segment(base).map_err(|(op, path, source)| {
+            w.poison(format!("{op} {} failed: {source}", path.display()));
+            AppendError::Io { op, path, source }
+        })?;
+        let builder = IndexBuilder::new(self.config.index_interval_bytes);
+        *w = Writer::new(Arc::clone(&segment), 0, 0, base, builder);
+        self.segments
+            .write()
+            .expect("segments lock poisoned")
+            .insert(base, segment);
+        Ok(w)
+    }
+
+    /// Trims the active segment to its data, makes it durable and writes its indexes.
+    /// Requires everything to be written (the caller flushed to [`Level::Synced`]).
+    pub(crate) fn seal_active(
+        &self,
+        w: &mut Guard<'_>,
+    ) -> Result<(), (&'static str, std::path::PathBuf, std::io::Error)> {
+        assert!(
+            w.in_flight.is_empty() && w.queue.is_empty(),
+            "sealing with writes pending"
+        );
+        self.freeze_tail(w);
+        w.queue.clear();
+        w.unwritten.clear();
+        w.queued_pos = w.end_pos;
+        let active = Arc::clone(&w.active);
+        let storage = self.shared.storage();
+        storage
+            .set_len(&active.file, w.end_pos)
+            .map_err(|e| ("truncate", active.log_path(), e))?;
+        storage
+            .sync_data(&active.file)
+            .map_err(|e| ("fdatasync", active.log_path(), e))?;
+        w.allocated_bytes = w.end_pos;
+        w.builder.push_time_entry(&active);
+        active
+            .write_indexes()
+            .map_err(|e| ("write the indexes of", active.log_path(), e))?;
+        active.disk_bytes.store(w.end_pos, Ordering::Release);
+        active.sealed.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+fn check_writable(w: &Writer) -> Result<(), AppendError> {
+    if w.closed {
+        return Err(AppendError::Closed);
+    }
+    if let Some(cause) = &w.poisoned {
+        return Err(AppendError::Poisoned {
+            cause: cause.clone(),
+        });
+    }
+    Ok(())
+}

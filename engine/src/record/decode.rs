@@ -1,0 +1,401 @@
+//! Reading batches from untrusted bytes: sizing ([`peek_batch_bytes`]), full checking
+//! ([`validate_batch`]), offset assignment ([`set_base_offset`]) and zero-copy record
+//! iteration ([`records`]).
+//!
+//! Nothing here allocates, and no length read from the bytes is trusted before it has been
+//! checked against the bytes actually present.
+
+use std::iter::FusedIterator;
+
+use super::error::BatchError;
+use super::format::{
+    self, BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BatchHeader, LOG_OVERHEAD_BYTES, MAGIC_OFFSET,
+    MAGIC_V2, MIN_BATCH_LENGTH, TimestampType,
+};
+use super::reader::{Cursor, RawRecord, parse_record};
+
+/// Kafka's default `message.max.bytes`: the largest batch a broker accepts out of the box.
+pub const DEFAULT_MAX_BATCH_BYTES: usize = 1_048_588;
+
+/// What [`validate_batch`] accepts beyond the format's own rules.
+///
+/// The [`Default`] allows [`DEFAULT_MAX_BATCH_BYTES`] and any strictly increasing offset
+/// deltas (as compaction leaves them).
+#[derive(Clone, Copy, Debug)]
+pub struct BatchLimits {
+    /// Largest total batch size accepted, header included.
+    pub max_batch_bytes: usize,
+    /// Require offset deltas to be exactly `0..records_count`, as producers send them;
+    /// otherwise they need only increase strictly.
+    pub require_contiguous_offsets: bool,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        Self {
+            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
+            require_contiguous_offsets: false,
+        }
+    }
+}
+
+/// Reads the total size of the batch starting at `bytes` from its first 12 bytes, so that a
+/// recovery scan knows how much to read before calling [`validate_batch`].
+///
+/// Checks that `batchLength` is at least [`MIN_BATCH_LENGTH`] and the total at most
+/// `max_batch_bytes`, and, when byte 16 is present, that the magic byte is [`MAGIC_V2`]. The
+/// result is bounded by `max_batch_bytes`, so it is safe to size a read or a buffer with.
+///
+/// # Errors
+/// [`BatchError::Truncated`] if `bytes` is shorter than [`LOG_OVERHEAD_BYTES`];
+/// [`BatchError::LengthOutOfRange`] if `batchLength` is out of bounds;
+/// [`BatchError::BadMagic`] if byte 16 is present and not 2.
+pub fn peek_batch_bytes(bytes: &[u8], max_batch_bytes: usize) -> Result<usize, BatchError> {
+    if bytes.len() < LOG_OVERHEAD_BYTES {
+        return Err(BatchError::Truncated {
+            needed: LOG_OVERHEAD_BYTES,
+            available: bytes.len(),
+        });
+    }
+    let length = format::read_i32(bytes, BATCH_LENGTH_OFFSET);
+    let max_length = max_batch_bytes
+        .saturating_sub(LOG_OVERHEAD_BYTES)
+        .min(i32::MAX as usize) as i64;
+    if length < MIN_BATCH_LENGTH || i64::from(length) > max_length {
+        return Err(BatchError::LengthOutOfRange {
+            length: i64::from(length),
+            min: i64::from(MIN_BATCH_LENGTH),
+            max: max_length,
+        });
+    }
+    if let Some(&magic) = bytes.get(MAGIC_OFFSET)
+        && magic as i8 != MAGIC_V2
+    {
+        return Err(BatchError::BadMagic { magic: magic as i8 });
+    }
+    Ok(length as usize + LOG_OVERHEAD_BYTES)
+}
+
+/// Checks the frame of the batch at the start of `bytes`: length bounds, all its bytes
+/// present, magic, no compression. Returns the header and the batch's bytes.
+fn frame(bytes: &[u8], max_batch_bytes: usize) -> Result<(BatchHeader, &[u8]), BatchError> {
+    let total = peek_batch_bytes(bytes, max_batch_bytes)?;
+    if bytes.len() < total {
+        return Err(BatchError::Truncated {
+            needed: total,
+            available: bytes.len(),
+        });
+    }
+    let header = BatchHeader::parse(bytes)?;
+    Ok((header, &bytes[..total]))
+}
+
+fn check_uncompressed(header: &BatchHeader) -> Result<(), BatchError> {
+    match header.compression_codec() {
+        0 => Ok(()),
+        codec => Err(BatchError::Compressed { codec }),
+    }
+}
+
+fn check_count(header: &BatchHeader) -> Result<usize, BatchError> {
+    usize::try_from(header.records_count).map_err(|_| BatchError::NegativeRecordCount {
+        count: header.records_count,
+    })
+}
+
+/// Fully validates the batch at the start of `bytes`; more bytes may follow it.
+///
+/// Checks, in order: length bounds and magic (as [`peek_batch_bytes`]), that the whole batch
+/// is present, the CRC-32C, that it is uncompressed, that `recordsCount` is not negative, and
+/// that exactly `recordsCount` records fill the records region, each parsing within its own
+/// length with well-formed varints and UTF-8 header keys. Offset deltas must increase strictly
+/// (with `require_contiguous_offsets`, be exactly `0..recordsCount`) and the last must equal
+/// `lastOffsetDelta`. `maxTimestamp` is not checked against the records.
+///
+/// # Errors
+/// The first problem found, as a [`BatchError`]; truncated input is
+/// [`BatchError::Truncated`], whatever else may be wrong with the bytes that are present.
+pub fn validate_batch(bytes: &[u8], limits: &BatchLimits) -> Result<BatchHeader, BatchError> {
+    let (header, batch) = frame(bytes, limits.max_batch_bytes)?;
+    let computed = format::batch_crc(batch);
+    if computed != header.crc {
+        return Err(BatchError::CrcMismatch {
+            stored: header.crc,
+            computed,
+        });
+    }
+    check_uncompressed(&header)?;
+    let count = check_count(&header)?;
+    check_records(batch, &header, count, limits.require_contiguous_offsets)?;
+    Ok(header)
+}
+
+fn check_records(
+    batch: &[u8],
+    header: &BatchHeader,
+    count: usize,
+    contiguous: bool,
+) -> Result<(), BatchError> {
+    let mut pos = BATCH_HEADER_BYTES;
+    let mut last_delta = None;
+    for index in 0..count {
+        if pos == batch.len() {
+            return Err(BatchError::RecordCountMismatch {
+                declared: header.records_count,
+                found: index,
+            });
+        }
+        let (record, used) = parse_record(&batch[pos..], pos, index)?;
+        check_offset_delta(index, record.offset_delta, last_delta, contiguous)?;
+        last_delta = Some(record.offset_delta);
+        pos += used;
+    }
+    if pos != batch.len() {
+        return Err(count_surplus(batch, pos, header.records_count, count));
+    }
+    match last_delta {
+        Some(found) if found != header.last_offset_delta => Err(BatchError::OffsetDeltaMismatch {
+            index: count - 1,
+            expected: i64::from(header.last_offset_delta),
+            found: i64::from(found),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Counts the records left after the declared ones, to report how many the batch holds.
+fn count_surplus(batch: &[u8], mut pos: usize, declared: i32, mut found: usize) -> BatchError {
+    while pos < batch.len() {
+        match parse_record(&batch[pos..], pos, found) {
+            Ok((_, used)) => pos += used,
+            Err(error) => return error,
+        }
+        found += 1;
+    }
+    BatchError::RecordCountMismatch { declared, found }
+}
+
+fn check_offset_delta(
+    index: usize,
+    found: i32,
+    previous: Option<i32>,
+    contiguous: bool,
+) -> Result<(), BatchError> {
+    let found = i64::from(found);
+    let (expected, ok) = if contiguous {
+        (index as i64, found == index as i64)
+    } else {
+        let least = previous.map_or(0, |p| i64::from(p) + 1);
+        (least, found >= least)
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(BatchError::OffsetDeltaMismatch {
+            index,
+            expected,
+            found,
+        })
+    }
+}
+
+/// Overwrites the `baseOffset` of the batch at the start of `batch`. The field lies outside
+/// the CRC, so a valid batch stays valid.
+///
+/// # Panics
+/// If `batch` is shorter than 8 bytes.
+pub fn set_base_offset(batch: &mut [u8], base_offset: i64) {
+    assert!(
+        batch.len() >= 8,
+        "baseOffset needs 8 bytes, the batch slice has {}",
+        batch.len()
+    );
+    batch[..8].copy_from_slice(&base_offset.to_be_bytes());
+}
+
+/// Iterates the records of the batch at the start of `batch`, borrowing keys, values and
+/// headers from it.
+///
+/// Checks the frame only (length bounds, magic, all bytes present, no compression, count not
+/// negative), not the CRC: call [`validate_batch`] first on bytes that are not yet trusted.
+/// Each record is still parsed with the same bounds checks, so bad bytes give an `Err` item,
+/// never a panic.
+///
+/// # Errors
+/// [`BatchError::Truncated`] if the header or the batch it announces is cut off, and
+/// [`BatchError::LengthOutOfRange`], [`BatchError::BadMagic`], [`BatchError::Compressed`] or
+/// [`BatchError::NegativeRecordCount`] for a header whose records cannot be read.
+pub fn records(batch: &[u8]) -> Result<RecordIter<'_>, BatchError> {
+    let (header, batch) = frame(batch, usize::MAX)?;
+    check_uncompressed(&header)?;
+    let count = check_count(&header)?;
+    Ok(RecordIter {
+        region: &batch[BATCH_HEADER_BYTES..],
+        pos: 0,
+        index: 0,
+        count,
+        failed: false,
+        header,
+    })
+}
+
+/// Iterator over the records of one batch, made by [`records`].
+///
+/// Yields `recordsCount` records, or stops after the first `Err`. It does not look at bytes
+/// after the last declared record.
+#[derive(Clone, Debug)]
+pub struct RecordIter<'a> {
+    region: &'a [u8],
+    pos: usize,
+    index: usize,
+    count: usize,
+    failed: bool,
+    header: BatchHeader,
+}
+
+impl<'a> RecordIter<'a> {
+    /// The header of the batch being iterated.
+    pub fn header(&self) -> &BatchHeader {
+        &self.header
+    }
+
+    fn view(&self, raw: &RawRecord<'a>) -> RecordView<'a> {
+        let timestamp_ms = match self.header.timestamp_type() {
+            TimestampType::CreateTime => {
+                self.header.base_timestamp.wrapping_add(raw.timestamp_delta)
+            }
+            TimestampType::LogAppendTime => self.header.max_timestamp,
+        };
+        RecordView {
+            offset: self
+                .header
+                .base_offset
+                .wrapping_add(i64::from(raw.offset_delta)),
+            timestamp_ms,
+            key: raw.key,
+            value: raw.value,
+            index: self.index,
+            header_count: raw.header_count,
+            headers: raw.headers,
+            headers_position: raw.headers_position,
+        }
+    }
+}
+
+impl<'a> Iterator for RecordIter<'a> {
+    type Item = Result<RecordView<'a>, BatchError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.index >= self.count {
+            return None;
+        }
+        if self.pos == self.region.len() {
+            self.failed = true;
+            return Some(Err(BatchError::RecordCountMismatch {
+                declared: self.header.records_count,
+                found: self.index,
+            }));
+        }
+        let base = BATCH_HEADER_BYTES + self.pos;
+        match parse_record(&self.region[self.pos..], base, self.index) {
+            Ok((raw, used)) => {
+                let view = self.view(&raw);
+                self.pos += used;
+                self.index += 1;
+                Some(Ok(view))
+            }
+            Err(error) => {
+                self.failed = true;
+                Some(Err(error))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.failed {
+            (0, Some(0))
+        } else {
+            (0, Some(self.count - self.index))
+        }
+    }
+}
+
+impl FusedIterator for RecordIter<'_> {}
+
+/// One record of a batch, borrowing from the batch's bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordView<'a> {
+    /// Absolute offset: the batch's `baseOffset` plus the record's offset delta.
+    pub offset: i64,
+    /// Absolute timestamp in ms; for a `LogAppendTime` batch, the batch's `maxTimestamp`, as
+    /// Kafka reports it.
+    pub timestamp_ms: i64,
+    /// Key, `None` for null.
+    pub key: Option<&'a [u8]>,
+    /// Value, `None` for null.
+    pub value: Option<&'a [u8]>,
+    index: usize,
+    header_count: usize,
+    headers: &'a [u8],
+    headers_position: usize,
+}
+
+impl<'a> RecordView<'a> {
+    /// Number of headers the record holds.
+    pub fn header_count(&self) -> usize {
+        self.header_count
+    }
+
+    /// The record's headers, in order, borrowing from the batch. They were checked when the
+    /// record was parsed, so items are `Ok` in practice; the `Result` keeps the reading
+    /// bounds-checked all the same.
+    pub fn headers(&self) -> HeaderIter<'a> {
+        HeaderIter {
+            cursor: Cursor::new(self.headers, self.headers_position, self.index),
+            remaining: self.header_count,
+        }
+    }
+}
+
+/// One record header, borrowing from the batch's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderView<'a> {
+    /// Header key.
+    pub key: &'a str,
+    /// Header value, `None` for null.
+    pub value: Option<&'a [u8]>,
+}
+
+/// Iterator over the headers of one record, made by [`RecordView::headers`].
+#[derive(Clone, Debug)]
+pub struct HeaderIter<'a> {
+    cursor: Cursor<'a>,
+    remaining: usize,
+}
+
+impl<'a> Iterator for HeaderIter<'a> {
+    type Item = Result<HeaderView<'a>, BatchError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        match self.cursor.header() {
+            Ok((key, value)) => Some(Ok(HeaderView { key, value })),
+            Err(error) => {
+                self.remaining = 0;
+                Some(Err(error))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.remaining))
+    }
+}
+
+impl FusedIterator for HeaderIter<'_> {}
+
+#[cfg(test)]
+mod tests;

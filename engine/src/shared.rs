@@ -1,0 +1,182 @@
+//! Resources shared by every log of one process (or one topic manager): the I/O path, the
+//! buffer pool and the read cache. Memory is budgeted here, not per partition, so ten thousand
+//! mostly idle partitions cost little.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ringlog_sys::direct::{DirectIoError, probe_direct_io};
+use ringlog_sys::{Ring, UringError};
+
+use crate::buffer_pool::BufferPool;
+use crate::cache::ReadCache;
+use crate::config::{
+    DEFAULT_BUFFER_POOL_BYTES, DEFAULT_CACHE_BYTES, DEFAULT_RING_ENTRIES,
+    DEFAULT_WRITE_CHUNK_BYTES, IoMode,
+};
+use crate::error::OpenError;
+use crate::flusher::Flusher;
+use crate::io::portable::PortableStorage;
+use crate::io::uring::UringStorage;
+use crate::io::{IoPath, Storage};
+
+/// Alignment every write chunk and read keeps even on buffered paths: the disk's physical
+/// block, so a page is never written partially by two different writes at once.
+pub const PAGE_BYTES: usize = 4096;
+
+/// Settings of the resources shared by many logs.
+#[derive(Clone, Debug)]
+pub struct SharedConfig {
+    /// The I/O path to use.
+    pub io_mode: IoMode,
+    /// Size of each pooled buffer: one write chunk, and the unit of read-ahead
+    /// ([`DEFAULT_WRITE_CHUNK_BYTES`]).
+    pub buffer_bytes: usize,
+    /// Memory budget of the buffer pool ([`DEFAULT_BUFFER_POOL_BYTES`]).
+    pub buffer_pool_bytes: usize,
+    /// Memory budget of the read cache ([`DEFAULT_CACHE_BYTES`]).
+    pub cache_bytes: usize,
+    /// Submission queue size of the io_uring ([`DEFAULT_RING_ENTRIES`]).
+    pub ring_entries: u32,
+}
+
+impl Default for SharedConfig {
+    fn default() -> Self {
+        SharedConfig {
+            io_mode: IoMode::Auto,
+            buffer_bytes: DEFAULT_WRITE_CHUNK_BYTES,
+            buffer_pool_bytes: DEFAULT_BUFFER_POOL_BYTES,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            ring_entries: DEFAULT_RING_ENTRIES,
+        }
+    }
+}
+
+/// The I/O path, buffer pool and read cache shared by many logs.
+pub struct Shared {
+    storage: Arc<dyn Storage>,
+    pool: Arc<BufferPool>,
+    cache: ReadCache,
+    next_log_id: AtomicU64,
+    fallback_reason: Option<String>,
+    flusher: Flusher,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("io_path", &self.storage.io_path())
+            .field("fallback_reason", &self.fallback_reason)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Sets up the I/O path for data kept under `data_dir` (which must exist): probes io_uring
+    /// and whether the filesystem accepts O_DIRECT, as `config.io_mode` asks.
+    ///
+    /// # Errors
+    /// [`OpenError::Uring`] when `IoMode::Uring` was asked for and io_uring cannot be used (the
+    /// message names the cause and the fix); [`OpenError::DirectIo`] or [`OpenError::Io`] when
+    /// the probe itself fails; [`OpenError::Config`] for a bad buffer size.
+    pub fn new(data_dir: &Path, config: &SharedConfig) -> Result<Arc<Shared>, OpenError> {
+        if config.buffer_bytes < PAGE_BYTES || !config.buffer_bytes.is_power_of_two() {
+            return Err(OpenError::Config(format!(
+                "buffer_bytes {} must be a power of two of at least {PAGE_BYTES}",
+                config.buffer_bytes
+            )));
+        }
+        let (alignment, mut fallback_reason) = match probe_direct_io(data_dir) {
+            Ok(dio) => (Some(dio.memory.max(dio.offset).max(PAGE_BYTES)), None),
+            Err(DirectIoError::Unsupported { filesystem, .. }) => (
+                None,
+                Some(format!(
+                    "the {filesystem} filesystem refuses O_DIRECT; using buffered I/O"
+                )),
+            ),
+            Err(e) => return Err(OpenError::DirectIo(e)),
+        };
+        let storage: Arc<dyn Storage> = match config.io_mode {
+            IoMode::Portable => Arc::new(PortableStorage::new(alignment)),
+            IoMode::Uring => Arc::new(UringStorage::new(
+                Arc::new(Ring::new(config.ring_entries)?),
+                alignment,
+            )),
+            IoMode::Auto => match Ring::new(config.ring_entries) {
+                Ok(ring) => Arc::new(UringStorage::new(Arc::new(ring), alignment)),
+                Err(e) => {
+                    let reason = fallback_message(&e);
+                    fallback_reason = Some(match fallback_reason {
+                        Some(previous) => format!("{previous}; {reason}"),
+                        None => reason,
+                    });
+                    Arc::new(PortableStorage::new(alignment))
+                }
+            },
+        };
+        let align = storage.alignment().max(PAGE_BYTES);
+        Ok(Arc::new(Shared {
+            storage,
+            pool: BufferPool::new(config.buffer_bytes, align, config.buffer_pool_bytes),
+            cache: ReadCache::new(config.cache_bytes),
+            next_log_id: AtomicU64::new(1),
+            fallback_reason,
+            flusher: Flusher::new(),
+        }))
+    }
+
+    /// The I/O path in use.
+    pub fn io_path(&self) -> IoPath {
+        self.storage.io_path()
+    }
+
+    /// Why `IoMode::Auto` did not get io_uring with O_DIRECT, if it did not.
+    pub fn fallback_reason(&self) -> Option<&str> {
+        self.fallback_reason.as_deref()
+    }
+
+    /// The read cache.
+    pub fn cache(&self) -> &ReadCache {
+        &self.cache
+    }
+
+    /// The buffer pool.
+    pub fn pool(&self) -> &Arc<BufferPool> {
+        &self.pool
+    }
+
+    pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// Alignment of every write and read: the direct-I/O alignment, never below a page.
+    pub(crate) fn align(&self) -> usize {
+        self.pool.align()
+    }
+
+    pub(crate) fn flusher(&self) -> &Flusher {
+        &self.flusher
+    }
+
+    pub(crate) fn new_log_id(&self) -> u64 {
+        self.next_log_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Replaces the storage with a wrapper (tests: fault injection, crash simulation).
+    #[doc(hidden)]
+    pub fn with_storage(
+        data_dir: &Path,
+        config: &SharedConfig,
+        wrap: impl FnOnce(Arc<dyn Storage>) -> Arc<dyn Storage>,
+    ) -> Result<Arc<Shared>, OpenError> {
+        let shared = Shared::new(data_dir, config)?;
+        let mut shared = Arc::try_unwrap(shared).expect("a new Shared has one owner");
+        shared.storage = wrap(shared.storage);
+        Ok(Arc::new(shared))
+    }
+}
+
+fn fallback_message(error: &UringError) -> String {
+    format!("io_uring unavailable ({error}); using pread/pwrite")
+}

@@ -1,0 +1,2 @@
+//! Produce to, dump and verify ringlog partition logs (being written).
+fn main() {}
