@@ -29,8 +29,9 @@ pub const DEFAULT_READ_AHEAD_BYTES: usize = 256 * 1024;
 /// Default memory budget of the read cache shared by every log of one [`crate::Shared`].
 pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
 /// Default memory budget of the pool of aligned I/O buffers shared by every log of one
-/// [`crate::Shared`].
-pub const DEFAULT_BUFFER_POOL_BYTES: usize = 64 * 1024 * 1024;
+/// [`crate::Shared`]: the read cache's budget (cached chunks are pooled buffers, returned to
+/// the pool on eviction) plus 64 MiB of write chunks and reads in flight.
+pub const DEFAULT_BUFFER_POOL_BYTES: usize = DEFAULT_CACHE_BYTES + 64 * 1024 * 1024;
 /// Default interval after which data appended with [`Durability::None`] is written to disk
 /// even if its chunk is not full.
 pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 1000;

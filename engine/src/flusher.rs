@@ -60,7 +60,11 @@ impl Drop for Flusher {
         lock.lock().expect("flusher lock poisoned").stop = true;
         wake.notify_all();
         if let Some(thread) = self.thread.lock().expect("flusher lock poisoned").take() {
-            let _ = thread.join();
+            // The last owner may be the flusher thread itself (it held the last reference to a
+            // log while the user dropped everything else); it exits on `stop` by itself.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
     }
 }

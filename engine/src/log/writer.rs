@@ -593,11 +593,16 @@ impl LogInner {
         let Ok(mut w) = self.flush_to(w, Level::Written, next) else {
             return;
         };
-        if w.written_offset >= w.next_offset && !w.flushing && w.in_flight.is_empty() {
-            // Everything is on disk; the tail's bytes stay readable through the cache.
+        let idle = !w.flushing
+            && w.queue.is_empty()
+            && w.in_flight.is_empty()
+            && w.queued_pos >= w.end_pos
+            && w.written_offset >= w.next_offset;
+        if idle {
+            // Everything is on disk; the tail's bytes stay readable through the cache, and its
+            // buffer returns to the pool when the cache lets go of it.
             self.freeze_tail(&mut w);
-            w.queue.clear();
-            w.queued_pos = w.end_pos;
+            assert!(w.queue.is_empty(), "an idle tail has nothing left to write");
             w.dirty_since = None;
         }
     }
@@ -659,9 +664,8 @@ impl LogInner {
             "sealing with writes pending"
         );
         self.freeze_tail(w);
-        w.queue.clear();
+        assert!(w.queue.is_empty(), "a settled tail has nothing left to write");
         w.unwritten.clear();
-        w.queued_pos = w.end_pos;
         let active = Arc::clone(&w.active);
         let storage = self.shared.storage();
         storage
