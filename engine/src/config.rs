@@ -128,8 +128,6 @@ pub struct Config {
     pub retention_bytes: Option<u64>,
     /// Delete segments whose largest timestamp is older than this; `None` keeps everything.
     pub retention_ms: Option<u64>,
-    /// Size of one aligned write chunk ([`DEFAULT_WRITE_CHUNK_BYTES`]).
-    pub write_chunk_bytes: usize,
     /// Direct writes of this log allowed in flight at once ([`DEFAULT_MAX_WRITES_IN_FLIGHT`]).
     pub max_writes_in_flight: usize,
     /// Preallocation step of segment files ([`DEFAULT_PREALLOCATE_BYTES`]).
@@ -154,7 +152,6 @@ impl Default for Config {
             durability: Durability::None,
             retention_bytes: None,
             retention_ms: None,
-            write_chunk_bytes: DEFAULT_WRITE_CHUNK_BYTES,
             max_writes_in_flight: DEFAULT_MAX_WRITES_IN_FLIGHT,
             preallocate_bytes: DEFAULT_PREALLOCATE_BYTES,
             read_ahead_bytes: DEFAULT_READ_AHEAD_BYTES,
@@ -186,12 +183,6 @@ impl Config {
                 self.max_batch_bytes,
                 crate::record::BATCH_HEADER_BYTES,
                 self.segment_bytes
-            ));
-        }
-        if self.write_chunk_bytes < 4096 || !self.write_chunk_bytes.is_power_of_two() {
-            return Err(format!(
-                "write_chunk_bytes {} must be a power of two of at least 4096",
-                self.write_chunk_bytes
             ));
         }
         if self.read_ahead_bytes < 4096 || !self.read_ahead_bytes.is_power_of_two() {
