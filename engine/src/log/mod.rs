@@ -19,7 +19,8 @@ use crate::config::Config;
 use crate::error::{AppendError, MaintenanceError, OpenError};
 use crate::io::IoPath;
 use crate::record::{
-    BatchLimits, Record, encode_batch, encoded_batch_bytes, set_base_offset, validate_batch,
+    BatchLimits, Record, encode_batch, encoded_batch_bytes, peek_batch_bytes, set_base_offset,
+    validate_batch,
 };
 use crate::segment::Segment;
 use crate::shared::{Shared, SharedConfig};
@@ -144,6 +145,17 @@ impl Log {
             max_batch_bytes: self.inner.config.max_batch_bytes,
             require_contiguous_offsets: true,
         };
+        // A whole batch over the limit is refused as too large, not as malformed, so the
+        // message names the setting the operator controls.
+        if let Ok(total) = peek_batch_bytes(batch, usize::MAX)
+            && total > limits.max_batch_bytes
+            && total <= batch.len()
+        {
+            return Err(AppendError::TooLarge {
+                bytes: total,
+                max: limits.max_batch_bytes,
+            });
+        }
         let header = validate_batch(batch, &limits)?;
         let total = header.total_bytes();
         if batch.len() != total {

@@ -1,0 +1,213 @@
+//! Helpers shared by the integration tests: building records, reading a whole log back,
+//! locating batches inside a segment file, and simulating crashes with plain file operations.
+
+// Each test file compiles this module on its own and uses a different subset of it.
+#![allow(
+    dead_code,
+    reason = "each test crate uses a different subset of the helpers"
+)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ringlog::record::{BatchLimits, Header, Record, peek_batch_bytes, validate_batch};
+use ringlog::segment::{INDEX_EXTENSION, LOG_EXTENSION, TIME_INDEX_EXTENSION, file_name};
+use ringlog::{CLEAN_SHUTDOWN_FILE, Config, Durability, Log, ReadRecord};
+
+/// A record as the tests write it and expect it back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expected {
+    pub offset: u64,
+    pub timestamp_ms: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Expected {
+    /// The record for `offset`: a key, a value of `value_bytes` bytes that depend on the
+    /// offset, and one header.
+    pub fn numbered(offset: u64, timestamp_ms: i64, value_bytes: usize) -> Expected {
+        Expected {
+            offset,
+            timestamp_ms,
+            key: Some(format!("key-{offset}").into_bytes()),
+            value: Some(
+                (0..value_bytes)
+                    .map(|j| (offset as usize * 31 + j) as u8)
+                    .collect(),
+            ),
+            headers: vec![("h".to_owned(), Some(offset.to_be_bytes().to_vec()))],
+        }
+    }
+
+    pub fn from_read(record: &ReadRecord) -> Expected {
+        Expected {
+            offset: record.offset,
+            timestamp_ms: record.timestamp_ms,
+            key: record.key.as_ref().map(|b| b.to_vec()),
+            value: record.value.as_ref().map(|b| b.to_vec()),
+            headers: record
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_ref().map(|b| b.to_vec())))
+                .collect(),
+        }
+    }
+}
+
+/// Appends `rows` as one batch through [`Log::append`]; asserts the offsets they were given.
+pub fn append_rows(log: &Log, rows: &[Expected]) {
+    let headers: Vec<Vec<Header<'_>>> = rows
+        .iter()
+        .map(|r| {
+            r.headers
+                .iter()
+                .map(|(key, value)| Header {
+                    key,
+                    value: value.as_deref(),
+                })
+                .collect()
+        })
+        .collect();
+    let records: Vec<Record<'_>> = rows
+        .iter()
+        .zip(&headers)
+        .map(|(r, headers)| Record {
+            key: r.key.as_deref(),
+            value: r.value.as_deref(),
+            timestamp_ms: r.timestamp_ms,
+            headers,
+        })
+        .collect();
+    let info = log.append(&records).expect("append succeeds");
+    assert_eq!(
+        (info.base_offset, info.last_offset),
+        (rows[0].offset, rows[rows.len() - 1].offset),
+        "append assigned unexpected offsets"
+    );
+}
+
+/// `batch_count` batches of `records_per_batch` numbered records from `first_offset`,
+/// with timestamps from `timestamp_of(offset)`.
+pub fn numbered_batches(
+    first_offset: u64,
+    batch_count: usize,
+    records_per_batch: usize,
+    value_bytes: usize,
+    timestamp_of: impl Fn(u64) -> i64,
+) -> Vec<Vec<Expected>> {
+    let mut offset = first_offset;
+    (0..batch_count)
+        .map(|_| {
+            (0..records_per_batch)
+                .map(|_| {
+                    let row = Expected::numbered(offset, timestamp_of(offset), value_bytes);
+                    offset += 1;
+                    row
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Every record of `log` from its start offset to its end, read with [`Log::read_records`].
+pub fn read_all(log: &Log) -> Vec<Expected> {
+    let mut out = Vec::new();
+    let mut offset = log.start_offset();
+    while offset < log.next_offset() {
+        let records = log.read_records(offset, 256 * 1024).expect("read succeeds");
+        assert!(!records.is_empty(), "read at {offset} returned nothing");
+        for record in &records {
+            assert_eq!(record.offset, offset, "offsets are contiguous");
+            out.push(Expected::from_read(record));
+            offset += 1;
+        }
+    }
+    out
+}
+
+/// A configuration that keeps every acknowledged byte on disk and runs no background flush.
+pub fn sync_config() -> Config {
+    Config {
+        durability: Durability::Sync,
+        flush_interval_ms: None,
+        ..Config::default()
+    }
+}
+
+/// Path of a segment file in `dir`.
+pub fn segment_path(dir: &Path, base_offset: u64, extension: &str) -> PathBuf {
+    dir.join(file_name(base_offset, extension))
+}
+
+/// Path of a segment's `.log` file in `dir`.
+pub fn log_file(dir: &Path, base_offset: u64) -> PathBuf {
+    segment_path(dir, base_offset, LOG_EXTENSION)
+}
+
+/// Removes the clean-shutdown marker so the next open runs the recovery scan.
+pub fn remove_clean_marker(dir: &Path) {
+    let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+    fs::remove_file(&marker).expect("a clean close leaves the marker");
+}
+
+/// `(position, total_bytes)` of each batch in a segment file's bytes, for a file that holds
+/// only whole valid batches.
+pub fn batch_spans(file: &[u8]) -> Vec<(usize, usize)> {
+    let limits = BatchLimits {
+        max_batch_bytes: usize::MAX,
+        require_contiguous_offsets: true,
+    };
+    let mut spans = Vec::new();
+    let mut pos = 0;
+    while pos < file.len() {
+        let total = peek_batch_bytes(&file[pos..], usize::MAX).expect("a batch starts here");
+        validate_batch(&file[pos..pos + total], &limits).expect("the batch is valid");
+        spans.push((pos, total));
+        pos += total;
+    }
+    spans
+}
+
+/// Copies the segment files (and marker, if any) of `from` into `to`, replacing what is there.
+pub fn copy_log_dir(from: &Path, to: &Path) {
+    if to.exists() {
+        fs::remove_dir_all(to).expect("remove the old copy");
+    }
+    fs::create_dir_all(to).expect("create the copy");
+    for entry in fs::read_dir(from).expect("list the pristine copy") {
+        let entry = entry.expect("list the pristine copy");
+        fs::copy(entry.path(), to.join(entry.file_name())).expect("copy a file");
+    }
+}
+
+/// Names of the segment files in `dir`, sorted.
+pub fn segment_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("list the log directory")
+        .map(|e| e.expect("list").file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            [LOG_EXTENSION, INDEX_EXTENSION, TIME_INDEX_EXTENSION]
+                .iter()
+                .any(|ext| n.ends_with(&format!(".{ext}")))
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Overwrites `bytes` at `position` of the file at `path`.
+pub fn patch_file(path: &Path, position: usize, bytes: &[u8]) {
+    let mut data = fs::read(path).expect("read the file to patch");
+    data[position..position + bytes.len()].copy_from_slice(bytes);
+    fs::write(path, data).expect("write the patched file");
+}
+
+/// The current time in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as i64
+}
