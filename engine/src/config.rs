@@ -35,6 +35,9 @@ pub const DEFAULT_BUFFER_POOL_BYTES: usize = DEFAULT_CACHE_BYTES + 64 * 1024 * 1
 /// Default interval after which data appended with [`Durability::None`] is written to disk
 /// even if its chunk is not full.
 pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 1000;
+/// Default interval between two retention passes of the background flusher (Kafka's
+/// `log.retention.check.interval.ms`).
+pub const DEFAULT_RETENTION_CHECK_INTERVAL_MS: u64 = 300_000;
 /// Default number of submission queue entries of the shared io_uring.
 pub const DEFAULT_RING_ENTRIES: u32 = 256;
 
@@ -138,7 +141,11 @@ pub struct Config {
     /// appended ([`DEFAULT_FLUSH_INTERVAL_MS`]); `None` writes only when a chunk fills, on
     /// [`crate::Log::flush`] and at close.
     pub flush_interval_ms: Option<u64>,
-    /// The I/O path.
+    /// The background flusher runs retention this often
+    /// ([`DEFAULT_RETENTION_CHECK_INTERVAL_MS`]); `None` leaves retention to explicit calls of
+    /// [`crate::Log::enforce_retention`].
+    pub retention_check_interval_ms: Option<u64>,
+    /// The I/O path, when [`crate::Log::open`] sets up its own [`crate::Shared`].
     pub io_mode: IoMode,
 }
 
@@ -156,6 +163,7 @@ impl Default for Config {
             preallocate_bytes: DEFAULT_PREALLOCATE_BYTES,
             read_ahead_bytes: DEFAULT_READ_AHEAD_BYTES,
             flush_interval_ms: Some(DEFAULT_FLUSH_INTERVAL_MS),
+            retention_check_interval_ms: Some(DEFAULT_RETENTION_CHECK_INTERVAL_MS),
             io_mode: IoMode::Auto,
         }
     }

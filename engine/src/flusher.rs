@@ -1,9 +1,10 @@
 //! The background flusher shared by every log of a [`crate::Shared`]: one thread, however many
 //! partitions.
 //!
-//! It writes data appended with `Durability::None` once it has waited `flush_interval_ms`, and
+//! It writes data appended with `Durability::None` once it has waited `flush_interval_ms`,
 //! hands an idle log's write chunk back (to the read cache, whose budget then bounds it), so
-//! many mostly idle partitions do not each pin a chunk of memory.
+//! many mostly idle partitions do not each pin a chunk of memory, and runs retention every
+//! `retention_check_interval_ms`.
 
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
@@ -83,9 +84,11 @@ fn run(state: &(Mutex<State>, Condvar)) {
             guard.logs.retain(|log| log.strong_count() > 0);
             guard.logs.iter().filter_map(Weak::upgrade).collect()
         };
+        let now_ms = crate::log::now_ms();
         for log in logs {
             // A failure poisons the log, and its next append reports it; nothing to do here.
             log.flush_if_due();
+            log.retention_if_due(now_ms);
         }
     }
 }

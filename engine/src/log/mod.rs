@@ -60,6 +60,8 @@ pub(crate) struct LogInner {
     next_offset: AtomicU64,
     /// The earliest offset held.
     start_offset: AtomicU64,
+    /// When the background flusher last ran retention (ms since the epoch).
+    last_retention_ms: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Log {
@@ -104,7 +106,9 @@ impl Log {
         let dir = dir.as_ref();
         create_dir(dir)?;
         let inner = Arc::new(open::open(dir, config, Arc::clone(shared))?);
-        if inner.config.flush_interval_ms.is_some() {
+        if inner.config.flush_interval_ms.is_some()
+            || inner.config.retention_check_interval_ms.is_some()
+        {
             shared.flusher().register(&inner);
         }
         Ok(Log { inner })

@@ -86,6 +86,7 @@ pub(super) fn open(dir: &Path, config: Config, shared: Arc<Shared>) -> Result<Lo
         flushed: Condvar::new(),
         next_offset: AtomicU64::new(next),
         start_offset: AtomicU64::new(start),
+        last_retention_ms: std::sync::atomic::AtomicI64::new(super::now_ms()),
         shared,
     })
 }

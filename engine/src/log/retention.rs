@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::Log;
+use super::{Log, LogInner};
 use crate::error::MaintenanceError;
 use crate::segment::{INDEX_EXTENSION, LOG_EXTENSION, Segment, TIME_INDEX_EXTENSION};
 
@@ -77,7 +77,33 @@ impl Log {
     /// # Errors
     /// As [`Log::enforce_retention`].
     pub fn enforce_retention_at(&self, now_ms: i64) -> Result<RetentionReport, MaintenanceError> {
-        let inner = &self.inner;
+        self.inner.enforce_retention_at(now_ms)
+    }
+}
+
+impl LogInner {
+    /// Runs retention when `retention_check_interval_ms` passed since the last run (called by
+    /// the background flusher). Failures are left for the next explicit call to report.
+    pub(crate) fn retention_if_due(&self, now_ms: i64) {
+        let Some(interval) = self.config.retention_check_interval_ms else {
+            return;
+        };
+        if self.config.retention_bytes.is_none() && self.config.retention_ms.is_none() {
+            return;
+        }
+        let last = self.last_retention_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) < interval as i64 {
+            return;
+        }
+        self.last_retention_ms.store(now_ms, Ordering::Relaxed);
+        let _ = self.enforce_retention_at(now_ms);
+    }
+
+    pub(crate) fn enforce_retention_at(
+        &self,
+        now_ms: i64,
+    ) -> Result<RetentionReport, MaintenanceError> {
+        let inner = self;
         let doomed: Vec<Arc<Segment>> = {
             let mut segments = inner.segments.write().expect("segments lock poisoned");
             let all: Vec<Arc<Segment>> = segments.values().cloned().collect();
@@ -110,7 +136,7 @@ impl Log {
             doomed
         };
         let mut report = RetentionReport {
-            start_offset: self.start_offset(),
+            start_offset: inner.start_offset.load(Ordering::Acquire),
             ..RetentionReport::default()
         };
         for segment in &doomed {

@@ -664,7 +664,10 @@ impl LogInner {
             "sealing with writes pending"
         );
         self.freeze_tail(w);
-        assert!(w.queue.is_empty(), "a settled tail has nothing left to write");
+        assert!(
+            w.queue.is_empty(),
+            "a settled tail has nothing left to write"
+        );
         w.unwritten.clear();
         let active = Arc::clone(&w.active);
         let storage = self.shared.storage();
