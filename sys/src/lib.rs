@@ -16,6 +16,7 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("ringlog-sys supports Linux only: it wraps io_uring, O_DIRECT, statx and fallocate");
 
+pub mod alloc_count;
 pub mod buf;
 pub mod direct;
 mod errno;

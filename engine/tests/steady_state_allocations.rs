@@ -1,0 +1,93 @@
+//! Steady-state appends and fetches allocate nothing per record: appends encode into the
+//! pooled tail chunk in place, and fetches of cached data are slices of cached buffers. The
+//! only allocations left are per chunk or per cached range (a batch that straddles two cached
+//! ranges is stitched together with one copy).
+//! Allocations are counted on the test's own thread only (the background flusher's do not
+//! count).
+
+use ringlog::record::Record;
+use ringlog::{Config, Durability, Log};
+use ringlog_sys::alloc_count::{CountingAllocator, thread_allocations};
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+const RECORD_BYTES: usize = 1024;
+const WARMUP_RECORDS: usize = 5_000;
+const MEASURED_RECORDS: usize = 20_000;
+
+fn append_one(log: &Log, value: &[u8], i: usize) {
+    let records = [Record {
+        key: None,
+        value: Some(value),
+        timestamp_ms: i as i64,
+        headers: &[],
+    }];
+    log.append(&records).unwrap();
+}
+
+#[test]
+fn appends_allocate_only_per_chunk_not_per_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        durability: Durability::None,
+        flush_interval_ms: None,
+        ..Config::default()
+    };
+    let log = Log::open(dir.path(), config).unwrap();
+    let value = vec![1u8; RECORD_BYTES];
+    for i in 0..WARMUP_RECORDS {
+        append_one(&log, &value, i);
+    }
+    let before = thread_allocations();
+    for i in 0..MEASURED_RECORDS {
+        append_one(&log, &value, WARMUP_RECORDS + i);
+    }
+    let allocations = thread_allocations() - before;
+    // One 256 KiB chunk holds about 240 of these records; freezing and writing a chunk costs
+    // a handful of allocations (the shared `Bytes`, the in-flight entry, a new pooled buffer).
+    let chunks = MEASURED_RECORDS * (RECORD_BYTES + 80) / (256 * 1024) + 1;
+    assert!(
+        allocations <= (chunks * 8) as u64,
+        "{allocations} allocations for {MEASURED_RECORDS} appends ({chunks} chunks)"
+    );
+}
+
+#[test]
+fn cached_fetches_allocate_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), Config::default()).unwrap();
+    let value = vec![2u8; RECORD_BYTES];
+    for i in 0..WARMUP_RECORDS {
+        append_one(&log, &value, i);
+    }
+    log.close().unwrap();
+    drop(log);
+    let log = Log::open(dir.path(), Config::default()).unwrap();
+    let end = log.next_offset();
+    // The first pass reads from disk into the cache (read-ahead buffers, allocated).
+    let mut offset = 0;
+    while offset < end {
+        offset = log.fetch(offset, 16 * 1024).unwrap().next_fetch_offset;
+    }
+    let before = thread_allocations();
+    let mut fetched_bytes = 0;
+    let mut fetches = 0;
+    let mut offset = 0;
+    while offset < end {
+        let fetched = log.fetch(offset, 16 * 1024).unwrap();
+        fetched_bytes += fetched.bytes.len();
+        fetches += 1;
+        offset = fetched.next_fetch_offset;
+    }
+    let allocations = thread_allocations() - before;
+    assert!(
+        fetched_bytes >= WARMUP_RECORDS * RECORD_BYTES,
+        "everything was fetched again"
+    );
+    let ranges = fetched_bytes / log.config().read_ahead_bytes + 1;
+    assert!(
+        allocations <= 2 * ranges as u64,
+        "{allocations} allocations for {fetches} cached fetches over {ranges} cached ranges"
+    );
+}
