@@ -75,10 +75,10 @@ fn cached_fetches_allocate_nothing() {
     let mut fetches = 0;
     let mut offset = 0;
     while offset < end {
-        let fetched = log.fetch(offset, 16 * 1024).unwrap();
-        fetched_bytes += fetched.bytes.len();
+        let batches = log.fetch(offset, 16 * 1024).unwrap();
+        fetched_bytes += batches.bytes.len();
         fetches += 1;
-        offset = fetched.next_fetch_offset;
+        offset = batches.next_fetch_offset;
     }
     let allocations = thread_allocations() - before;
     assert!(
