@@ -154,7 +154,7 @@ impl LogInner {
             return Ok(empty);
         };
         let view = cursor.view_from(position)?;
-        let (bytes, last_offset) = self.whole_batches(&segment, position, &view, max_bytes)?;
+        let (bytes, last_offset) = self.whole_batches(&segment, position, &view, max_bytes, end)?;
         Ok(FetchedBatches {
             bytes,
             next_fetch_offset: last_offset + 1,
@@ -177,20 +177,26 @@ impl LogInner {
     }
 
     /// Whole batches at the start of `view` (which starts at `position`) within `max_bytes`,
-    /// at least one; and the last offset they hold.
+    /// at least one, none at or past `log_end` (appends that landed after the fetch read the
+    /// log end are left for the next fetch, so `log_end_offset` stays consistent); and the last
+    /// offset they hold.
     fn whole_batches(
         &self,
         segment: &Segment,
         position: u64,
         view: &Bytes,
         max_bytes: usize,
+        log_end: u64,
     ) -> Result<(Bytes, u64), ReadError> {
         let mut end = 0usize;
         let mut last_offset = 0u64;
         while view.len() - end >= BATCH_HEADER_BYTES {
             let header = self.header_in(segment, position + end as u64, &view[end..])?;
             let total = header.total_bytes();
-            if end + total > view.len() || (end > 0 && end + total > max_bytes) {
+            if end + total > view.len()
+                || (end > 0 && end + total > max_bytes)
+                || (end > 0 && header.base_offset as u64 >= log_end)
+            {
                 break;
             }
             end += total;

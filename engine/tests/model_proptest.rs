@@ -1,0 +1,646 @@
+//! Model test: random operation sequences (appends of small and chunk-sized records, fetches,
+//! record reads, flushes, clean reopens, crash reopens, idle periods that let the background
+//! flusher release the tail) run against a `Vec` of the records appended, over every
+//! combination of durability, buffer size, cache size, I/O path and segment size.
+//!
+//! Cases per configuration: `PROPTEST_CASES` (default 1; there are 24 configurations per
+//! durability). A failure prints the configuration, the RNG seed and the shrunk operation list;
+//! rerun one seed with `RINGLOG_MODEL_SEED=<hex>`.
+//! Failures are not persisted to files (nothing is written into the source tree).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use proptest::test_runner::{
+    Config as ProptestConfig, RngAlgorithm, TestError, TestRng, TestRunner,
+};
+use ringlog::config::DEFAULT_WRITE_CHUNK_BYTES;
+use ringlog::record::{BatchLimits, Header, Record, encoded_batch_bytes, records, validate_batch};
+use ringlog::{
+    AppendError, CLEAN_SHUTDOWN_FILE, Config, Durability, IoMode, Log, Shared, SharedConfig,
+};
+
+/// Cases per configuration unless `PROPTEST_CASES` says otherwise.
+const DEFAULT_CASES: u32 = 1;
+/// Longest operation sequence of one case.
+const MAX_OPS: usize = 24;
+/// Segment size of the "small segments" configurations: a few batches per segment.
+const SMALL_SEGMENT_BYTES: u64 = 32 * 1024;
+/// Buffer (chunk) size of the "small buffers" configurations: batches straddle chunks.
+const SMALL_BUFFER_BYTES: usize = 4096;
+/// Cache sizes tried: none at all (every read of written data goes to disk), tiny (constant
+/// eviction), and the default.
+const CACHE_SIZES: [usize; 3] = [0, 64 * 1024, ringlog::config::DEFAULT_CACHE_BYTES];
+/// Flush interval of every configuration: short, so the background flusher runs during cases.
+const FLUSH_INTERVAL_MS: u64 = 10;
+
+#[derive(Clone, Copy, Debug)]
+struct Setup {
+    durability: Durability,
+    io_mode: IoMode,
+    buffer_bytes: usize,
+    cache_bytes: usize,
+    segment_bytes: u64,
+}
+
+impl Setup {
+    fn max_batch_bytes(&self) -> usize {
+        ringlog::config::DEFAULT_MAX_BATCH_BYTES.min(self.segment_bytes as usize)
+    }
+
+    fn config(&self) -> Config {
+        Config {
+            durability: self.durability,
+            segment_bytes: self.segment_bytes,
+            max_batch_bytes: self.max_batch_bytes(),
+            io_mode: self.io_mode,
+            flush_interval_ms: Some(FLUSH_INTERVAL_MS),
+            // Small buffers go with small read-ahead, so a batch often spans several reads.
+            read_ahead_bytes: self.buffer_bytes,
+            index_interval_bytes: 1024,
+            ..Config::default()
+        }
+    }
+
+    fn shared_config(&self) -> SharedConfig {
+        SharedConfig {
+            io_mode: self.io_mode,
+            buffer_bytes: self.buffer_bytes,
+            cache_bytes: self.cache_bytes,
+            ..SharedConfig::default()
+        }
+    }
+}
+
+/// Bytes of a key, value or header value: `len` bytes derived from `seed`.
+#[derive(Clone, Copy, Debug)]
+struct Blob {
+    len: usize,
+    seed: u8,
+}
+
+impl Blob {
+    fn bytes(self) -> Vec<u8> {
+        (0..self.len)
+            .map(|i| self.seed.wrapping_add((i % 251) as u8).wrapping_mul(7))
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+struct RecordSpec {
+    key: Option<Blob>,
+    value: Option<Blob>,
+    timestamp_ms: i64,
+    headers: Vec<(u8, Option<Blob>)>,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Append(Vec<RecordSpec>),
+    /// One record whose value is `extra` bytes longer than a buffer (capped by the batch limit).
+    AppendLarge {
+        extra: usize,
+        seed: u8,
+    },
+    /// Fetch at `at` (scaled to `0..=next_offset`) with a byte budget.
+    Fetch {
+        at: u16,
+        max_bytes: usize,
+    },
+    ReadRecords {
+        at: u16,
+        max_bytes: usize,
+    },
+    Flush,
+    /// Clean close and open again.
+    Reopen,
+    /// Unclean shutdown, then open (recovery scan of the last segment).
+    Crash,
+    /// Wait past the flush interval so the flusher writes the tail and gives its buffer back.
+    Idle,
+}
+
+/// A record as the model keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Owned {
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    timestamp_ms: i64,
+    headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Owned {
+    fn from_spec(spec: &RecordSpec) -> Self {
+        Owned {
+            key: spec.key.map(Blob::bytes),
+            value: spec.value.map(Blob::bytes),
+            timestamp_ms: spec.timestamp_ms,
+            headers: spec
+                .headers
+                .iter()
+                .map(|(k, v)| (format!("h{k}"), v.map(Blob::bytes)))
+                .collect(),
+        }
+    }
+}
+
+/// What the log must hold: every record, and the base offset of the batch holding it.
+#[derive(Default)]
+struct Model {
+    records: Vec<Owned>,
+    batch_base: Vec<u64>,
+    batch_bases: BTreeSet<u64>,
+}
+
+impl Model {
+    fn len(&self) -> u64 {
+        self.records.len() as u64
+    }
+
+    fn push_batch(&mut self, batch: Vec<Owned>) {
+        let base = self.len();
+        self.batch_bases.insert(base);
+        for record in batch {
+            self.records.push(record);
+            self.batch_base.push(base);
+        }
+    }
+}
+
+/// Mostly short (below `max_len / 16`), sometimes up to `max_len`.
+fn blob(max_len: usize) -> impl Strategy<Value = Blob> {
+    let len = prop_oneof![8 => 0..=max_len / 16, 2 => 0..=max_len];
+    (len, any::<u8>()).prop_map(|(len, seed)| Blob { len, seed })
+}
+
+fn record_spec() -> impl Strategy<Value = RecordSpec> {
+    let timestamp = prop_oneof![
+        8 => 1_600_000_000_000i64..1_700_000_000_000,
+        1 => Just(-1i64),
+        1 => any::<i64>(),
+    ];
+    let header = (0u8..4, proptest::option::weighted(0.8, blob(40)));
+    (
+        proptest::option::weighted(0.8, blob(3000)),
+        proptest::option::weighted(0.9, blob(3000)),
+        timestamp,
+        proptest::collection::vec(header, 0..3),
+    )
+        .prop_map(|(key, value, timestamp_ms, headers)| RecordSpec {
+            key,
+            value,
+            timestamp_ms,
+            headers,
+        })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        10 => proptest::collection::vec(record_spec(), 1..20).prop_map(Op::Append),
+        2 => (0..20_000usize, any::<u8>()).prop_map(|(extra, seed)| Op::AppendLarge { extra, seed }),
+        5 => (any::<u16>(), 1..200_000usize).prop_map(|(at, max_bytes)| Op::Fetch { at, max_bytes }),
+        3 => (any::<u16>(), 1..200_000usize)
+            .prop_map(|(at, max_bytes)| Op::ReadRecords { at, max_bytes }),
+        1 => Just(Op::Flush),
+        1 => Just(Op::Reopen),
+        1 => Just(Op::Crash),
+        1 => Just(Op::Idle),
+    ]
+}
+
+/// One case: the log, its shared resources and the model.
+struct Harness<'a> {
+    setup: Setup,
+    dir: &'a Path,
+    shared: Arc<Shared>,
+    log: Option<Log>,
+    model: Model,
+}
+
+type Outcome = Result<(), TestCaseError>;
+
+impl Harness<'_> {
+    fn log(&self) -> &Log {
+        self.log
+            .as_ref()
+            .expect("the log is open between operations")
+    }
+
+    fn open(&mut self) -> Outcome {
+        let log = Log::open_with(self.dir, self.setup.config(), &self.shared)
+            .map_err(|e| TestCaseError::fail(format!("open failed: {e}")))?;
+        prop_assert_eq!(
+            log.next_offset(),
+            self.model.len(),
+            "next_offset after open"
+        );
+        prop_assert_eq!(log.start_offset(), 0, "start_offset after open");
+        self.log = Some(log);
+        Ok(())
+    }
+
+    fn apply(&mut self, op: &Op) -> Outcome {
+        match op {
+            Op::Append(specs) => self.append(specs.iter().map(Owned::from_spec).collect()),
+            Op::AppendLarge { extra, seed } => {
+                let limit = self.setup.max_batch_bytes() - 200;
+                let len = (self.setup.buffer_bytes + extra).min(limit);
+                self.append(vec![Owned {
+                    key: Some(b"large".to_vec()),
+                    value: Some(Blob { len, seed: *seed }.bytes()),
+                    timestamp_ms: 1_650_000_000_000,
+                    headers: Vec::new(),
+                }])
+            }
+            Op::Fetch { at, max_bytes } => self.check_fetch(self.scale(*at), *max_bytes),
+            Op::ReadRecords { at, max_bytes } => {
+                self.check_read_records(self.scale(*at), *max_bytes)
+            }
+            Op::Flush => {
+                self.log()
+                    .flush()
+                    .map_err(|e| TestCaseError::fail(format!("flush failed: {e}")))?;
+                Ok(())
+            }
+            Op::Reopen => {
+                let log = self.log.take().expect("open");
+                log.close()
+                    .map_err(|e| TestCaseError::fail(format!("close failed: {e}")))?;
+                drop(log);
+                self.open()?;
+                self.check_all()
+            }
+            Op::Crash => {
+                self.crash()?;
+                self.open()?;
+                self.check_all()
+            }
+            Op::Idle => {
+                std::thread::sleep(std::time::Duration::from_millis(FLUSH_INTERVAL_MS * 6));
+                Ok(())
+            }
+        }
+    }
+
+    /// Leaves the log as a crash of the process would. With `Write` and `Sync`, every
+    /// acknowledged batch has been written, so the log object is leaked (no close, no marker)
+    /// and its files are recovered as they are. With `None` unwritten data would be lost, so
+    /// the log is closed and the clean-shutdown marker removed, forcing a recovery scan.
+    fn crash(&mut self) -> Outcome {
+        let log = self.log.take().expect("open");
+        if self.setup.durability == Durability::None {
+            log.close()
+                .map_err(|e| TestCaseError::fail(format!("close failed: {e}")))?;
+            drop(log);
+            std::fs::remove_file(self.dir.join(CLEAN_SHUTDOWN_FILE))
+                .map_err(|e| TestCaseError::fail(format!("remove marker: {e}")))?;
+        } else {
+            std::mem::forget(log);
+            prop_assert!(
+                !self.dir.join(CLEAN_SHUTDOWN_FILE).exists(),
+                "an open log has no clean-shutdown marker"
+            );
+        }
+        Ok(())
+    }
+
+    fn scale(&self, at: u16) -> u64 {
+        (u64::from(at) * (self.model.len() + 1)) >> 16
+    }
+
+    fn append(&mut self, batch: Vec<Owned>) -> Outcome {
+        let header_keys: Vec<Vec<Header<'_>>> = batch
+            .iter()
+            .map(|r| {
+                r.headers
+                    .iter()
+                    .map(|(k, v)| Header {
+                        key: k,
+                        value: v.as_deref(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let records: Vec<Record<'_>> = batch
+            .iter()
+            .zip(&header_keys)
+            .map(|(r, headers)| Record {
+                key: r.key.as_deref(),
+                value: r.value.as_deref(),
+                timestamp_ms: r.timestamp_ms,
+                headers,
+            })
+            .collect();
+        let size = encoded_batch_bytes(&records).expect("model records are encodable");
+        let result = self.log().append(&records);
+        if size > self.setup.max_batch_bytes() {
+            prop_assert!(
+                matches!(result, Err(AppendError::TooLarge { .. })),
+                "a batch of {} bytes over max_batch_bytes {} gave {:?}",
+                size,
+                self.setup.max_batch_bytes(),
+                result
+            );
+            return Ok(());
+        }
+        let info = result.map_err(|e| TestCaseError::fail(format!("append failed: {e}")))?;
+        let base = self.model.len();
+        prop_assert_eq!(info.base_offset, base, "base offset of the append");
+        prop_assert_eq!(
+            info.last_offset,
+            base + batch.len() as u64 - 1,
+            "last offset"
+        );
+        drop(records);
+        drop(header_keys);
+        self.model.push_batch(batch);
+        prop_assert_eq!(self.log().next_offset(), self.model.len(), "next_offset");
+        Ok(())
+    }
+
+    /// Fetches at `offset` and checks the batches against the model; returns the next offset.
+    fn check_fetch_at(&self, offset: u64, max_bytes: usize) -> Result<u64, TestCaseError> {
+        let end = self.model.len();
+        let fetched = self
+            .log()
+            .fetch(offset, max_bytes)
+            .map_err(|e| TestCaseError::fail(format!("fetch({offset}, {max_bytes}): {e}")))?;
+        prop_assert_eq!(
+            fetched.log_end_offset,
+            end,
+            "log_end_offset of fetch({})",
+            offset
+        );
+        if offset == end {
+            prop_assert!(fetched.bytes.is_empty(), "fetch at the end returned bytes");
+            prop_assert_eq!(fetched.next_fetch_offset, end);
+            return Ok(end);
+        }
+        prop_assert!(
+            !fetched.bytes.is_empty(),
+            "fetch({}) inside the log returned nothing",
+            offset
+        );
+        let limits = BatchLimits {
+            max_batch_bytes: self.setup.max_batch_bytes(),
+            require_contiguous_offsets: true,
+        };
+        let mut rest = &fetched.bytes[..];
+        let mut expected_base = self.model.batch_base[offset as usize];
+        let mut batch_count = 0;
+        while !rest.is_empty() {
+            let header = validate_batch(rest, &limits).map_err(|e| {
+                TestCaseError::fail(format!(
+                    "fetch({offset}, {max_bytes}): batch {batch_count} (base {expected_base}) is invalid: {e}"
+                ))
+            })?;
+            prop_assert_eq!(
+                header.base_offset as u64,
+                expected_base,
+                "batch {} base",
+                batch_count
+            );
+            let (batch, tail) = rest.split_at(header.total_bytes());
+            rest = tail;
+            let mut next = expected_base;
+            for record in records(batch).map_err(|e| TestCaseError::fail(e.to_string()))? {
+                let record = record.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(record.offset as u64, next, "offsets within a batch");
+                prop_assert!(next < end, "record {} past the log end {}", next, end);
+                self.check_record(next, &record)?;
+                next += 1;
+            }
+            prop_assert_eq!(
+                next - 1,
+                header.last_offset() as u64,
+                "last offset of batch"
+            );
+            prop_assert!(
+                next == end || self.model.batch_base[next as usize] == next,
+                "batch ending at {} does not end where the appended batch ended",
+                next
+            );
+            expected_base = next;
+            batch_count += 1;
+        }
+        prop_assert_eq!(
+            fetched.next_fetch_offset,
+            expected_base,
+            "next_fetch_offset"
+        );
+        prop_assert!(
+            batch_count == 1 || fetched.bytes.len() <= max_bytes,
+            "{} batches of {} bytes exceed max_bytes {}",
+            batch_count,
+            fetched.bytes.len(),
+            max_bytes
+        );
+        Ok(expected_base)
+    }
+
+    fn check_record(&self, offset: u64, got: &ringlog::record::RecordView<'_>) -> Outcome {
+        let want = &self.model.records[offset as usize];
+        prop_assert_eq!(got.key, want.key.as_deref(), "key of {}", offset);
+        prop_assert!(
+            got.value == want.value.as_deref(),
+            "value of {} differs",
+            offset
+        );
+        prop_assert_eq!(
+            got.timestamp_ms,
+            want.timestamp_ms,
+            "timestamp of {}",
+            offset
+        );
+        let headers: Vec<(String, Option<Vec<u8>>)> = got
+            .headers()
+            .map(|h| h.map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))))
+            .collect::<Result<_, _>>()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&headers, &want.headers, "headers of {}", offset);
+        Ok(())
+    }
+
+    fn check_fetch(&self, offset: u64, max_bytes: usize) -> Outcome {
+        self.check_fetch_at(offset, max_bytes).map(drop)
+    }
+
+    fn check_read_records(&self, offset: u64, max_bytes: usize) -> Outcome {
+        let got = self
+            .log()
+            .read_records(offset, max_bytes)
+            .map_err(|e| TestCaseError::fail(format!("read_records({offset}): {e}")))?;
+        if offset == self.model.len() {
+            prop_assert!(got.is_empty(), "read_records at the end returned records");
+            return Ok(());
+        }
+        prop_assert!(!got.is_empty(), "read_records({}) returned nothing", offset);
+        for (i, record) in got.iter().enumerate() {
+            let at = offset + i as u64;
+            prop_assert_eq!(
+                record.offset,
+                at,
+                "read_records offsets are contiguous from {}",
+                offset
+            );
+            let want = &self.model.records[at as usize];
+            prop_assert_eq!(record.key.as_deref(), want.key.as_deref(), "key of {}", at);
+            prop_assert!(
+                record.value.as_deref() == want.value.as_deref(),
+                "value of {}",
+                at
+            );
+            prop_assert_eq!(
+                record.timestamp_ms,
+                want.timestamp_ms,
+                "timestamp of {}",
+                at
+            );
+            let headers: Vec<(String, Option<Vec<u8>>)> = record
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_ref().map(|v| v.to_vec())))
+                .collect();
+            prop_assert_eq!(&headers, &want.headers, "headers of {}", at);
+        }
+        Ok(())
+    }
+
+    /// Reads the whole log twice, one batch at a time and in large fetches, and checks the
+    /// segment layout.
+    fn check_all(&self) -> Outcome {
+        for max_bytes in [1, 150_000] {
+            let mut offset = 0;
+            while offset < self.model.len() {
+                let next = self.check_fetch_at(offset, max_bytes)?;
+                prop_assert!(next > offset, "fetch({}) made no progress", offset);
+                offset = next;
+            }
+        }
+        let log = self.log();
+        prop_assert_eq!(log.next_offset(), self.model.len());
+        for base in log.segment_base_offsets() {
+            prop_assert!(
+                base == self.model.len() || self.model.batch_bases.contains(&base),
+                "segment base {} is not a batch boundary",
+                base
+            );
+        }
+        Ok(())
+    }
+}
+
+fn run_case(setup: Setup, ops: &[Op]) -> Outcome {
+    let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let shared = Shared::new(dir.path(), &setup.shared_config())
+        .map_err(|e| TestCaseError::fail(format!("shared: {e}")))?;
+    let mut harness = Harness {
+        setup,
+        dir: dir.path(),
+        shared,
+        log: None,
+        model: Model::default(),
+    };
+    harness.open()?;
+    for (i, op) in ops.iter().enumerate() {
+        harness
+            .apply(op)
+            .map_err(|e| TestCaseError::fail(format!("op {i} {op:?}: {e}")))?;
+    }
+    harness.check_all()?;
+    let log = harness.log.take().expect("open");
+    log.close()
+        .map_err(|e| TestCaseError::fail(format!("final close failed: {e}")))?;
+    Ok(())
+}
+
+fn setups(durability: Durability) -> Vec<Setup> {
+    let mut out = Vec::new();
+    for io_mode in [IoMode::Uring, IoMode::Portable] {
+        for buffer_bytes in [SMALL_BUFFER_BYTES, DEFAULT_WRITE_CHUNK_BYTES] {
+            for cache_bytes in CACHE_SIZES {
+                for segment_bytes in [SMALL_SEGMENT_BYTES, ringlog::config::DEFAULT_SEGMENT_BYTES] {
+                    out.push(Setup {
+                        durability,
+                        io_mode,
+                        buffer_bytes,
+                        cache_bytes,
+                        segment_bytes,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CASES)
+}
+
+fn seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    if let Ok(hex) = std::env::var("RINGLOG_MODEL_SEED") {
+        for (i, byte) in seed.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("seed is 64 hex digits");
+        }
+    } else {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_nanos();
+        for (i, byte) in seed.iter_mut().enumerate() {
+            *byte = (nanos >> ((i % 16) * 8)) as u8 ^ (i as u8).wrapping_mul(97);
+        }
+    }
+    seed
+}
+
+fn run_model(durability: Durability) {
+    let seed = seed();
+    let seed_hex = seed.iter().fold(String::new(), |mut hex, b| {
+        write!(hex, "{b:02x}").expect("writing to a String cannot fail");
+        hex
+    });
+    for setup in setups(durability) {
+        let config = ProptestConfig {
+            cases: cases(),
+            failure_persistence: None,
+            max_shrink_iters: 200,
+            ..ProptestConfig::default()
+        };
+        let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed);
+        let mut runner = TestRunner::new_with_rng(config, rng);
+        let strategy = proptest::collection::vec(op(), 1..MAX_OPS);
+        match runner.run(&strategy, |ops| run_case(setup, &ops)) {
+            Ok(()) => {}
+            Err(TestError::Fail(reason, ops)) => panic!(
+                "model test failed\n  setup: {setup:?}\n  seed: RINGLOG_MODEL_SEED={seed_hex}\n  \
+                 reason: {reason}\n  minimal ops: {ops:#?}"
+            ),
+            Err(e) => panic!("model test aborted (setup {setup:?}, seed {seed_hex}): {e}"),
+        }
+    }
+}
+
+#[test]
+fn model_durability_none() {
+    run_model(Durability::None);
+}
+
+#[test]
+fn model_durability_write() {
+    run_model(Durability::Write);
+}
+
+#[test]
+fn model_durability_sync() {
+    run_model(Durability::Sync);
+}
