@@ -93,6 +93,37 @@ pub enum IoMode {
     Uring,
     /// Positional `pread`/`pwrite` (O_DIRECT where supported), no io_uring.
     Portable,
+    /// Memory-mapped segments (cargo feature `mmap`): appends copy into a shared mapping,
+    /// `Sync` is an `msync` of the dirty range, fetches are slices of the mapping.
+    #[cfg(feature = "mmap")]
+    Mmap,
+}
+
+impl IoMode {
+    /// The default: `Mmap` when built with the `mmap` feature, else `Auto`.
+    #[cfg(not(feature = "mmap"))]
+    pub const DEFAULT: IoMode = IoMode::Auto;
+    /// The default: `Mmap` when built with the `mmap` feature, else `Auto`.
+    #[cfg(feature = "mmap")]
+    pub const DEFAULT: IoMode = IoMode::Mmap;
+
+    /// Every explicit path this build has: the list test suites run over.
+    #[cfg(not(feature = "mmap"))]
+    pub const PATHS: &'static [IoMode] = &[IoMode::Uring, IoMode::Portable];
+    /// Every explicit path this build has: the list test suites run over.
+    #[cfg(feature = "mmap")]
+    pub const PATHS: &'static [IoMode] = &[IoMode::Uring, IoMode::Portable, IoMode::Mmap];
+
+    /// The lower-case name used on command lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            IoMode::Auto => "auto",
+            IoMode::Uring => "uring",
+            IoMode::Portable => "portable",
+            #[cfg(feature = "mmap")]
+            IoMode::Mmap => "mmap",
+        }
+    }
 }
 
 impl std::str::FromStr for IoMode {
@@ -103,8 +134,15 @@ impl std::str::FromStr for IoMode {
             "auto" => Ok(IoMode::Auto),
             "uring" => Ok(IoMode::Uring),
             "portable" => Ok(IoMode::Portable),
+            #[cfg(feature = "mmap")]
+            "mmap" => Ok(IoMode::Mmap),
             other => Err(format!(
-                "unknown I/O mode {other:?}: expected auto, uring or portable"
+                "unknown I/O mode {other:?}: expected auto, uring or portable{}",
+                if cfg!(feature = "mmap") {
+                    " or mmap"
+                } else {
+                    " (mmap needs the `mmap` feature)"
+                }
             )),
         }
     }
@@ -164,7 +202,7 @@ impl Default for Config {
             read_ahead_bytes: DEFAULT_READ_AHEAD_BYTES,
             flush_interval_ms: Some(DEFAULT_FLUSH_INTERVAL_MS),
             retention_check_interval_ms: Some(DEFAULT_RETENTION_CHECK_INTERVAL_MS),
-            io_mode: IoMode::Auto,
+            io_mode: IoMode::DEFAULT,
         }
     }
 }

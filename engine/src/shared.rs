@@ -44,7 +44,7 @@ pub struct SharedConfig {
 impl Default for SharedConfig {
     fn default() -> Self {
         SharedConfig {
-            io_mode: IoMode::Auto,
+            io_mode: IoMode::DEFAULT,
             buffer_bytes: DEFAULT_WRITE_CHUNK_BYTES,
             buffer_pool_bytes: DEFAULT_BUFFER_POOL_BYTES,
             cache_bytes: DEFAULT_CACHE_BYTES,
@@ -99,6 +99,9 @@ impl Shared {
         };
         let storage: Arc<dyn Storage> = match config.io_mode {
             IoMode::Portable => Arc::new(PortableStorage::new(alignment)),
+            // Mappings go through the page cache: buffered files, no direct-I/O alignment.
+            #[cfg(feature = "mmap")]
+            IoMode::Mmap => Arc::new(crate::io::mmap::MmapStorage::new()),
             IoMode::Uring => Arc::new(UringStorage::new(
                 Arc::new(Ring::new(config.ring_entries)?),
                 alignment,
@@ -129,6 +132,11 @@ impl Shared {
     /// The I/O path in use.
     pub fn io_path(&self) -> IoPath {
         self.storage.io_path()
+    }
+
+    /// Whether segments are memory-mapped (the `mmap` path).
+    pub(crate) fn uses_mmap(&self) -> bool {
+        self.storage.io_path() == IoPath::Mmap
     }
 
     /// Why `IoMode::Auto` did not get io_uring with O_DIRECT, if it did not.

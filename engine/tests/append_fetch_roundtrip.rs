@@ -1,19 +1,23 @@
-//! Appends records in every durability mode and reads every one back by fetch and by record.
+//! Appends records in every durability mode and reads every one back by fetch and by record,
+//! on every I/O path.
 
+mod common;
+
+use common::{for_each_io_mode, open_log};
 use ringlog::record::{Header, Record};
-use ringlog::{Config, Durability, Log};
+use ringlog::{Config, Durability, IoMode};
 
 fn value(i: u64, len: usize) -> Vec<u8> {
     (0..len).map(|j| (i as usize * 31 + j) as u8).collect()
 }
 
-fn roundtrip(durability: Durability, count: u64, len: usize) {
+fn roundtrip(io_mode: IoMode, durability: Durability, count: u64, len: usize) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         durability,
-        ..Config::default()
+        ..common::config(io_mode)
     };
-    let log = Log::open(dir.path(), config).unwrap();
+    let log = open_log(dir.path(), config);
     for i in 0..count {
         let v = value(i, len);
         let key = format!("key-{i}");
@@ -51,7 +55,7 @@ fn roundtrip(durability: Durability, count: u64, len: usize) {
     log.close().unwrap();
     drop(log);
     // Reopen after a clean close: everything is still there.
-    let log = Log::open(dir.path(), Config::default()).unwrap();
+    let log = open_log(dir.path(), common::config(io_mode));
     assert_eq!(log.next_offset(), count);
     let records = log.read_records(count / 2, 1 << 20).unwrap();
     assert_eq!(records[0].offset, count / 2);
@@ -63,15 +67,15 @@ fn roundtrip(durability: Durability, count: u64, len: usize) {
 
 #[test]
 fn durability_none_roundtrip() {
-    roundtrip(Durability::None, 2000, 700);
+    for_each_io_mode(|io_mode| roundtrip(io_mode, Durability::None, 2000, 700));
 }
 
 #[test]
 fn durability_write_roundtrip() {
-    roundtrip(Durability::Write, 500, 100);
+    for_each_io_mode(|io_mode| roundtrip(io_mode, Durability::Write, 500, 100));
 }
 
 #[test]
 fn durability_sync_roundtrip() {
-    roundtrip(Durability::Sync, 200, 3000);
+    for_each_io_mode(|io_mode| roundtrip(io_mode, Durability::Sync, 200, 3000));
 }

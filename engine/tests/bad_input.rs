@@ -1,11 +1,12 @@
 //! Malformed input to `append_batch` and `append`: wrong magic, bad CRC, lying lengths,
 //! trailing bytes, a batch over `max_batch_bytes` and a batch of zero records each fail with a
 //! typed error whose message names the problem, and the log stays usable: the next append gets
-//! the next offset and nothing appended before is lost, in memory or on disk.
+//! the next offset and nothing appended before is lost, in memory or on disk. Runs on every
+//! I/O path.
 
 mod common;
 
-use common::{Expected, append_rows, read_all};
+use common::{Expected, append_rows, for_each_io_mode, open_log, read_all};
 use ringlog::record::format::{
     ATTRIBUTES_OFFSET, BATCH_LENGTH_OFFSET, CRC_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAGIC_OFFSET,
     RECORDS_COUNT_OFFSET, batch_crc,
@@ -13,16 +14,16 @@ use ringlog::record::format::{
 use ringlog::record::{
     BATCH_HEADER_BYTES, BatchError, BatchOptions, Record, encode_batch, encoded_batch_bytes,
 };
-use ringlog::{AppendError, Config, Durability, Log};
+use ringlog::{AppendError, Config, Durability, IoMode};
 
 const MAX_BATCH_BYTES: usize = 8192;
 
-fn config() -> Config {
+fn config(io_mode: IoMode) -> Config {
     Config {
         durability: Durability::Write,
         max_batch_bytes: MAX_BATCH_BYTES,
         flush_interval_ms: None,
-        ..Config::default()
+        ..common::config(io_mode)
     }
 }
 
@@ -213,8 +214,12 @@ fn rows(first_offset: u64, count: usize) -> Vec<Expected> {
 
 #[test]
 fn each_malformed_batch_is_refused_with_a_named_error_and_the_log_stays_usable() {
+    for_each_io_mode(malformed_batches_are_refused);
+}
+
+fn malformed_batches_are_refused(io_mode: IoMode) {
     let dir = tempfile::tempdir().unwrap();
-    let log = Log::open(dir.path(), config()).unwrap();
+    let log = open_log(dir.path(), config(io_mode));
     let mut expected = rows(0, 2);
     append_rows(&log, &expected);
 
@@ -241,15 +246,19 @@ fn each_malformed_batch_is_refused_with_a_named_error_and_the_log_stays_usable()
     assert_eq!(read_all(&log), expected);
     log.close().unwrap();
     drop(log);
-    let log = Log::open(dir.path(), config()).unwrap();
+    let log = open_log(dir.path(), config(io_mode));
     assert_eq!(read_all(&log), expected, "after reopening");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
 fn batch_over_max_batch_bytes_is_too_large_whichever_way_it_comes() {
+    for_each_io_mode(oversized_batch_is_too_large);
+}
+
+fn oversized_batch_is_too_large(io_mode: IoMode) {
     let dir = tempfile::tempdir().unwrap();
-    let log = Log::open(dir.path(), config()).unwrap();
+    let log = open_log(dir.path(), config(io_mode));
     let mut expected = rows(0, 1);
     append_rows(&log, &expected);
 

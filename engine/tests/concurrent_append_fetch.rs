@@ -3,17 +3,20 @@
 //! contiguous with no gap or duplicate, checksums hold, and each appender's sequence appears in
 //! order exactly once. Runs with `Durability::None`, with `Durability::Sync`, and with a tiny
 //! cache, small buffers and small segments so that segments roll and reads go to disk while
-//! fetchers tail.
+//! fetchers tail. Every scenario runs on every I/O path.
 //!
 //! Records per appender: `RINGLOG_CONCURRENT_RECORDS` scales the defaults (a percentage,
 //! default 100).
+
+mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::{assert_io_path, for_each_io_mode, open_log};
 use ringlog::record::{BatchLimits, Record, records, validate_batch};
-use ringlog::{Config, Durability, Log, Shared, SharedConfig};
+use ringlog::{Config, Durability, IoMode, Log, Shared, SharedConfig};
 
 const APPENDERS: usize = 4;
 const FETCHERS: usize = 4;
@@ -239,6 +242,7 @@ fn run_and_reopen(config: &Config, shared: &SharedConfig, per_appender: u32) {
     let dir = tempfile::tempdir().expect("temp dir");
     let resources = Shared::new(dir.path(), shared).expect("shared resources");
     let log = Log::open_with(dir.path(), config.clone(), &resources).expect("open");
+    assert_io_path(&log, shared.io_mode);
     let log = run(log, per_appender);
     verify_from_start(&log, per_appender);
     log.close().expect("close");
@@ -247,13 +251,28 @@ fn run_and_reopen(config: &Config, shared: &SharedConfig, per_appender: u32) {
     verify_from_start(&log, per_appender);
 }
 
+/// [`run_and_reopen`] once per I/O path, with `config` and `shared` otherwise unchanged.
+fn run_and_reopen_on_every_path(config: &Config, shared: &SharedConfig, per_appender: u32) {
+    for_each_io_mode(|io_mode| {
+        let config = Config {
+            io_mode,
+            ..config.clone()
+        };
+        let shared = SharedConfig {
+            io_mode,
+            ..shared.clone()
+        };
+        run_and_reopen(&config, &shared, per_appender);
+    });
+}
+
 #[test]
 fn durability_none_default_resources() {
     let config = Config {
         durability: Durability::None,
         ..Config::default()
     };
-    run_and_reopen(&config, &SharedConfig::default(), scaled(1500));
+    run_and_reopen_on_every_path(&config, &SharedConfig::default(), scaled(1500));
 }
 
 #[test]
@@ -262,7 +281,7 @@ fn durability_sync_default_resources() {
         durability: Durability::Sync,
         ..Config::default()
     };
-    run_and_reopen(&config, &SharedConfig::default(), scaled(100));
+    run_and_reopen_on_every_path(&config, &SharedConfig::default(), scaled(100));
 }
 
 #[test]
@@ -282,7 +301,7 @@ fn tiny_cache_small_segments_roll_while_fetching() {
         cache_bytes: 16 * 1024,
         ..SharedConfig::default()
     };
-    run_and_reopen(&config, &shared, scaled(800));
+    run_and_reopen_on_every_path(&config, &shared, scaled(800));
 }
 
 #[test]
@@ -299,7 +318,7 @@ fn no_cache_small_segments_durability_write() {
         cache_bytes: 0,
         ..SharedConfig::default()
     };
-    run_and_reopen(&config, &shared, scaled(300));
+    run_and_reopen_on_every_path(&config, &shared, scaled(300));
 }
 
 /// A fetch reports the log end offset it ran against; the batches it returns must end at or
@@ -307,8 +326,12 @@ fn no_cache_small_segments_durability_write() {
 /// fetch at the tail, so an append often lands while a fetch runs.
 #[test]
 fn fetch_never_returns_records_past_its_log_end_offset() {
+    for_each_io_mode(fetch_stays_within_its_log_end_offset);
+}
+
+fn fetch_stays_within_its_log_end_offset(io_mode: IoMode) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let log = Arc::new(Log::open(dir.path(), Config::default()).expect("open"));
+    let log = Arc::new(open_log(dir.path(), common::config(io_mode)));
     let appends = u64::from(scaled(20_000));
     let fetchers: Vec<_> = (0..3)
         .map(|_| {

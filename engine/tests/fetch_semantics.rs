@@ -3,13 +3,13 @@
 //! a budget smaller than one batch still returns that whole batch, a fetch inside a batch
 //! returns the whole batch from its start while `read_records` skips the earlier records, and
 //! `offset_for_timestamp` finds the first offset whose timestamp is at least the target, with
-//! timestamps that go backwards across and within batches.
+//! timestamps that go backwards across and within batches. Runs on every I/O path.
 
 mod common;
 
-use common::{Expected, append_rows, read_all};
+use common::{Expected, append_rows, for_each_io_mode, open_log, read_all};
 use ringlog::record::{BatchLimits, validate_batch};
-use ringlog::{Config, Durability, Log, ReadError};
+use ringlog::{Config, Durability, IoMode, Log, ReadError};
 
 /// Timestamps per batch: they go backwards within batches and across them.
 const BATCH_TIMESTAMPS: [&[i64]; 6] = [
@@ -23,13 +23,13 @@ const BATCH_TIMESTAMPS: [&[i64]; 6] = [
 /// The value size of the batch that is much larger than the others.
 const BIG_VALUE_BYTES: usize = 20_000;
 
-fn config() -> Config {
+fn config(io_mode: IoMode) -> Config {
     Config {
         durability: Durability::None,
         flush_interval_ms: None,
         // Small, so the offset and time indexes get entries and the lookups use them.
         index_interval_bytes: 64,
-        ..Config::default()
+        ..common::config(io_mode)
     }
 }
 
@@ -159,9 +159,13 @@ fn check_offset_for_timestamp(log: &Log, batches: &[Vec<Expected>], state: &str)
 
 #[test]
 fn fetch_returns_whole_batches_in_memory_on_disk_and_after_reopen() {
+    for_each_io_mode(fetch_contract_holds);
+}
+
+fn fetch_contract_holds(io_mode: IoMode) {
     let dir = tempfile::tempdir().unwrap();
     let batches = batches();
-    let log = Log::open(dir.path(), config()).unwrap();
+    let log = open_log(dir.path(), config(io_mode));
     let empty = log.fetch(0, 1 << 20).unwrap();
     assert!(empty.bytes.is_empty(), "fetch on an empty log");
     assert_eq!((empty.next_fetch_offset, empty.log_end_offset), (0, 0));
@@ -182,13 +186,13 @@ fn fetch_returns_whole_batches_in_memory_on_disk_and_after_reopen() {
     log.close().unwrap();
     drop(log);
 
-    let log = Log::open(dir.path(), config()).unwrap();
+    let log = open_log(dir.path(), config(io_mode));
     check_fetch_contract(&log, &batches, "reopened");
     check_offset_for_timestamp(&log, &batches, "reopened");
     drop(log);
 
     common::remove_clean_marker(dir.path());
-    let log = Log::open(dir.path(), config()).unwrap();
+    let log = open_log(dir.path(), config(io_mode));
     check_fetch_contract(&log, &batches, "recovered");
     check_offset_for_timestamp(&log, &batches, "recovered");
 }

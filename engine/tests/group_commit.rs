@@ -1,13 +1,16 @@
 //! Group commit under `Durability::Sync`: many threads append at once, every append succeeds,
 //! the offsets handed out are unique and contiguous, and after an unclean shutdown every
-//! acknowledged record is found at the offset it was acknowledged with. Timings are not
-//! asserted.
+//! acknowledged record is found at the offset it was acknowledged with, on every I/O path.
+//! Timings are not asserted.
 //!
 //! Batches per thread: `RINGLOG_GROUP_COMMIT_BATCHES` (default 25).
+
+mod common;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use common::{assert_io_path, for_each_io_mode};
 use ringlog::record::Record;
 use ringlog::{AppendInfo, CLEAN_SHUTDOWN_FILE, Config, Durability, Log, Shared, SharedConfig};
 
@@ -159,6 +162,7 @@ fn group_commit(
     let dir = tempfile::tempdir().expect("temp dir");
     let shared = Shared::new(dir.path(), shared_config).expect("shared resources");
     let log = Arc::new(Log::open_with(dir.path(), config.clone(), &shared).expect("open"));
+    assert_io_path(&log, shared_config.io_mode);
     let acked = run_appenders(&log, max_value);
     verify(&log, &acked, max_value);
     let log = reopen_after(log, shutdown, dir.path(), config, &shared);
@@ -176,6 +180,26 @@ fn group_commit(
     assert_eq!(info.base_offset, next);
 }
 
+/// [`group_commit`] once per I/O path, with `config` and `shared_config` otherwise unchanged.
+fn group_commit_on_every_path(
+    shutdown: Shutdown,
+    config: &Config,
+    shared_config: &SharedConfig,
+    max_value: usize,
+) {
+    for_each_io_mode(|io_mode| {
+        let config = Config {
+            io_mode,
+            ..config.clone()
+        };
+        let shared_config = SharedConfig {
+            io_mode,
+            ..shared_config.clone()
+        };
+        group_commit(shutdown, &config, &shared_config, max_value);
+    });
+}
+
 fn sync_config() -> Config {
     Config {
         durability: Durability::Sync,
@@ -187,7 +211,7 @@ fn sync_config() -> Config {
 
 #[test]
 fn sync_appends_survive_close_without_marker() {
-    group_commit(
+    group_commit_on_every_path(
         Shutdown::CloseAndForgetMarker,
         &sync_config(),
         &SharedConfig::default(),
@@ -197,7 +221,7 @@ fn sync_appends_survive_close_without_marker() {
 
 #[test]
 fn sync_appends_survive_abandoned_log() {
-    group_commit(
+    group_commit_on_every_path(
         Shutdown::Abandon,
         &sync_config(),
         &SharedConfig::default(),
@@ -220,5 +244,5 @@ fn sync_appends_with_rolls_and_straddling_batches_survive_abandoned_log() {
         cache_bytes: 0,
         ..SharedConfig::default()
     };
-    group_commit(Shutdown::Abandon, &config, &shared, 6000);
+    group_commit_on_every_path(Shutdown::Abandon, &config, &shared, 6000);
 }

@@ -2,6 +2,7 @@
 //! with the independent `kafka-protocol` crate, and a batch `kafka-protocol` encodes is
 //! accepted by `Log::append_batch`, gets the log's offsets, reads back unchanged, and still
 //! decodes with `kafka-protocol` from the file (its CRC survives the base-offset rewrite).
+//! Runs on every I/O path.
 //!
 //! `kafka-protocol` quirks (see `kafka_compat.rs`): records need `sequence = offset - 1` to
 //! share one batch, and headers are a map, so keys are distinct.
@@ -11,14 +12,14 @@ mod common;
 use std::fs;
 
 use bytes::{Bytes, BytesMut};
-use common::{Expected, append_rows, log_file, read_all};
+use common::{Expected, append_rows, config, for_each_io_mode, log_file, open_log, read_all};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
     self as kafka, Compression, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
 };
+use ringlog::IoMode;
 use ringlog::record::{BatchLimits, validate_batch};
-use ringlog::{Config, Log};
 
 /// Records with null and empty keys and values, null header values and timestamps that go
 /// backwards, numbered from `first_offset`.
@@ -132,10 +133,14 @@ fn renumber(rows: &[Expected], first_offset: u64) -> Vec<Expected> {
 
 #[test]
 fn segment_file_written_by_append_decodes_with_kafka_protocol() {
+    for_each_io_mode(appended_segment_decodes);
+}
+
+fn appended_segment_decodes(io_mode: IoMode) {
     let dir = tempfile::tempdir().unwrap();
     let mut expected = Vec::new();
     {
-        let log = Log::open(dir.path(), Config::default()).unwrap();
+        let log = open_log(dir.path(), config(io_mode));
         for _ in 0..4 {
             let rows = awkward_rows(log.next_offset());
             append_rows(&log, &rows);
@@ -149,8 +154,12 @@ fn segment_file_written_by_append_decodes_with_kafka_protocol() {
 
 #[test]
 fn kafka_protocol_batch_appends_with_the_logs_offsets() {
+    for_each_io_mode(kafka_batch_gets_the_logs_offsets);
+}
+
+fn kafka_batch_gets_the_logs_offsets(io_mode: IoMode) {
     let dir = tempfile::tempdir().unwrap();
-    let log = Log::open(dir.path(), Config::default()).unwrap();
+    let log = open_log(dir.path(), config(io_mode));
     let mut expected = awkward_rows(0);
     append_rows(&log, &expected);
     let first_kafka_offset = log.next_offset();
@@ -195,6 +204,6 @@ fn kafka_protocol_batch_appends_with_the_logs_offsets() {
         expected,
         "kafka-protocol checks the CRC of each stored batch"
     );
-    let log = Log::open(dir.path(), Config::default()).unwrap();
+    let log = open_log(dir.path(), config(io_mode));
     assert_eq!(read_all(&log), expected, "read after reopening");
 }

@@ -1,19 +1,22 @@
-//! Many logs on one `Shared`: 200 partitions share a small buffer pool and one read cache.
+//! Many logs on one `Shared`: 100 partitions share a small buffer pool and one read cache.
 //! Every log holds its own records only (the cache is keyed per log, and every log's first
 //! segment starts at offset 0 and file position 0), idle logs whose tails the flusher gave back
 //! keep working, logs reopened on the same resources read their own data, and the pool never
-//! keeps more buffers alive than its budget allows.
+//! keeps more buffers alive than its budget allows. Runs on every I/O path.
 //!
-//! Partition count: `RINGLOG_PARTITIONS` (default 200).
+//! Partition count: `RINGLOG_PARTITIONS` (default 100, on each I/O path).
+
+mod common;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{assert_io_path, for_each_io_mode};
 use ringlog::record::Record;
-use ringlog::{Config, Durability, Log, Shared, SharedConfig};
+use ringlog::{Config, Durability, IoMode, Log, Shared, SharedConfig};
 
-const DEFAULT_PARTITIONS: usize = 200;
+const DEFAULT_PARTITIONS: usize = 100;
 const BUFFER_BYTES: usize = 4096;
 /// Room for 8 buffers: far fewer than partitions.
 const BUFFER_POOL_BYTES: usize = 8 * BUFFER_BYTES;
@@ -48,7 +51,7 @@ struct Partitions {
 }
 
 impl Partitions {
-    fn new(cache_bytes: usize) -> Self {
+    fn new(io_mode: IoMode, cache_bytes: usize) -> Self {
         let root = tempfile::tempdir().expect("temp dir");
         let shared = Shared::new(
             root.path(),
@@ -56,7 +59,7 @@ impl Partitions {
                 buffer_bytes: BUFFER_BYTES,
                 buffer_pool_bytes: BUFFER_POOL_BYTES,
                 cache_bytes,
-                ..SharedConfig::default()
+                ..common::shared_config(io_mode)
             },
         )
         .expect("shared resources");
@@ -64,7 +67,7 @@ impl Partitions {
             durability: Durability::None,
             flush_interval_ms: Some(FLUSH_INTERVAL_MS),
             read_ahead_bytes: BUFFER_BYTES,
-            ..Config::default()
+            ..common::config(io_mode)
         };
         let mut partitions = Partitions {
             root,
@@ -83,8 +86,10 @@ impl Partitions {
     }
 
     fn open(&self, partition: usize) -> Log {
-        Log::open_with(self.dir(partition), self.config.clone(), &self.shared)
-            .unwrap_or_else(|e| panic!("open partition {partition}: {e}"))
+        let log = Log::open_with(self.dir(partition), self.config.clone(), &self.shared)
+            .unwrap_or_else(|e| panic!("open partition {partition}: {e}"));
+        assert_io_path(&log, self.config.io_mode);
+        log
     }
 
     fn check_budgets(&self, when: &str) {
@@ -185,8 +190,8 @@ impl Partitions {
     }
 }
 
-fn many_partitions(cache_bytes: usize) {
-    let mut partitions = Partitions::new(cache_bytes);
+fn many_partitions(io_mode: IoMode, cache_bytes: usize) {
+    let mut partitions = Partitions::new(io_mode, cache_bytes);
     for _ in 0..3 {
         partitions.append_round();
     }
@@ -204,11 +209,11 @@ fn many_partitions(cache_bytes: usize) {
 
 #[test]
 fn many_partitions_default_cache() {
-    many_partitions(ringlog::config::DEFAULT_CACHE_BYTES);
+    for_each_io_mode(|io_mode| many_partitions(io_mode, ringlog::config::DEFAULT_CACHE_BYTES));
 }
 
 /// A cache far smaller than the data: most reads go to disk, entries are evicted constantly.
 #[test]
 fn many_partitions_tiny_cache() {
-    many_partitions(64 * 1024);
+    for_each_io_mode(|io_mode| many_partitions(io_mode, 64 * 1024));
 }

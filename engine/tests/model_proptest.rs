@@ -1,12 +1,15 @@
 //! Model test: random operation sequences (appends of small and chunk-sized records, fetches,
 //! record reads, flushes, clean reopens, crash reopens, idle periods that let the background
 //! flusher release the tail) run against a `Vec` of the records appended, over every
-//! combination of durability, buffer size, cache size, I/O path and segment size.
+//! combination of durability, buffer size, cache size, I/O path (every one in
+//! `IoMode::PATHS`) and segment size.
 //!
-//! Cases per configuration: `PROPTEST_CASES` (default 1; there are 24 configurations per
-//! durability). A failure prints the configuration, the RNG seed and the shrunk operation list;
-//! rerun one seed with `RINGLOG_MODEL_SEED=<hex>`.
+//! Cases per configuration: `PROPTEST_CASES` (default 1; there are 12 configurations per I/O
+//! path and durability). A failure prints the configuration, the RNG seed and the shrunk
+//! operation list; rerun one seed with `RINGLOG_MODEL_SEED=<hex>`.
 //! Failures are not persisted to files (nothing is written into the source tree).
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -233,6 +236,12 @@ impl Harness<'_> {
     fn open(&mut self) -> Outcome {
         let log = Log::open_with(self.dir, self.setup.config(), &self.shared)
             .map_err(|e| TestCaseError::fail(format!("open failed: {e}")))?;
+        prop_assert!(
+            common::io_mode_allows(self.setup.io_mode, log.io_path()),
+            "io mode {} runs on {}",
+            self.setup.io_mode.name(),
+            log.io_path()
+        );
         prop_assert_eq!(
             log.next_offset(),
             self.model.len(),
@@ -560,7 +569,7 @@ fn run_case(setup: Setup, ops: &[Op]) -> Outcome {
 
 fn setups(durability: Durability) -> Vec<Setup> {
     let mut out = Vec::new();
-    for io_mode in [IoMode::Uring, IoMode::Portable] {
+    for &io_mode in IoMode::PATHS {
         for buffer_bytes in [SMALL_BUFFER_BYTES, DEFAULT_WRITE_CHUNK_BYTES] {
             for cache_bytes in CACHE_SIZES {
                 for segment_bytes in [SMALL_SEGMENT_BYTES, ringlog::config::DEFAULT_SEGMENT_BYTES] {

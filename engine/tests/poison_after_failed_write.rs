@@ -1,6 +1,9 @@
 //! After a failed write or fdatasync the log refuses further writes (the kernel may have
 //! dropped the dirty data, so retrying would lie), and reopening recovers everything that was
-//! acknowledged before the failure.
+//! acknowledged before the failure. Runs on every I/O path, with the faults injected behind
+//! the `Storage` seam.
+
+mod common;
 
 use std::fs::File;
 use std::io;
@@ -9,12 +12,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
+use common::{assert_io_path, for_each_io_mode, open_log};
 use ringlog::io::{IoPath, PendingWrite, Storage};
 use ringlog::record::Record;
-use ringlog::{AppendError, Config, Durability, Log, Shared, SharedConfig};
+use ringlog::{AppendError, Config, Durability, IoMode, Log, Shared};
 use ringlog_sys::AlignedBuf;
+use ringlog_sys::mmap::MapReader;
 
-/// Forwards to the real storage until `fail` is set, then fails writes or syncs with EIO.
+/// Forwards to the real storage until a `fail_*` flag is set, then fails writes or syncs with
+/// EIO. On the mmap path appends are copies into the mapping and reach the disk only through
+/// `msync`, so a failed write shows there as a failed `sync_mapped`, like a failed sync.
 struct Failing {
     inner: Arc<dyn Storage>,
     fail_writes: AtomicBool,
@@ -64,6 +71,12 @@ impl Storage for Failing {
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         self.inner.sync_dir(dir)
     }
+    fn sync_mapped(&self, map: &MapReader, offset: usize, len: usize) -> io::Result<()> {
+        if self.fail_writes.load(Ordering::SeqCst) || self.fail_syncs.load(Ordering::SeqCst) {
+            return Err(io::Error::from_raw_os_error(libc_eio()));
+        }
+        self.inner.sync_mapped(map, offset, len)
+    }
 }
 
 /// EIO, the error a failing disk reports.
@@ -80,10 +93,11 @@ fn record(value: &[u8]) -> [Record<'_>; 1] {
     }]
 }
 
-fn run(fail_syncs: bool) {
+fn run(io_mode: IoMode, fail_syncs: bool) {
     let dir = tempfile::tempdir().unwrap();
     let mut failing = None;
-    let shared = Shared::with_storage(dir.path(), &SharedConfig::default(), |inner| {
+    let shared_config = common::shared_config(io_mode);
+    let shared = Shared::with_storage(dir.path(), &shared_config, |inner| {
         let storage = Arc::new(Failing {
             inner,
             fail_writes: AtomicBool::new(false),
@@ -96,9 +110,10 @@ fn run(fail_syncs: bool) {
     let failing = failing.unwrap();
     let config = Config {
         durability: Durability::Sync,
-        ..Config::default()
+        ..common::config(io_mode)
     };
     let log = Log::open_with(dir.path(), config.clone(), &shared).unwrap();
+    assert_io_path(&log, io_mode);
     for i in 0..10u8 {
         log.append(&record(&[i; 100])).unwrap();
     }
@@ -112,7 +127,11 @@ fn run(fail_syncs: bool) {
         matches!(error, AppendError::Io { .. }),
         "the failure itself: {error}"
     );
-    let expected_op = if fail_syncs { "fdatasync" } else { "write to" };
+    let expected_op = match (log.io_path(), fail_syncs) {
+        (IoPath::Mmap, _) => "msync",
+        (_, true) => "fdatasync",
+        (_, false) => "write to",
+    };
     assert!(
         error.to_string().contains(expected_op),
         "names the operation: {error}"
@@ -137,7 +156,7 @@ fn run(fail_syncs: bool) {
         Some(&[0u8; 100][..])
     );
     drop(log);
-    let log = Log::open(dir.path(), config).unwrap();
+    let log = open_log(dir.path(), config);
     let records = log.read_records(0, 1 << 20).unwrap();
     assert!(
         records.len() >= 10,
@@ -157,10 +176,10 @@ fn run(fail_syncs: bool) {
 
 #[test]
 fn a_failed_write_poisons_the_log() {
-    run(false);
+    for_each_io_mode(|io_mode| run(io_mode, false));
 }
 
 #[test]
 fn a_failed_fdatasync_poisons_the_log() {
-    run(true);
+    for_each_io_mode(|io_mode| run(io_mode, true));
 }

@@ -1,7 +1,7 @@
 //! A flipped byte inside a batch's records (its CRC-32C no longer matches). In the active
 //! segment recovery keeps everything before the damaged batch and drops it and everything
 //! after; in a sealed segment truncating would drop acknowledged data that follows, so opening
-//! fails and names the file and the byte position.
+//! fails and names the file and the byte position. Runs on every I/O path.
 
 mod common;
 
@@ -9,11 +9,11 @@ use std::fs;
 use std::path::Path;
 
 use common::{
-    Expected, append_rows, batch_spans, log_file, numbered_batches, patch_file, read_all,
-    remove_clean_marker, sync_config,
+    Expected, append_rows, batch_spans, for_each_io_mode, log_file, numbered_batches, open_log,
+    patch_file, read_all, remove_clean_marker, sync_config,
 };
 use ringlog::record::{BATCH_HEADER_BYTES, BatchError};
-use ringlog::{Config, Log, OpenError};
+use ringlog::{Config, IoMode, Log, OpenError};
 
 /// Flips one bit of a record byte in the middle of the batch at `position`.
 fn flip_record_byte(path: &Path, position: usize, batch_bytes: usize) {
@@ -24,10 +24,14 @@ fn flip_record_byte(path: &Path, position: usize, batch_bytes: usize) {
 
 #[test]
 fn crc_mismatch_in_the_active_segment_drops_that_batch_and_the_rest() {
+    for_each_io_mode(active_segment_crc_mismatch_is_truncated);
+}
+
+fn active_segment_crc_mismatch_is_truncated(io_mode: IoMode) {
     let dir = tempfile::tempdir().unwrap();
     let batches = numbered_batches(0, 5, 4, 100, |o| 1_700_000_000_000 + o as i64);
     {
-        let log = Log::open(dir.path(), sync_config()).unwrap();
+        let log = open_log(dir.path(), sync_config(io_mode));
         for batch in &batches {
             append_rows(&log, batch);
         }
@@ -39,7 +43,7 @@ fn crc_mismatch_in_the_active_segment_drops_that_batch_and_the_rest() {
     let (middle_start, middle_bytes) = spans[2];
     flip_record_byte(&path, middle_start, middle_bytes);
 
-    let log = Log::open(dir.path(), sync_config()).unwrap();
+    let log = open_log(dir.path(), sync_config(io_mode));
     let kept: Vec<Expected> = batches[..2].concat();
     let damaged_base = batches[2][0].offset;
     assert_eq!(log.next_offset(), damaged_base);
@@ -53,24 +57,24 @@ fn crc_mismatch_in_the_active_segment_drops_that_batch_and_the_rest() {
     assert_eq!(read_all(&log), expected);
     log.close().unwrap();
     drop(log);
-    let log = Log::open(dir.path(), sync_config()).unwrap();
+    let log = open_log(dir.path(), sync_config(io_mode));
     assert_eq!(read_all(&log), expected);
 }
 
 /// Segments of 4 KiB holding three batches of about 1.1 KiB each.
-fn small_segments() -> Config {
+fn small_segments(io_mode: IoMode) -> Config {
     Config {
         segment_bytes: 4096,
         max_batch_bytes: 4096,
-        ..sync_config()
+        ..sync_config(io_mode)
     }
 }
 
-fn corrupt_sealed_segment_fails_open(keep_marker: bool) {
+fn corrupt_sealed_segment_fails_open(io_mode: IoMode, keep_marker: bool) {
     let dir = tempfile::tempdir().unwrap();
     let batches = numbered_batches(0, 10, 2, 500, |o| 1_700_000_000_000 + o as i64);
     {
-        let log = Log::open(dir.path(), small_segments()).unwrap();
+        let log = open_log(dir.path(), small_segments(io_mode));
         for batch in &batches {
             append_rows(&log, batch);
         }
@@ -86,7 +90,7 @@ fn corrupt_sealed_segment_fails_open(keep_marker: bool) {
     let (start, bytes) = spans[1];
     flip_record_byte(&path, start, bytes);
 
-    let error = Log::open(dir.path(), small_segments())
+    let error = Log::open(dir.path(), small_segments(io_mode))
         .expect_err("a corrupt sealed segment must fail the open");
     let message = error.to_string();
     match &error {
@@ -116,10 +120,10 @@ fn corrupt_sealed_segment_fails_open(keep_marker: bool) {
 
 #[test]
 fn crc_mismatch_in_a_sealed_segment_fails_open_after_a_clean_close() {
-    corrupt_sealed_segment_fails_open(true);
+    for_each_io_mode(|io_mode| corrupt_sealed_segment_fails_open(io_mode, true));
 }
 
 #[test]
 fn crc_mismatch_in_a_sealed_segment_fails_open_after_a_crash() {
-    corrupt_sealed_segment_fails_open(false);
+    for_each_io_mode(|io_mode| corrupt_sealed_segment_fails_open(io_mode, false));
 }

@@ -1,6 +1,7 @@
 //! A batch whose `batchLength` field lies: `i32::MAX`, negative, or pointing past the end of
 //! the file. In the active segment recovery keeps every batch before it and appends continue
-//! at its base offset; in a sealed segment opening fails, naming the file and position.
+//! at its base offset; in a sealed segment opening fails, naming the file and position. Runs
+//! on every I/O path.
 
 mod common;
 
@@ -8,12 +9,12 @@ use std::fs;
 use std::path::Path;
 
 use common::{
-    Expected, append_rows, batch_spans, copy_log_dir, log_file, numbered_batches, patch_file,
-    read_all, remove_clean_marker, sync_config,
+    Expected, append_rows, batch_spans, copy_log_dir, for_each_io_mode, log_file, numbered_batches,
+    open_log, patch_file, read_all, remove_clean_marker, sync_config,
 };
 use ringlog::record::format::BATCH_LENGTH_OFFSET;
 use ringlog::record::{BatchError, LOG_OVERHEAD_BYTES};
-use ringlog::{Config, Log, OpenError};
+use ringlog::{Config, IoMode, Log, OpenError};
 
 /// Length fields to try, given the batch's true total size and the bytes left in the file
 /// from the batch's start.
@@ -34,11 +35,15 @@ fn set_length(path: &Path, position: usize, length: i32) {
 
 #[test]
 fn lying_length_of_the_last_batch_drops_only_that_batch() {
+    for_each_io_mode(lying_last_length_drops_the_last_batch);
+}
+
+fn lying_last_length_drops_the_last_batch(io_mode: IoMode) {
     let root = tempfile::tempdir().unwrap();
     let pristine = root.path().join("pristine");
     let batches = numbered_batches(0, 4, 3, 200, |o| 1_700_000_000_000 + o as i64);
     {
-        let log = Log::open(&pristine, sync_config()).unwrap();
+        let log = open_log(&pristine, sync_config(io_mode));
         for batch in &batches {
             append_rows(&log, batch);
         }
@@ -58,8 +63,9 @@ fn lying_length_of_the_last_batch_drops_only_that_batch() {
         let path = log_file(&work, 0);
         set_length(&path, last_start, length);
 
-        let log = Log::open(&work, sync_config())
+        let log = Log::open(&work, sync_config(io_mode))
             .unwrap_or_else(|e| panic!("length {name}: reopen failed: {e}"));
+        common::assert_io_path(&log, io_mode);
         assert_eq!(log.next_offset(), last_base, "length {name}");
         assert_eq!(read_all(&log), kept, "length {name}");
         assert_eq!(
@@ -78,27 +84,31 @@ fn lying_length_of_the_last_batch_drops_only_that_batch() {
         );
         log.close().unwrap();
         drop(log);
-        let log = Log::open(&work, sync_config()).unwrap();
+        let log = open_log(&work, sync_config(io_mode));
         assert_eq!(read_all(&log), expected, "length {name}: after reopening");
     }
 }
 
 /// Segments of 4 KiB holding three batches of about 1.1 KiB each.
-fn small_segments() -> Config {
+fn small_segments(io_mode: IoMode) -> Config {
     Config {
         segment_bytes: 4096,
         max_batch_bytes: 4096,
-        ..sync_config()
+        ..sync_config(io_mode)
     }
 }
 
 #[test]
 fn lying_length_in_a_sealed_segment_fails_open_naming_file_and_position() {
+    for_each_io_mode(lying_sealed_length_fails_open);
+}
+
+fn lying_sealed_length_fails_open(io_mode: IoMode) {
     let root = tempfile::tempdir().unwrap();
     let pristine = root.path().join("pristine");
     let batches = numbered_batches(0, 10, 2, 500, |o| 1_700_000_000_000 + o as i64);
     {
-        let log = Log::open(&pristine, small_segments()).unwrap();
+        let log = open_log(&pristine, small_segments(io_mode));
         for batch in &batches {
             append_rows(&log, batch);
         }
@@ -119,7 +129,7 @@ fn lying_length_in_a_sealed_segment_fails_open_naming_file_and_position() {
         let position = spans[victim].0;
         set_length(&path, position, length);
 
-        let error = Log::open(&work, small_segments())
+        let error = Log::open(&work, small_segments(io_mode))
             .expect_err("a sealed segment with a lying length must fail the open");
         let message = error.to_string();
         let OpenError::CorruptSealedSegment {

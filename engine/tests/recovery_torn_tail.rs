@@ -1,32 +1,38 @@
 //! A write torn inside the last batch: for every byte position inside the last batch, the
 //! segment file is cut there and the log reopened without its clean-shutdown marker. Recovery
 //! must keep every earlier batch, drop the torn one, trim the file to the last whole batch, and
-//! let appends continue at the torn batch's base offset.
+//! let appends continue at the torn batch's base offset. Runs on every I/O path.
 
 mod common;
 
 use std::fs;
 
 use common::{
-    Expected, append_rows, batch_spans, copy_log_dir, log_file, numbered_batches, read_all,
-    remove_clean_marker, sync_config,
+    Expected, append_rows, batch_spans, copy_log_dir, for_each_io_mode, log_file, numbered_batches,
+    open_log, read_all, remove_clean_marker, sync_config,
 };
-use ringlog::Log;
+use ringlog::{IoMode, Log};
 
 const BATCH_COUNT: usize = 8;
-const RECORDS_PER_BATCH: usize = 3;
-/// Small records keep the last batch near 200 bytes, so the per-byte loop stays fast.
-const VALUE_BYTES: usize = 20;
+/// Two records, so the torn batch still holds more than one.
+const RECORDS_PER_BATCH: usize = 2;
+/// Small records keep the last batch near 130 bytes, so the per-byte loop, which runs once
+/// per I/O path, stays fast.
+const VALUE_BYTES: usize = 4;
 
 #[test]
 fn every_cut_inside_the_last_batch_recovers_to_the_batch_before() {
+    for_each_io_mode(every_cut_recovers);
+}
+
+fn every_cut_recovers(io_mode: IoMode) {
     let root = tempfile::tempdir().unwrap();
     let pristine = root.path().join("pristine");
     let batches = numbered_batches(0, BATCH_COUNT, RECORDS_PER_BATCH, VALUE_BYTES, |o| {
         1_700_000_000_000 + o as i64
     });
     {
-        let log = Log::open(&pristine, sync_config()).unwrap();
+        let log = open_log(&pristine, sync_config(io_mode));
         for batch in &batches {
             append_rows(&log, batch);
         }
@@ -39,7 +45,7 @@ fn every_cut_inside_the_last_batch_recovers_to_the_batch_before() {
     assert_eq!(spans.len(), BATCH_COUNT, "one batch per append");
     let (last_start, last_bytes) = spans[BATCH_COUNT - 1];
     assert!(
-        (100..=300).contains(&last_bytes),
+        (100..=200).contains(&last_bytes),
         "last batch is {last_bytes} bytes; keep it small so the loop is fast"
     );
     let kept: Vec<Expected> = batches[..BATCH_COUNT - 1].concat();
@@ -56,8 +62,9 @@ fn every_cut_inside_the_last_batch_recovers_to_the_batch_before() {
             .set_len(cut as u64)
             .unwrap();
 
-        let log = Log::open(&work, sync_config())
+        let log = Log::open(&work, sync_config(io_mode))
             .unwrap_or_else(|e| panic!("reopen after a cut at byte {cut} failed: {e}"));
+        common::assert_io_path(&log, io_mode);
         assert_eq!(
             log.next_offset(),
             torn_base,
@@ -82,7 +89,7 @@ fn every_cut_inside_the_last_batch_recovers_to_the_batch_before() {
         log.close().unwrap();
         drop(log);
 
-        let log = Log::open(&work, sync_config()).unwrap();
+        let log = open_log(&work, sync_config(io_mode));
         assert_eq!(
             read_all(&log),
             expected,

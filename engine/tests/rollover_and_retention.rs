@@ -1,7 +1,8 @@
 //! Segment rolling and retention: appends roll into 64 KiB segments with contiguous offsets,
 //! fetches cross segment boundaries, segments survive clean and unclean reopening, retention by
 //! bytes and by record time deletes the oldest sealed segments (never the active one) and moves
-//! the log start offset, and `segment_ms` rolls a segment whose first batch is old.
+//! the log start offset, and `segment_ms` rolls a segment whose first batch is old. Runs on
+//! every I/O path.
 
 mod common;
 
@@ -9,11 +10,11 @@ use std::fs;
 use std::path::Path;
 
 use common::{
-    Expected, append_rows, log_file, now_ms, numbered_batches, read_all, remove_clean_marker,
-    segment_files,
+    Expected, append_rows, for_each_io_mode, log_file, now_ms, numbered_batches, open_log,
+    read_all, remove_clean_marker, segment_files,
 };
 use ringlog::record::{BatchHeader, BatchLimits, validate_batch};
-use ringlog::{Config, Durability, Log, ReadError};
+use ringlog::{Config, Durability, IoMode, Log, ReadError};
 
 const SEGMENT_BYTES: u64 = 64 * 1024;
 const BATCH_COUNT: usize = 60;
@@ -21,21 +22,21 @@ const RECORDS_PER_BATCH: usize = 4;
 const VALUE_BYTES: usize = 1000;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-fn small_segments() -> Config {
+fn small_segments(io_mode: IoMode) -> Config {
     Config {
         segment_bytes: SEGMENT_BYTES,
         max_batch_bytes: 16 * 1024,
         durability: Durability::None,
         flush_interval_ms: None,
-        ..Config::default()
+        ..common::config(io_mode)
     }
 }
 
 /// Fills a log in `dir` with [`BATCH_COUNT`] batches timestamped by `timestamp_of(offset)`,
 /// closes it and returns the records.
-fn fill(dir: &Path, timestamp_of: impl Fn(u64) -> i64) -> Vec<Expected> {
+fn fill(io_mode: IoMode, dir: &Path, timestamp_of: impl Fn(u64) -> i64) -> Vec<Expected> {
     let batches = numbered_batches(0, BATCH_COUNT, RECORDS_PER_BATCH, VALUE_BYTES, timestamp_of);
-    let log = Log::open(dir, small_segments()).unwrap();
+    let log = open_log(dir, small_segments(io_mode));
     for batch in &batches {
         append_rows(&log, batch);
     }
@@ -98,9 +99,13 @@ fn assert_out_of_range(log: &Log, offset: u64) {
 
 #[test]
 fn appends_roll_into_contiguous_segments_that_survive_reopening() {
+    for_each_io_mode(segments_roll_and_survive_reopening);
+}
+
+fn segments_roll_and_survive_reopening(io_mode: IoMode) {
     let dir = tempfile::tempdir().unwrap();
-    let expected = fill(dir.path(), |o| 1_700_000_000_000 + o as i64);
-    let log = Log::open(dir.path(), small_segments()).unwrap();
+    let expected = fill(io_mode, dir.path(), |o| 1_700_000_000_000 + o as i64);
+    let log = open_log(dir.path(), small_segments(io_mode));
     let bases = log.segment_base_offsets();
     assert!(bases.len() >= 4, "expected at least 4 segments: {bases:?}");
     assert_eq!(bases[0], 0);
@@ -122,7 +127,7 @@ fn appends_roll_into_contiguous_segments_that_survive_reopening() {
     drop(log);
 
     remove_clean_marker(dir.path());
-    let log = Log::open(dir.path(), small_segments()).unwrap();
+    let log = open_log(dir.path(), small_segments(io_mode));
     assert_eq!(log.segment_base_offsets(), bases, "after an unclean reopen");
     assert_eq!(read_all(&log), expected, "after an unclean reopen");
     assert_eq!(fetch_to_end(&log, 0).len(), BATCH_COUNT);
@@ -142,14 +147,18 @@ fn appends_roll_into_contiguous_segments_that_survive_reopening() {
 
 #[test]
 fn retention_by_bytes_deletes_the_oldest_sealed_segments() {
+    for_each_io_mode(retention_by_bytes);
+}
+
+fn retention_by_bytes(io_mode: IoMode) {
     let dir = tempfile::tempdir().unwrap();
-    let expected = fill(dir.path(), |o| 1_700_000_000_000 + o as i64);
+    let expected = fill(io_mode, dir.path(), |o| 1_700_000_000_000 + o as i64);
     let limit = 100 * 1024;
     let config = Config {
         retention_bytes: Some(limit),
-        ..small_segments()
+        ..small_segments(io_mode)
     };
-    let log = Log::open(dir.path(), config).unwrap();
+    let log = open_log(dir.path(), config);
     let sizes = segment_sizes(dir.path(), &log);
     let mut total: u64 = sizes.iter().map(|s| s.1).sum();
     assert_eq!(log.size_bytes(), total);
@@ -189,9 +198,9 @@ fn retention_by_bytes_deletes_the_oldest_sealed_segments() {
     // A limit of zero deletes every sealed segment but never the active one.
     let config = Config {
         retention_bytes: Some(0),
-        ..small_segments()
+        ..small_segments(io_mode)
     };
-    let log = Log::open(dir.path(), config).unwrap();
+    let log = open_log(dir.path(), config);
     assert_eq!(
         log.start_offset(),
         start,
@@ -210,10 +219,14 @@ fn retention_by_bytes_deletes_the_oldest_sealed_segments() {
 
 #[test]
 fn retention_by_time_uses_record_timestamps() {
+    for_each_io_mode(retention_by_time);
+}
+
+fn retention_by_time(io_mode: IoMode) {
     let dir = tempfile::tempdir().unwrap();
     let now = now_ms();
     let old_records = (BATCH_COUNT / 2 * RECORDS_PER_BATCH) as u64;
-    let expected = fill(dir.path(), |o| {
+    let expected = fill(io_mode, dir.path(), |o| {
         if o < old_records {
             now - 10 * DAY_MS + o as i64
         } else {
@@ -222,9 +235,9 @@ fn retention_by_time_uses_record_timestamps() {
     });
     let config = Config {
         retention_ms: Some(DAY_MS as u64),
-        ..small_segments()
+        ..small_segments(io_mode)
     };
-    let log = Log::open(dir.path(), config).unwrap();
+    let log = open_log(dir.path(), config);
     let bases = log.segment_base_offsets();
     // A sealed segment expires when its newest record is older than a day.
     let mut doomed = Vec::new();
@@ -264,14 +277,18 @@ fn retention_by_time_uses_record_timestamps() {
 
 #[test]
 fn segment_ms_rolls_when_the_first_batch_is_old() {
+    for_each_io_mode(segment_ms_rolls);
+}
+
+fn segment_ms_rolls(io_mode: IoMode) {
     let dir = tempfile::tempdir().unwrap();
     let now = now_ms();
     let config = Config {
         segment_ms: Some(60_000),
-        ..small_segments()
+        ..small_segments(io_mode)
     };
     let batches = numbered_batches(0, 4, 2, 100, |o| if o < 2 { now - DAY_MS } else { now });
-    let log = Log::open(dir.path(), config.clone()).unwrap();
+    let log = open_log(dir.path(), config.clone());
     append_rows(&log, &batches[0]);
     assert_eq!(log.segment_count(), 1);
     append_rows(&log, &batches[1]);
@@ -291,10 +308,10 @@ fn segment_ms_rolls_when_the_first_batch_is_old() {
     // The age of the active segment's first batch is recovered at open.
     let dir = tempfile::tempdir().unwrap();
     {
-        let log = Log::open(dir.path(), small_segments()).unwrap();
+        let log = open_log(dir.path(), small_segments(io_mode));
         append_rows(&log, &batches[0]);
     }
-    let log = Log::open(dir.path(), config).unwrap();
+    let log = open_log(dir.path(), config);
     append_rows(&log, &batches[1]);
     assert_eq!(log.segment_base_offsets(), vec![0, 2], "after reopening");
     assert_eq!(read_all(&log), batches[..2].concat());

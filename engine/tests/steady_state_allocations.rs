@@ -2,11 +2,17 @@
 //! pooled tail chunk in place, and fetches of cached data are slices of cached buffers. The
 //! only allocations left are per chunk or per cached range (a batch that straddles two cached
 //! ranges is stitched together with one copy).
+//! On the mmap path appends copy straight into the mapping and fetches slice it: there are no
+//! chunks or cached ranges, and each bound is chosen so that an allocation per record still
+//! fails there.
 //! Allocations are counted on the test's own thread only (the background flusher's do not
-//! count).
+//! count). Both tests run on every I/O path.
 
+mod common;
+
+use common::{for_each_io_mode, open_log};
 use ringlog::record::Record;
-use ringlog::{Config, Durability, Log};
+use ringlog::{Config, Durability, IoMode, IoPath, Log};
 use ringlog_sys::alloc_count::{CountingAllocator, thread_allocations};
 
 #[global_allocator]
@@ -28,13 +34,17 @@ fn append_one(log: &Log, value: &[u8], i: usize) {
 
 #[test]
 fn appends_allocate_only_per_chunk_not_per_record() {
+    for_each_io_mode(appends_allocate_per_chunk);
+}
+
+fn appends_allocate_per_chunk(io_mode: IoMode) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         durability: Durability::None,
         flush_interval_ms: None,
-        ..Config::default()
+        ..common::config(io_mode)
     };
-    let log = Log::open(dir.path(), config).unwrap();
+    let log = open_log(dir.path(), config);
     let value = vec![1u8; RECORD_BYTES];
     for i in 0..WARMUP_RECORDS {
         append_one(&log, &value, i);
@@ -46,6 +56,8 @@ fn appends_allocate_only_per_chunk_not_per_record() {
     let allocations = thread_allocations() - before;
     // One 256 KiB chunk holds about 240 of these records; freezing and writing a chunk costs
     // a handful of allocations (the shared `Bytes`, the in-flight entry, a new pooled buffer).
+    // The mmap path has no chunks, and the bound (one allocation per 30 records) still catches
+    // an allocation per record there.
     let chunks = MEASURED_RECORDS * (RECORD_BYTES + 80) / (256 * 1024) + 1;
     assert!(
         allocations <= (chunks * 8) as u64,
@@ -55,17 +67,22 @@ fn appends_allocate_only_per_chunk_not_per_record() {
 
 #[test]
 fn cached_fetches_allocate_nothing() {
+    for_each_io_mode(cached_fetches_allocate_per_range);
+}
+
+fn cached_fetches_allocate_per_range(io_mode: IoMode) {
     let dir = tempfile::tempdir().unwrap();
-    let log = Log::open(dir.path(), Config::default()).unwrap();
+    let log = open_log(dir.path(), common::config(io_mode));
     let value = vec![2u8; RECORD_BYTES];
     for i in 0..WARMUP_RECORDS {
         append_one(&log, &value, i);
     }
     log.close().unwrap();
     drop(log);
-    let log = Log::open(dir.path(), Config::default()).unwrap();
+    let log = open_log(dir.path(), common::config(io_mode));
     let end = log.next_offset();
-    // The first pass reads from disk into the cache (read-ahead buffers, allocated).
+    // The first pass reads from disk into the cache (read-ahead buffers, allocated); on the
+    // mmap path it faults the pages in.
     let mut offset = 0;
     while offset < end {
         offset = log.fetch(offset, 16 * 1024).unwrap().next_fetch_offset;
@@ -85,9 +102,29 @@ fn cached_fetches_allocate_nothing() {
         fetched_bytes >= WARMUP_RECORDS * RECORD_BYTES,
         "everything was fetched again"
     );
-    let ranges = fetched_bytes / log.config().read_ahead_bytes + 1;
+    let (bound, per) = fetch_allocation_bound(&log, fetched_bytes, fetches);
     assert!(
-        allocations <= 2 * ranges as u64,
-        "{allocations} allocations for {fetches} cached fetches over {ranges} cached ranges"
+        allocations <= bound,
+        "{allocations} allocations for {fetches} cached fetches of {fetched_bytes} bytes \
+         on {}: at most {bound} ({per})",
+        log.io_path()
     );
+}
+
+/// The most allocations `fetches` fetches of `fetched_bytes` cached bytes may cost on `log`'s
+/// path, and what the bound counts.
+fn fetch_allocation_bound(log: &Log, fetched_bytes: usize, fetches: usize) -> (u64, String) {
+    if log.io_path() == IoPath::Mmap {
+        // A fetch is a slice of the mapping; at most one handle per fetch keeps the mapping
+        // alive. Every batch here holds one record and a fetch returns about 15 of them, so an
+        // allocation per batch or per record exceeds this.
+        (fetches as u64, "one per fetch".to_owned())
+    } else {
+        // A batch that straddles two cached ranges is stitched together with one copy.
+        let ranges = fetched_bytes / log.config().read_ahead_bytes + 1;
+        (
+            2 * ranges as u64,
+            format!("two per cached range, {ranges} ranges"),
+        )
+    }
 }

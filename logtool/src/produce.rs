@@ -42,7 +42,8 @@ pub struct ProduceArgs {
     /// none).
     #[arg(long)]
     durability: Option<Durability>,
-    /// I/O path: auto, uring or portable (default: the engine's default, auto).
+    /// I/O path: auto, uring or portable, and mmap when built with the `mmap` feature
+    /// (default: the engine's default: auto, or mmap in an `mmap` build).
     #[arg(long = "io")]
     io_mode: Option<IoMode>,
     /// Roll to a new segment at this many bytes (default: the engine's, 1 GiB).

@@ -133,14 +133,32 @@ fn produce_with_durability_sync_verifies_and_dumps() {
     produce_verify_dump("sync");
 }
 
-#[test]
-fn produce_on_portable_io_verifies() {
-    let (_tmp, dir) = partition();
+/// Produces 10 records with `--io io` and returns the path from the report's `io path:` line.
+fn produce_on_io(dir: &Path, io: &str) -> String {
     let report = stdout(&produce(
-        &dir,
-        &["--count", "10", "--size", "50", "--io", "portable"],
+        dir,
+        &["--count", "10", "--size", "50", "--io", io],
     ));
-    assert!(report.contains("io path: pread/pwrite"), "{report}");
+    report
+        .lines()
+        .find_map(|line| line.strip_prefix("io path: "))
+        .unwrap_or_else(|| panic!("no `io path:` line in the report:\n{report}"))
+        .to_owned()
+}
+
+#[test]
+fn produce_on_portable_io_reports_pread_pwrite_and_verifies() {
+    let (_tmp, dir) = partition();
+    let path = produce_on_io(&dir, "portable");
+    assert!(path.starts_with("pread/pwrite+"), "io path: {path}");
+    assert!(verify(&dir).status.success());
+}
+
+#[test]
+fn produce_on_uring_io_reports_io_uring_and_verifies() {
+    let (_tmp, dir) = partition();
+    let path = produce_on_io(&dir, "uring");
+    assert!(path.starts_with("io_uring+"), "io path: {path}");
     assert!(verify(&dir).status.success());
 }
 

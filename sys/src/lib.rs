@@ -7,6 +7,9 @@
 //! - [`direct`]: opening files with `O_DIRECT`, asking `statx` for the alignment it needs, and
 //!   probing whether a directory supports it at all.
 //! - [`file`](mod@file): `fallocate`, `fdatasync` and directory `fsync`.
+//! - [`mmap`]: shared file mappings with one writer appending above a published length and
+//!   readers taking zero-copy [`bytes::Bytes`] below it.
+//! - [`seccomp`]: a filter that blocks `io_uring` in this process, for tests of the fallback.
 //! - [`uring`]: [`Ring`], an `io_uring` shared by many threads, whose types make it impossible in
 //!   safe code to free or reuse a buffer the kernel may still touch.
 //!
@@ -21,6 +24,8 @@ pub mod buf;
 pub mod direct;
 mod errno;
 pub mod file;
+pub mod mmap;
+pub mod seccomp;
 pub mod uring;
 
 pub use buf::AlignedBuf;

@@ -2,6 +2,8 @@
 //! [`Storage`]. Two paths implement it: io_uring ([`uring`]) and positional syscalls
 //! ([`portable`]). Tests add wrappers behind the same trait.
 
+#[cfg(feature = "mmap")]
+pub mod mmap;
 pub mod portable;
 pub mod uring;
 
@@ -24,6 +26,8 @@ pub enum IoPath {
     PortableDirect,
     /// `pread`/`pwrite`, buffered.
     PortableBuffered,
+    /// Memory-mapped segments through the page cache (cargo feature `mmap`).
+    Mmap,
 }
 
 impl IoPath {
@@ -34,6 +38,7 @@ impl IoPath {
             IoPath::UringBuffered => "io_uring+buffered",
             IoPath::PortableDirect => "pread/pwrite+O_DIRECT",
             IoPath::PortableBuffered => "pread/pwrite+buffered",
+            IoPath::Mmap => "mmap",
         }
     }
 
@@ -180,6 +185,19 @@ pub trait Storage: Send + Sync + 'static {
     /// # Errors
     /// The operating system's error.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+
+    /// `msync` of `[offset, offset + len)` of a segment's mapping (the mmap path's `Sync`
+    /// durability). Part of the seam, with no default, so that every wrapper (fault injection,
+    /// crash simulation) decides what happens to it.
+    ///
+    /// # Errors
+    /// The operating system's error: the data may be lost, and the caller poisons the log.
+    fn sync_mapped(
+        &self,
+        map: &ringlog_sys::mmap::MapReader,
+        offset: usize,
+        len: usize,
+    ) -> io::Result<()>;
 }
 
 /// Opens a file for a storage path: with O_DIRECT or buffered.

@@ -76,4 +76,13 @@ impl Storage for PortableStorage {
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         ringlog_sys::file::fsync_dir(dir)
     }
+
+    fn sync_mapped(
+        &self,
+        map: &ringlog_sys::mmap::MapReader,
+        offset: usize,
+        len: usize,
+    ) -> io::Result<()> {
+        map.sync(offset, len)
+    }
 }

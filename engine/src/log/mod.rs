@@ -313,6 +313,28 @@ impl LogInner {
         Ok(())
     }
 
+    /// Maps the active segment for appends (mmap path): the mapping spans the largest the file
+    /// can grow to, `file_bytes` of it backed by the file now, `data_bytes` valid.
+    pub(crate) fn map_active(
+        &self,
+        segment: &Segment,
+        file_bytes: u64,
+        data_bytes: u64,
+    ) -> std::io::Result<ringlog_sys::mmap::MapWriter> {
+        let page = crate::shared::PAGE_BYTES as u64;
+        let map_len = (self.config.segment_bytes + self.config.max_batch_bytes as u64 + page)
+            .div_ceil(page)
+            * page;
+        let (writer, reader) = ringlog_sys::mmap::MapWriter::create(
+            &segment.file,
+            map_len as usize,
+            file_bytes as usize,
+            data_bytes as usize,
+        )?;
+        *segment.map.write().expect("map lock poisoned") = Some(reader);
+        Ok(writer)
+    }
+
     /// Creates the files of a new, empty segment at `base` and makes their names durable.
     fn create_segment(
         &self,

@@ -77,18 +77,46 @@ pub(super) fn open(dir: &Path, config: Config, shared: Arc<Shared>) -> Result<Lo
     let end = active.data_bytes();
     let next = active.next_offset();
     let builder = last_builder.expect("the last segment has a builder");
-    Ok(LogInner {
+    let inner = LogInner {
         id,
         dir: dir.to_path_buf(),
         config,
-        writer: Mutex::new(Writer::new(active, end, end, next, builder)),
+        writer: Mutex::new(Writer::new(Arc::clone(&active), end, end, next, builder)),
         segments: RwLock::new(segments),
         flushed: Condvar::new(),
         next_offset: AtomicU64::new(next),
         start_offset: AtomicU64::new(start),
         last_retention_ms: std::sync::atomic::AtomicI64::new(super::now_ms()),
         shared,
-    })
+    };
+    if inner.shared.uses_mmap() {
+        map_segments(&inner, &active, end)?;
+    }
+    Ok(inner)
+}
+
+/// On the mmap path: sealed segments mapped read-only, the active one for appends.
+fn map_segments(inner: &LogInner, active: &Arc<Segment>, end: u64) -> Result<(), OpenError> {
+    let segments: Vec<Arc<Segment>> = inner
+        .segments
+        .read()
+        .expect("segments lock poisoned")
+        .values()
+        .cloned()
+        .collect();
+    for segment in segments
+        .iter()
+        .filter(|s| s.base_offset != active.base_offset)
+    {
+        let reader = ringlog_sys::mmap::MapReader::open_read_only(&segment.file)
+            .map_err(|source| io_error("map", &segment.log_path(), source))?;
+        *segment.map.write().expect("map lock poisoned") = Some(reader);
+    }
+    let writer = inner
+        .map_active(active, end, end)
+        .map_err(|source| io_error("map", &active.log_path(), source))?;
+    inner.writer.lock().expect("writer lock poisoned").map = Some(writer);
+    Ok(())
 }
 
 fn io_error(op: &'static str, path: &Path, source: std::io::Error) -> OpenError {

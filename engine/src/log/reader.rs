@@ -293,6 +293,15 @@ impl LogInner {
         want: usize,
         limit: u64,
     ) -> Result<Bytes, ReadError> {
+        let map = segment.map.read().expect("map lock poisoned").clone();
+        if let Some(map) = map {
+            // mmap path: a slice of the mapping, below its published end.
+            let end = limit.min(map.published() as u64);
+            let len = (want as u64).min(end.saturating_sub(pos)) as usize;
+            if let Some(bytes) = map.bytes(pos as usize, len) {
+                return Ok(bytes);
+            }
+        }
         if !segment.is_sealed() && pos >= segment.disk_bytes() {
             let w = self.lock_writer();
             if w.active.base_offset == segment.base_offset {

@@ -25,6 +25,7 @@ use crate::error::AppendError;
 use crate::io::PendingWrite;
 use crate::record::{BatchError, BatchHeader};
 use crate::segment::{IndexBuilder, Segment};
+use ringlog_sys::mmap::{MapReader, MapWriter};
 
 use super::LogInner;
 
@@ -80,6 +81,10 @@ pub(crate) struct Writer {
     /// When unwritten data was first appended (for the flush interval).
     pub dirty_since: Option<Instant>,
     pub closed: bool,
+    /// On the mmap path, the active segment's mapping: appends are encoded straight into it.
+    pub map: Option<MapWriter>,
+    /// On the mmap path, bytes below this were `msync`ed.
+    pub map_synced_pos: u64,
 }
 
 /// How far a flush must go.
@@ -132,6 +137,8 @@ impl Writer {
             poisoned: None,
             dirty_since: None,
             closed: false,
+            map: None,
+            map_synced_pos: end_pos,
         }
     }
 
@@ -190,21 +197,28 @@ impl LogInner {
         if self.needs_roll(&w, total_bytes) {
             w = self.roll(w, total_bytes)?;
         }
-        self.reserve_tail(&mut w, total_bytes)?;
         let base = w.next_offset;
-        let header = {
+        let header = if w.map.is_some() {
+            self.reserve_mapped(&mut w, total_bytes)?;
+            let end_pos = w.end_pos as usize;
+            let map = w.map.as_mut().expect("checked above");
+            let header = encode(map.unpublished_mut(end_pos, total_bytes), base)?;
+            map.publish(end_pos + total_bytes);
+            header
+        } else {
+            self.reserve_tail(&mut w, total_bytes)?;
             let w = &mut *w;
             let tail = w.tail.as_mut().expect("reserve_tail leaves a tail");
             let from = tail.len();
             let header = encode(&mut tail.full_mut()[from..from + total_bytes], base)?;
-            assert_eq!(
-                header.total_bytes(),
-                total_bytes,
-                "encoded batch size differs from its reservation"
-            );
             tail.set_len(from + total_bytes);
             header
         };
+        assert_eq!(
+            header.total_bytes(),
+            total_bytes,
+            "encoded batch size differs from its reservation"
+        );
         let position = w.end_pos;
         let active = Arc::clone(&w.active);
         w.builder.on_batch(&active, &header, position);
@@ -213,6 +227,12 @@ impl LogInner {
         active.next_offset.store(w.next_offset, Ordering::Release);
         active.data_bytes.store(w.end_pos, Ordering::Release);
         self.next_offset.store(w.next_offset, Ordering::Release);
+        if w.map.is_some() {
+            // In the page cache: as safe as a completed write.
+            w.written_offset = w.next_offset;
+            w.queued_pos = w.end_pos;
+            active.disk_bytes.store(w.end_pos, Ordering::Release);
+        }
         w.dirty_since.get_or_insert_with(Instant::now);
         let last = base + offset_count - 1;
         match Level::for_durability(self.config.durability) {
@@ -223,6 +243,27 @@ impl LogInner {
             None => drop(w),
         }
         Ok((base, last))
+    }
+
+    /// On the mmap path: makes sure the file backs `bytes` more after the end (preallocating in
+    /// steps, as for direct writes) and tells the mapping.
+    fn reserve_mapped(&self, w: &mut Guard<'_>, bytes: usize) -> Result<(), AppendError> {
+        let end = w.end_pos + bytes as u64;
+        self.preallocate(w, end)?;
+        let allocated = w.allocated_bytes as usize;
+        let map = w.map.as_mut().expect("mmap path");
+        if map.backed_len() < allocated
+            && let Err(source) = map.set_backed_len(allocated)
+        {
+            let path = w.active.log_path();
+            w.poison(format!("mapping {} failed: {source}", path.display()));
+            return Err(AppendError::Io {
+                op: "map",
+                path,
+                source,
+            });
+        }
+        Ok(())
     }
 
     /// Makes sure the tail has room for `bytes` more, freezing a full tail first.
@@ -390,6 +431,9 @@ impl LogInner {
         mut w: Guard<'a>,
         level: Level,
     ) -> (Guard<'a>, Result<(), AppendError>) {
+        if w.map.is_some() {
+            return self.sync_mapped(w, level);
+        }
         if level >= Level::Written {
             self.queue_tail_copy(&mut w);
         }
@@ -422,6 +466,43 @@ impl LogInner {
             }
             w.synced_offset = w.synced_offset.max(written);
         }
+        (w, Ok(()))
+    }
+
+    /// The mmap path's flush: appends are in the page cache as they happen; `Synced` `msync`s
+    /// what was appended since the last sync, with the lock released meanwhile (group commit,
+    /// as for direct writes).
+    fn sync_mapped<'a>(
+        &'a self,
+        mut w: Guard<'a>,
+        level: Level,
+    ) -> (Guard<'a>, Result<(), AppendError>) {
+        if level < Level::Synced || w.synced_offset >= w.next_offset {
+            return (w, Ok(()));
+        }
+        let reader: MapReader = w.map.as_ref().expect("mmap path").reader();
+        let (from, to, target) = (w.map_synced_pos, w.end_pos, w.next_offset);
+        let active = Arc::clone(&w.active);
+        drop(w);
+        let result =
+            self.shared
+                .storage()
+                .sync_mapped(&reader, from as usize, (to - from) as usize);
+        w = self.lock_writer();
+        if let Err(source) = result {
+            let path = active.log_path();
+            w.poison(format!("msync of {} failed: {source}", path.display()));
+            return (
+                w,
+                Err(AppendError::Io {
+                    op: "msync",
+                    path,
+                    source,
+                }),
+            );
+        }
+        w.synced_offset = w.synced_offset.max(target);
+        w.map_synced_pos = w.map_synced_pos.max(to);
         (w, Ok(()))
     }
 
@@ -646,6 +727,18 @@ impl LogInner {
         })?;
         let builder = IndexBuilder::new(self.config.index_interval_bytes);
         *w = Writer::new(Arc::clone(&segment), 0, 0, base, builder);
+        if self.shared.uses_mmap() {
+            let map = self.map_active(&segment, 0, 0).map_err(|source| {
+                let path = segment.log_path();
+                w.poison(format!("mapping {} failed: {source}", path.display()));
+                AppendError::Io {
+                    op: "map",
+                    path,
+                    source,
+                }
+            })?;
+            w.map = Some(map);
+        }
         self.segments
             .write()
             .expect("segments lock poisoned")
@@ -670,6 +763,9 @@ impl LogInner {
         );
         w.unwritten.clear();
         let active = Arc::clone(&w.active);
+        // The writer's mapping goes before the file shrinks to its data: nothing may write past
+        // the new end (see `ringlog_sys::mmap`). Readers keep reading below the published end.
+        w.map = None;
         let storage = self.shared.storage();
         storage
             .set_len(&active.file, w.end_pos)
@@ -684,6 +780,13 @@ impl LogInner {
             .map_err(|e| ("write the indexes of", active.log_path(), e))?;
         active.disk_bytes.store(w.end_pos, Ordering::Release);
         active.sealed.store(true, Ordering::Release);
+        if self.shared.uses_mmap() {
+            // Sealed segments are mapped read-only at their final size; fetches still holding
+            // slices of the old mapping keep it alive until they drop them.
+            let reader = MapReader::open_read_only(&active.file)
+                .map_err(|e| ("map", active.log_path(), e))?;
+            *active.map.write().expect("map lock poisoned") = Some(reader);
+        }
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::record::BatchHeader;
 use index::OffsetIndex;
+use ringlog_sys::mmap::MapReader;
 use time_index::{NO_TIMESTAMP, TimeIndex};
 
 /// Extension of a segment's batch file.
@@ -62,6 +63,8 @@ pub(crate) struct Segment {
     pub first_timestamp: AtomicI64,
     /// Set once the segment is rolled: it never changes again.
     pub sealed: AtomicBool,
+    /// On the mmap path, the segment's mapping; fetches slice it.
+    pub map: RwLock<Option<MapReader>>,
 }
 
 impl Segment {
@@ -78,6 +81,7 @@ impl Segment {
             max_timestamp: AtomicI64::new(NO_TIMESTAMP),
             first_timestamp: AtomicI64::new(NO_TIMESTAMP),
             sealed: AtomicBool::new(false),
+            map: RwLock::new(None),
         }
     }
 

@@ -1,5 +1,6 @@
-//! Helpers shared by the integration tests: building records, reading a whole log back,
-//! locating batches inside a segment file, and simulating crashes with plain file operations.
+//! Helpers shared by the integration tests: running a test on every I/O path, building
+//! records, reading a whole log back, locating batches inside a segment file, and simulating
+//! crashes with plain file operations.
 
 // Each test file compiles this module on its own and uses a different subset of it.
 #![allow(
@@ -12,7 +13,73 @@ use std::path::{Path, PathBuf};
 
 use ringlog::record::{BatchLimits, Header, Record, peek_batch_bytes, validate_batch};
 use ringlog::segment::{INDEX_EXTENSION, LOG_EXTENSION, TIME_INDEX_EXTENSION, file_name};
-use ringlog::{CLEAN_SHUTDOWN_FILE, Config, Durability, Log, ReadRecord};
+use ringlog::{
+    CLEAN_SHUTDOWN_FILE, Config, Durability, IoMode, IoPath, Log, ReadRecord, SharedConfig,
+};
+
+/// Runs `test` once for every I/O path of this build ([`IoMode::PATHS`]: io_uring and
+/// pread/pwrite, plus mmap with the `mmap` feature). Each run starts by printing
+/// `io path: <name>` to stderr, which the test harness shows with a failure, so the output
+/// names the path that broke.
+pub fn for_each_io_mode(mut test: impl FnMut(IoMode)) {
+    for &io_mode in IoMode::PATHS {
+        eprintln!("io path: {}", io_mode.name());
+        test(io_mode);
+    }
+}
+
+/// Whether `path` is a path that `io_mode` may end up on. `Auto` may fall back to pread/pwrite
+/// but never maps segments.
+pub fn io_mode_allows(io_mode: IoMode, path: IoPath) -> bool {
+    match io_mode {
+        IoMode::Uring => matches!(path, IoPath::UringDirect | IoPath::UringBuffered),
+        IoMode::Portable => matches!(path, IoPath::PortableDirect | IoPath::PortableBuffered),
+        #[cfg(feature = "mmap")]
+        IoMode::Mmap => path == IoPath::Mmap,
+        IoMode::Auto => path != IoPath::Mmap,
+    }
+}
+
+/// Asserts that `log` runs on the path its configuration asked for: a test meant for one path
+/// must not silently pass on another.
+pub fn assert_io_path(log: &Log, io_mode: IoMode) {
+    let path = log.io_path();
+    assert!(
+        io_mode_allows(io_mode, path),
+        "asked for io mode {} but the log runs on {path}",
+        io_mode.name()
+    );
+}
+
+/// Opens the log in `dir` with [`Log::open`] and checks it runs on `config.io_mode`.
+pub fn open_log(dir: impl AsRef<Path>, config: Config) -> Log {
+    let io_mode = config.io_mode;
+    let log = Log::open(dir.as_ref(), config).unwrap_or_else(|e| {
+        panic!(
+            "open {} on io mode {}: {e}",
+            dir.as_ref().display(),
+            io_mode.name()
+        )
+    });
+    assert_io_path(&log, io_mode);
+    log
+}
+
+/// The default configuration on `io_mode`.
+pub fn config(io_mode: IoMode) -> Config {
+    Config {
+        io_mode,
+        ..Config::default()
+    }
+}
+
+/// The default shared resources on `io_mode`.
+pub fn shared_config(io_mode: IoMode) -> SharedConfig {
+    SharedConfig {
+        io_mode,
+        ..SharedConfig::default()
+    }
+}
 
 /// A record as the tests write it and expect it back.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,12 +194,13 @@ pub fn read_all(log: &Log) -> Vec<Expected> {
     out
 }
 
-/// A configuration that keeps every acknowledged byte on disk and runs no background flush.
-pub fn sync_config() -> Config {
+/// A configuration on `io_mode` that keeps every acknowledged byte on disk and runs no
+/// background flush.
+pub fn sync_config(io_mode: IoMode) -> Config {
     Config {
         durability: Durability::Sync,
         flush_interval_ms: None,
-        ..Config::default()
+        ..config(io_mode)
     }
 }
 
