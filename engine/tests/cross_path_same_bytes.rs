@@ -37,9 +37,12 @@ fn write(dir: &Path, io_mode: IoMode, first_offset: u64) -> Vec<Expected> {
     batches.into_iter().flatten().collect()
 }
 
+/// File name and contents.
+type NamedFile = (String, Vec<u8>);
+
 /// The bytes of every file in `dir` except the clean-shutdown marker, by name.
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+fn files(dir: &Path) -> Vec<NamedFile> {
+    let mut out: Vec<NamedFile> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap())
         .filter(|e| e.file_name() != ringlog::CLEAN_SHUTDOWN_FILE)
@@ -56,7 +59,7 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn every_path_writes_the_same_bytes() {
-    let mut reference: Option<(IoMode, Vec<(String, Vec<u8>)>)> = None;
+    let mut reference: Option<(IoMode, Vec<NamedFile>)> = None;
     for &io_mode in IoMode::PATHS {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), io_mode, 0);
