@@ -26,7 +26,8 @@ struct Inner {
     used_bytes: usize,
 }
 
-/// A byte-budgeted cache of segment ranges.
+/// A byte-budgeted cache of segment ranges, keyed by (log id, segment id, position); segment ids
+/// are unique in the process, never reused.
 pub struct ReadCache {
     budget_bytes: usize,
     inner: Mutex<Inner>,

@@ -42,7 +42,8 @@ pub const DEFAULT_RETENTION_CHECK_INTERVAL_MS: u64 = 300_000;
 pub const DEFAULT_RING_ENTRIES: u32 = 256;
 
 /// When an append is acknowledged. Every benchmark figure names the mode it ran in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Durability {
     /// Acknowledged once the batch is in the engine's memory. It reaches disk when its chunk
     /// fills, on the flush interval, or at close; a crash of the process loses what was not
@@ -77,6 +78,43 @@ impl std::str::FromStr for Durability {
             "sync" => Ok(Durability::Sync),
             other => Err(format!(
                 "unknown durability {other:?}: expected none, write or sync"
+            )),
+        }
+    }
+}
+
+/// What happens to old data (Kafka's `cleanup.policy`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum CleanupPolicy {
+    /// Retention deletes whole old segments by size and age.
+    #[default]
+    Delete,
+    /// Compaction keeps the latest record of every key; every record needs a key.
+    Compact,
+}
+
+impl CleanupPolicy {
+    /// The lower-case name used on command lines and in metadata.
+    pub fn name(self) -> &'static str {
+        match self {
+            CleanupPolicy::Delete => "delete",
+            CleanupPolicy::Compact => "compact",
+        }
+    }
+}
+
+impl std::str::FromStr for CleanupPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "delete" => Ok(CleanupPolicy::Delete),
+            "compact" => Ok(CleanupPolicy::Compact),
+            other => Err(format!(
+                "unknown cleanup policy {other:?}: expected delete or compact"
             )),
         }
     }
@@ -183,6 +221,9 @@ pub struct Config {
     /// ([`DEFAULT_RETENTION_CHECK_INTERVAL_MS`]); `None` leaves retention to explicit calls of
     /// [`crate::Log::enforce_retention`].
     pub retention_check_interval_ms: Option<u64>,
+    /// What happens to old data: retention (`Delete`) or compaction (`Compact`, which refuses
+    /// records without a key, as Kafka does).
+    pub cleanup_policy: CleanupPolicy,
     /// The I/O path, when [`crate::Log::open`] sets up its own [`crate::Shared`].
     pub io_mode: IoMode,
 }
@@ -202,6 +243,7 @@ impl Default for Config {
             read_ahead_bytes: DEFAULT_READ_AHEAD_BYTES,
             flush_interval_ms: Some(DEFAULT_FLUSH_INTERVAL_MS),
             retention_check_interval_ms: Some(DEFAULT_RETENTION_CHECK_INTERVAL_MS),
+            cleanup_policy: CleanupPolicy::Delete,
             io_mode: IoMode::DEFAULT,
         }
     }

@@ -8,7 +8,6 @@ use ringlog_sys::UringError;
 use ringlog_sys::direct::DirectIoError;
 
 use crate::record::BatchError;
-use crate::segment::index::IndexError;
 
 /// Opening (and recovering) a partition log failed.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +127,14 @@ pub enum AppendError {
     /// The log was closed.
     #[error("the log is closed")]
     Closed,
+    /// A compacted log (`cleanup.policy=compact`) needs a key on every record.
+    #[error(
+        "record {index} has no key, but the log is compacted (cleanup.policy=compact) and compaction keeps the latest record per key"
+    )]
+    KeyRequired {
+        /// Index of the first record without a key in the batch.
+        index: usize,
+    },
 }
 
 /// A fetch, record read or timestamp lookup failed.
@@ -188,13 +195,16 @@ pub enum MaintenanceError {
         /// The operating system's error.
         source: io::Error,
     },
-    /// An index could not be written.
-    #[error("index of {path}: {source}")]
-    Index {
-        /// The index file.
+    /// Reading a segment failed (or found a corrupt batch) during compaction.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// Compaction cannot proceed.
+    #[error("compaction of {path}: {reason}")]
+    Compaction {
+        /// The partition directory.
         path: PathBuf,
-        /// What is wrong.
-        source: IndexError,
+        /// Why.
+        reason: String,
     },
 }
 

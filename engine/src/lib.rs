@@ -7,6 +7,7 @@
 //! - [`record`]: Kafka RecordBatch v2, the bytes on disk and on the wire.
 //! - [`segment`]: file names and the two index formats.
 //! - [`Shared`]: the I/O path, buffer pool and read cache shared by many logs.
+//! - [`TopicManager`]: topics of partitions laid out as Kafka's, Kafka's partitioner.
 //!
 //! The design (formats, durability, recovery, threading) is in `docs/design.md`.
 
@@ -17,6 +18,7 @@ compile_error!("ringlog supports Linux only: it relies on io_uring, O_DIRECT, st
 
 pub mod buffer_pool;
 pub mod cache;
+pub mod compaction;
 pub mod config;
 pub mod error;
 mod flusher;
@@ -25,10 +27,12 @@ mod log;
 pub mod record;
 pub mod segment;
 pub mod shared;
+pub mod topic;
 
-pub use config::{Config, Durability, IoMode};
+pub use config::{CleanupPolicy, Config, Durability, IoMode};
 pub use error::{AppendError, MaintenanceError, OpenError, ReadError};
 pub use io::IoPath;
 pub use log::retention::{SegmentStats, choose_deletions};
 pub use log::{AppendInfo, CLEAN_SHUTDOWN_FILE, FetchedBatches, Log, ReadRecord, RetentionReport};
 pub use shared::{Shared, SharedConfig};
+pub use topic::{TopicConfig, TopicError, TopicManager, TopicManagerConfig};

@@ -5,6 +5,7 @@
 //! [`writer`]). Fetches take no lock for data on disk or in the read cache; only data of the
 //! active segment not yet on disk is copied out under the writer lock (see [`reader`]).
 
+mod compact;
 mod open;
 mod reader;
 pub(crate) mod retention;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
-use crate::config::Config;
+use crate::config::{CleanupPolicy, Config};
 use crate::error::{AppendError, MaintenanceError, OpenError};
 use crate::io::IoPath;
 use crate::record::{
@@ -60,6 +61,8 @@ pub(crate) struct LogInner {
     next_offset: AtomicU64,
     /// The earliest offset held.
     start_offset: AtomicU64,
+    /// One compaction of this log at a time.
+    compaction: Mutex<()>,
     /// When the background flusher last ran retention (ms since the epoch).
     last_retention_ms: std::sync::atomic::AtomicI64,
 }
@@ -124,6 +127,11 @@ impl Log {
         if records.is_empty() {
             return Err(AppendError::Empty);
         }
+        if self.inner.config.cleanup_policy == CleanupPolicy::Compact
+            && let Some(index) = records.iter().position(|r| r.key.is_none())
+        {
+            return Err(AppendError::KeyRequired { index });
+        }
         let total = encoded_batch_bytes(records)?;
         let options = crate::record::BatchOptions::default();
         let (base_offset, last_offset) =
@@ -170,6 +178,14 @@ impl Log {
         }
         if header.records_count == 0 {
             return Err(AppendError::Empty);
+        }
+        if self.inner.config.cleanup_policy == CleanupPolicy::Compact {
+            // The batch was validated above, so its records decode.
+            let unkeyed =
+                crate::record::records(batch)?.position(|r| r.is_ok_and(|r| r.key.is_none()));
+            if let Some(index) = unkeyed {
+                return Err(AppendError::KeyRequired { index });
+            }
         }
         let count = header.last_offset_delta as u64 + 1;
         let (base_offset, last_offset) = self.inner.append_encoded(total, count, |dst, base| {

@@ -29,6 +29,9 @@ enum Trust {
 }
 
 pub(super) fn open(dir: &Path, config: Config, shared: Arc<Shared>) -> Result<LogInner, OpenError> {
+    // An interrupted compaction is finished (committed) or undone before segments are listed.
+    crate::compaction::swap::recover(dir)
+        .map_err(|source| io_error("settle the compaction in", dir, source))?;
     let marker = dir.join(CLEAN_SHUTDOWN_FILE);
     let clean = marker.exists();
     let bases = list_segments(dir)?;
@@ -87,6 +90,7 @@ pub(super) fn open(dir: &Path, config: Config, shared: Arc<Shared>) -> Result<Lo
         next_offset: AtomicU64::new(next),
         start_offset: AtomicU64::new(start),
         last_retention_ms: std::sync::atomic::AtomicI64::new(super::now_ms()),
+        compaction: Mutex::new(()),
         shared,
     };
     if inner.shared.uses_mmap() {

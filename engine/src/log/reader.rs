@@ -285,6 +285,39 @@ impl LogInner {
         Ok(None)
     }
 
+    /// Calls `visit` with every batch of `segment` (its position and bytes, CRC-checked) until
+    /// it returns `Break`.
+    pub(crate) fn for_each_batch<E: From<ReadError>>(
+        &self,
+        segment: &Segment,
+        mut visit: impl FnMut(u64, &Bytes) -> Result<std::ops::ControlFlow<()>, E>,
+    ) -> Result<(), E> {
+        let limit = segment.data_bytes();
+        let mut cursor = Cursor::new(self, segment, limit, self.config.read_ahead_bytes);
+        let limits = crate::record::BatchLimits {
+            max_batch_bytes: self.config.max_batch_bytes,
+            require_contiguous_offsets: false,
+        };
+        let mut position = 0;
+        while position < limit {
+            let head = cursor.bytes(position, BATCH_HEADER_BYTES)?;
+            let total = self.header_in(segment, position, &head)?.total_bytes();
+            let batch = cursor.bytes(position, total)?;
+            crate::record::validate_batch(&batch, &limits).map_err(|source| {
+                ReadError::Corrupt {
+                    path: segment.log_path(),
+                    position,
+                    source,
+                }
+            })?;
+            if visit(position, &batch)?.is_break() {
+                break;
+            }
+            position += total as u64;
+        }
+        Ok(())
+    }
+
     /// Cheaply available bytes of `segment` from `pos` (at least one, at most to `limit`).
     fn view(
         &self,
@@ -318,7 +351,7 @@ impl LogInner {
                 }
             }
         }
-        if let Some(hit) = self.shared.cache().get(self.id, segment.base_offset, pos) {
+        if let Some(hit) = self.shared.cache().get(self.id, segment.id, pos) {
             let end = hit.end().min(limit);
             return Ok(hit
                 .data
@@ -370,7 +403,7 @@ impl LogInner {
         let bytes = Bytes::from_owner(buf).slice(..valid);
         self.shared
             .cache()
-            .insert(self.id, segment.base_offset, start, bytes.clone());
+            .insert(self.id, segment.id, start, bytes.clone());
         Ok(bytes.slice((pos - start) as usize..))
     }
 }

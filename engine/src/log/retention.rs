@@ -88,7 +88,9 @@ impl LogInner {
         let Some(interval) = self.config.retention_check_interval_ms else {
             return;
         };
-        if self.config.retention_bytes.is_none() && self.config.retention_ms.is_none() {
+        if self.config.retention_bytes.is_none() && self.config.retention_ms.is_none()
+            || self.config.cleanup_policy != crate::config::CleanupPolicy::Delete
+        {
             return;
         }
         let last = self.last_retention_ms.load(Ordering::Relaxed);
@@ -140,10 +142,7 @@ impl LogInner {
             ..RetentionReport::default()
         };
         for segment in &doomed {
-            inner
-                .shared
-                .cache()
-                .remove_segment(inner.id, segment.base_offset);
+            inner.shared.cache().remove_segment(inner.id, segment.id);
             for extension in [LOG_EXTENSION, INDEX_EXTENSION, TIME_INDEX_EXTENSION] {
                 let path = segment.path(extension);
                 match std::fs::remove_file(&path) {

@@ -346,7 +346,7 @@ impl LogInner {
         let frozen = Bytes::from_owner(tail);
         self.shared
             .cache()
-            .insert(self.id, w.active.base_offset, tail_pos, frozen.clone());
+            .insert(self.id, w.active.id, tail_pos, frozen.clone());
         if w.active.disk_bytes() < w.end_pos {
             w.unwritten.push_back((tail_pos, frozen.clone()));
         }

@@ -43,8 +43,15 @@ pub fn parse_file_name(name: &str, extension: &str) -> Option<u64> {
     }
 }
 
+/// Source of [`Segment::id`].
+static NEXT_SEGMENT_ID: AtomicU64 = AtomicU64::new(1);
+
 /// One segment of a partition log.
 pub(crate) struct Segment {
+    /// Unique in the process: keys the segment's ranges in the read cache, so a segment that
+    /// replaces another with the same base offset (compaction) never sees its predecessor's
+    /// cached bytes.
+    pub id: u64,
     pub base_offset: u64,
     pub dir: PathBuf,
     pub file: Arc<File>,
@@ -70,6 +77,7 @@ pub(crate) struct Segment {
 impl Segment {
     pub fn new(dir: &Path, base_offset: u64, file: Arc<File>) -> Self {
         Segment {
+            id: NEXT_SEGMENT_ID.fetch_add(1, Ordering::Relaxed),
             base_offset,
             dir: dir.to_path_buf(),
             file,
@@ -121,18 +129,31 @@ impl Segment {
 
     /// Writes both index files in full and makes them durable (at roll and at close).
     pub fn write_indexes(&self) -> std::io::Result<()> {
+        self.write_indexes_to(
+            &self.path(INDEX_EXTENSION),
+            &self.path(TIME_INDEX_EXTENSION),
+        )
+    }
+
+    /// Writes both indexes to the given files, durably (compaction stages them under other
+    /// names).
+    pub fn write_indexes_to(
+        &self,
+        index_path: &Path,
+        time_index_path: &Path,
+    ) -> std::io::Result<()> {
         let mut bytes = Vec::new();
         self.index
             .read()
             .expect("index lock poisoned")
             .encode_into(0, &mut bytes);
-        write_durably(&self.path(INDEX_EXTENSION), &bytes)?;
+        write_durably(index_path, &bytes)?;
         bytes.clear();
         self.time_index
             .read()
             .expect("index lock poisoned")
             .encode_into(0, &mut bytes);
-        write_durably(&self.path(TIME_INDEX_EXTENSION), &bytes)
+        write_durably(time_index_path, &bytes)
     }
 }
 

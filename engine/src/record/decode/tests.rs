@@ -474,6 +474,16 @@ fn offset_deltas_must_increase_and_end_at_last_offset_delta() {
         })
     );
 
+    // A compacted batch whose last records were removed keeps its lastOffsetDelta: accepted
+    // without contiguous offsets, refused with them.
+    let compacted = batch_with_region(&[empty_record(0), empty_record(1)].concat(), 2, 5);
+    assert!(validate_batch(&compacted, &relaxed).is_ok());
+    let past_last = batch_with_region(&[empty_record(0), empty_record(6)].concat(), 2, 5);
+    assert!(matches!(
+        validate_batch(&past_last, &relaxed),
+        Err(BatchError::OffsetDeltaMismatch { .. })
+    ));
+
     let wrong_last = batch_with_region(&[empty_record(0), empty_record(1)].concat(), 2, 5);
     assert_eq!(
         validate_batch(&wrong_last, &LIMITS),

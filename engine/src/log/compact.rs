@@ -1,0 +1,424 @@
+//! The compaction worker: carries out what `crate::compaction::choice` decides.
+//!
+//! One round: build the offset map from the dirty sealed segments (as many as fit), rewrite
+//! every sealed segment up to the end of the map group by group through the log's own I/O
+//! path (`.cleaned` files, then the swap of `crate::compaction::swap`), replace the segments in
+//! memory, and move the cleaner checkpoint. Rounds repeat until the dirty section is done.
+//! The active segment is never touched, so appends and fetches go on meanwhile; a reader that
+//! holds a replaced segment keeps reading its (unlinked) file until it lets go.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::{Log, LogInner};
+use crate::buffer_pool::{BufferPool, PooledBuf};
+use crate::compaction::choice::{SegmentInfo, choose_cleaning, delete_horizon_ms, group_by_size};
+use crate::compaction::filter::filter_batch;
+use crate::compaction::offset_map::{DEFAULT_LOAD_FACTOR, OffsetMap};
+use crate::compaction::swap::{self, CLEANED_SUFFIX, StepBudget};
+use crate::compaction::{CLEANER_CHECKPOINT_FILE, CompactOptions, CompactionReport, merge};
+use crate::error::MaintenanceError;
+use crate::io::Storage;
+use crate::record::{BatchHeader, RecordView, records};
+use crate::segment::{INDEX_EXTENSION, IndexBuilder, LOG_EXTENSION, Segment, TIME_INDEX_EXTENSION};
+
+/// Upper bound on rounds of one call (each round makes progress; this only guards loops).
+const MAX_ROUNDS: usize = 10_000;
+
+impl Log {
+    /// Compacts the sealed segments (Kafka's log cleaner): keeps the latest record of every
+    /// key at its original offset, drops tombstones older than the delete horizon. With
+    /// `min_cleanable_dirty_ratio` set, does nothing unless the dirty ratio passes it.
+    /// Returns `None` when there was nothing to clean.
+    ///
+    /// # Errors
+    /// Reading or writing failed, a batch is corrupt, or the offset map cannot hold one batch.
+    /// An interrupted compaction leaves the log as it was or finished; the next open settles it.
+    pub fn compact(
+        &self,
+        options: &CompactOptions,
+    ) -> Result<Option<CompactionReport>, MaintenanceError> {
+        self.inner.compact(options)
+    }
+}
+
+impl LogInner {
+    pub(crate) fn compact(
+        &self,
+        options: &CompactOptions,
+    ) -> Result<Option<CompactionReport>, MaintenanceError> {
+        let _one_at_a_time = self.compaction.lock().expect("compaction lock poisoned");
+        let started = Instant::now();
+        let mut budget = options
+            .stop_after_file_operations
+            .map_or_else(StepBudget::unlimited, StepBudget::stop_after);
+        let mut total = CompactionReport::default();
+        let mut min_ratio = options.min_cleanable_dirty_ratio;
+        for _ in 0..MAX_ROUNDS {
+            let Some(round) = self.compact_round(options, min_ratio, &mut budget)? else {
+                break;
+            };
+            merge(&mut total, &round);
+            // Later rounds finish the dirty section the first one started.
+            min_ratio = None;
+        }
+        if total.rounds == 0 {
+            return Ok(None);
+        }
+        total.duration = started.elapsed();
+        Ok(Some(total))
+    }
+
+    fn sealed_segments(&self) -> Vec<Arc<Segment>> {
+        let segments = self.segments.read().expect("segments lock poisoned");
+        let mut all: Vec<Arc<Segment>> = segments.values().cloned().collect();
+        all.pop();
+        all
+    }
+
+    fn compact_round(
+        &self,
+        options: &CompactOptions,
+        min_ratio: Option<f64>,
+        budget: &mut StepBudget,
+    ) -> Result<Option<CompactionReport>, MaintenanceError> {
+        let sealed = self.sealed_segments();
+        let infos: Vec<SegmentInfo> = sealed
+            .iter()
+            .map(|s| SegmentInfo {
+                base_offset: s.base_offset,
+                next_offset: s.next_offset(),
+                bytes: s.data_bytes(),
+                max_timestamp_ms: s.max_timestamp(),
+            })
+            .collect();
+        let first_dirty = self
+            .read_checkpoint()?
+            .max(self.start_offset.load(Ordering::Acquire));
+        let Some(choice) = choose_cleaning(&infos, first_dirty, min_ratio) else {
+            return Ok(None);
+        };
+        let horizon = delete_horizon_ms(choice.clean(), options.delete_retention_ms);
+        let mut map = OffsetMap::with_memory(options.offset_map_bytes, DEFAULT_LOAD_FACTOR);
+        let map_end = self.fill_offset_map(&sealed, &choice.dirty, first_dirty, &mut map)?;
+        if map_end <= first_dirty {
+            return Err(MaintenanceError::Compaction {
+                path: self.dir.clone(),
+                reason: format!(
+                    "the offset map ({} bytes, {} keys) cannot hold the keys of one batch; raise offset_map_bytes",
+                    options.offset_map_bytes,
+                    map.capacity()
+                ),
+            });
+        }
+        let rewrite: Vec<SegmentInfo> = choice
+            .rewrite
+            .iter()
+            .copied()
+            .filter(|s| s.base_offset < map_end)
+            .collect();
+        let mut report = CompactionReport {
+            rounds: 1,
+            keys: map.len() as u64,
+            ..CompactionReport::default()
+        };
+        let cleaning = Cleaning {
+            map: &map,
+            map_end,
+            horizon,
+        };
+        for group in group_by_size(&rewrite, self.config.segment_bytes) {
+            self.clean_group(&group, &cleaning, &mut report, budget)?;
+        }
+        self.write_checkpoint(map_end)?;
+        Ok(Some(report))
+    }
+
+    /// Puts the keys of the dirty segments into `map`, segment by segment, until it is full;
+    /// returns the first offset not covered (records from there on are kept as they are).
+    fn fill_offset_map(
+        &self,
+        sealed: &[Arc<Segment>],
+        dirty: &[SegmentInfo],
+        first_dirty: u64,
+        map: &mut OffsetMap,
+    ) -> Result<u64, MaintenanceError> {
+        let mut map_end = first_dirty;
+        for info in dirty {
+            let Some(segment) = sealed.iter().find(|s| s.base_offset == info.base_offset) else {
+                continue;
+            };
+            let mut full = false;
+            self.for_each_batch(segment, |_, batch| {
+                let header =
+                    BatchHeader::parse(batch).map_err(|source| self.corrupt(segment, source))?;
+                for record in records(batch).map_err(|source| self.corrupt(segment, source))? {
+                    let record = record.map_err(|source| self.corrupt(segment, source))?;
+                    if let Some(key) = record.key
+                        && record.offset as u64 >= first_dirty
+                        && !map.put(key, record.offset as u64)
+                    {
+                        // Keys of this batch already put point at newer records that stay
+                        // (everything from `map_end` on is kept), so stopping here is safe.
+                        full = true;
+                        return Ok(ControlFlow::Break(()));
+                    }
+                }
+                map_end = map_end.max(header.last_offset() as u64 + 1);
+                Ok::<_, MaintenanceError>(ControlFlow::Continue(()))
+            })?;
+            if full {
+                break;
+            }
+        }
+        Ok(map_end)
+    }
+
+    /// Rewrites one group of consecutive sealed segments into one cleaned segment and swaps it
+    /// in.
+    fn clean_group(
+        &self,
+        group: &[SegmentInfo],
+        cleaning: &Cleaning<'_>,
+        report: &mut CompactionReport,
+        budget: &mut StepBudget,
+    ) -> Result<(), MaintenanceError> {
+        let base = group[0].base_offset;
+        let olds: Vec<Arc<Segment>> = {
+            let segments = self.segments.read().expect("segments lock poisoned");
+            group
+                .iter()
+                .filter_map(|info| segments.get(&info.base_offset).cloned())
+                .collect()
+        };
+        if olds.len() != group.len() {
+            // Deleted meanwhile (the log is being closed or deleted): nothing to do.
+            return Ok(());
+        }
+        let storage = self.shared.storage();
+        let path = swap::staged_path(&self.dir, base, LOG_EXTENSION, CLEANED_SUFFIX);
+        let file = storage
+            .open(&path, true)
+            .map_err(|e| self.io("create", &path, e))?;
+        let cleaned = Segment::new(&self.dir, base, file);
+        let mut builder = IndexBuilder::new(self.config.index_interval_bytes);
+        let mut output = SegmentOutput::new(storage.as_ref(), &cleaned, self.shared.pool());
+        let mut scratch = Vec::new();
+        let mut next_offset = base;
+        for old in &olds {
+            report.bytes_before += old.data_bytes();
+            let retain_tombstones = cleaning.horizon.is_none_or(|h| old.max_timestamp() > h);
+            self.for_each_batch(old, |_, batch| {
+                scratch.clear();
+                let mut filter = |r: &RecordView<'_>| {
+                    let keep = cleaning.keep(r, retain_tombstones);
+                    if !keep && r.value.is_none() && cleaning.is_latest(r) {
+                        report.tombstones_removed += 1;
+                    }
+                    keep
+                };
+                let outcome = filter_batch(batch, &mut filter, &mut scratch)
+                    .map_err(|source| self.corrupt(old, source))?;
+                report.records_before += outcome.records_in as u64;
+                report.records_after += outcome.records_kept as u64;
+                if !scratch.is_empty() {
+                    let header =
+                        BatchHeader::parse(&scratch).map_err(|source| self.corrupt(old, source))?;
+                    builder.on_batch(&cleaned, &header, output.position());
+                    next_offset = header.last_offset() as u64 + 1;
+                    output
+                        .push(&scratch)
+                        .map_err(|e| self.io("write", &path, e))?;
+                }
+                Ok::<_, MaintenanceError>(ControlFlow::Continue(()))
+            })?;
+        }
+        let bytes = output.finish().map_err(|e| self.io("write", &path, e))?;
+        builder.push_time_entry(&cleaned);
+        cleaned
+            .write_indexes_to(
+                &swap::staged_path(&self.dir, base, INDEX_EXTENSION, CLEANED_SUFFIX),
+                &swap::staged_path(&self.dir, base, TIME_INDEX_EXTENSION, CLEANED_SUFFIX),
+            )
+            .map_err(|e| self.io("write the indexes of", &path, e))?;
+        let replaced: Vec<u64> = olds.iter().map(|s| s.base_offset).collect();
+        swap::write_replaces(&self.dir, base, &replaced).map_err(|e| self.io("write", &path, e))?;
+        swap::commit(&self.dir, base, &replaced, budget)
+            .map_err(|e| self.io("swap in", &path, e))?;
+        cleaned.data_bytes.store(bytes, Ordering::Release);
+        cleaned.disk_bytes.store(bytes, Ordering::Release);
+        cleaned.next_offset.store(next_offset, Ordering::Release);
+        cleaned.sealed.store(true, Ordering::Release);
+        if self.shared.uses_mmap() {
+            let reader = ringlog_sys::mmap::MapReader::open_read_only(&cleaned.file)
+                .map_err(|e| self.io("map", &cleaned.log_path(), e))?;
+            *cleaned.map.write().expect("map lock poisoned") = Some(reader);
+        }
+        {
+            let mut segments = self.segments.write().expect("segments lock poisoned");
+            for old in &olds {
+                segments.remove(&old.base_offset);
+            }
+            segments.insert(base, Arc::new(cleaned));
+        }
+        for old in &olds {
+            self.shared.cache().remove_segment(self.id, old.id);
+        }
+        report.bytes_after += bytes;
+        report.segments_before += olds.len();
+        report.segments_after += 1;
+        Ok(())
+    }
+
+    fn read_checkpoint(&self) -> Result<u64, MaintenanceError> {
+        let path = self.dir.join(CLEANER_CHECKPOINT_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => text
+                .trim()
+                .parse()
+                .map_err(|e| MaintenanceError::Compaction {
+                    path: path.clone(),
+                    reason: format!("the cleaner checkpoint is not an offset: {e}"),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(self.io("read", &path, e)),
+        }
+    }
+
+    fn write_checkpoint(&self, first_dirty: u64) -> Result<(), MaintenanceError> {
+        use std::io::Write;
+        let path = self.dir.join(CLEANER_CHECKPOINT_FILE);
+        let tmp = path.with_extension("tmp");
+        let result = (|| {
+            let mut file = std::fs::File::create(&tmp)?;
+            writeln!(file, "{first_dirty}")?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            self.shared.storage().sync_dir(&self.dir)
+        })();
+        result.map_err(|e| self.io("write", &path, e))
+    }
+
+    #[expect(
+        clippy::unused_self,
+        reason = "a method reads best at the call sites beside self.dir"
+    )]
+    fn io(&self, op: &'static str, path: &Path, source: std::io::Error) -> MaintenanceError {
+        MaintenanceError::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    #[expect(
+        clippy::unused_self,
+        reason = "a method reads best at the call sites beside self.io"
+    )]
+    fn corrupt(&self, segment: &Segment, source: crate::record::BatchError) -> MaintenanceError {
+        MaintenanceError::Read(crate::error::ReadError::Corrupt {
+            path: segment.log_path(),
+            position: 0,
+            source,
+        })
+    }
+}
+
+/// The rules of one round.
+struct Cleaning<'a> {
+    map: &'a OffsetMap,
+    map_end: u64,
+    horizon: Option<i64>,
+}
+
+impl Cleaning<'_> {
+    /// Whether `record` is the latest of its key (or outside what the map covers).
+    fn is_latest(&self, record: &RecordView<'_>) -> bool {
+        let offset = record.offset as u64;
+        if offset >= self.map_end {
+            return true;
+        }
+        match record.key.and_then(|key| self.map.get(key)) {
+            Some(latest) => offset >= latest,
+            None => true,
+        }
+    }
+
+    /// Kafka's `shouldRetainRecord`: the latest record of its key, and not a tombstone past
+    /// the delete horizon. Records past the map's end are kept as they are.
+    fn keep(&self, record: &RecordView<'_>, retain_tombstones: bool) -> bool {
+        if record.offset as u64 >= self.map_end || record.key.is_none() {
+            return true;
+        }
+        self.is_latest(record) && (record.value.is_some() || retain_tombstones)
+    }
+}
+
+/// Writes a cleaned segment through the log's storage in aligned chunks.
+struct SegmentOutput<'a> {
+    storage: &'a dyn Storage,
+    segment: &'a Segment,
+    pool: &'a Arc<BufferPool>,
+    buf: PooledBuf,
+    /// File position of `buf[0]`.
+    flushed: u64,
+}
+
+impl<'a> SegmentOutput<'a> {
+    fn new(storage: &'a dyn Storage, segment: &'a Segment, pool: &'a Arc<BufferPool>) -> Self {
+        SegmentOutput {
+            storage,
+            segment,
+            pool,
+            buf: pool.get(),
+            flushed: 0,
+        }
+    }
+
+    fn position(&self) -> u64 {
+        self.flushed + self.buf.len() as u64
+    }
+
+    fn push(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            let take = (self.buf.capacity() - self.buf.len()).min(bytes.len());
+            self.buf.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.buf.len() == self.buf.capacity() {
+                self.write_out()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the buffer (padded with zeros to a page) at its position.
+    fn write_out(&mut self) -> std::io::Result<()> {
+        let len = self.buf.len();
+        let align = self.buf.align();
+        let padded = len.div_ceil(align) * align;
+        self.buf.full_mut()[len..padded].fill(0);
+        self.buf.set_len(padded);
+        let full = std::mem::replace(&mut self.buf, self.pool.get());
+        self.storage
+            .submit_write(&self.segment.file, Bytes::from_owner(full), self.flushed)?
+            .wait()?;
+        self.flushed += len as u64;
+        Ok(())
+    }
+
+    /// Writes what is left, trims the file to its data and makes it durable; returns its size.
+    fn finish(mut self) -> std::io::Result<u64> {
+        let total = self.position();
+        if !self.buf.is_empty() {
+            self.write_out()?;
+        }
+        self.storage.set_len(&self.segment.file, total)?;
+        self.storage.sync_data(&self.segment.file)?;
+        Ok(total)
+    }
+}

@@ -1,0 +1,670 @@
+//! The topic manager: finds, creates, deletes and grows topics, routes produce requests with
+//! Kafka's partitioner, and serves single- and multi-partition fetches.
+//!
+//! Concurrency: the topic map is behind an `RwLock` held only to look up or insert an
+//! `Arc<Topic>`; each topic's partition list behind its own `RwLock` held only to clone an
+//! `Arc<Log>`. All file work of create, delete and add-partitions happens outside those locks,
+//! so it never stalls produce or fetch on another topic, and operations on different partitions
+//! share nothing but the I/O resources ([`Shared`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use super::metadata::{self, TopicMetadata, TopicState};
+use super::name::{collides, validate_topic_name};
+use super::partitioner::{StickyPartitioner, partition_for_key};
+use super::{TopicConfig, TopicError};
+use crate::config::Config;
+use crate::io::IoPath;
+use crate::log::{FetchedBatches, Log};
+use crate::record::Record;
+use crate::shared::{Shared, SharedConfig};
+
+/// Settings of a topic manager.
+#[derive(Clone, Debug, Default)]
+pub struct TopicManagerConfig {
+    /// I/O path, buffer pool and cache shared by every partition.
+    pub shared: SharedConfig,
+    /// Base settings of every partition log; each topic's [`TopicConfig`] overrides segment
+    /// size, retention, durability and cleanup policy.
+    pub log: Config,
+}
+
+/// One partition's state, as [`TopicManager::describe_topic`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionDescription {
+    /// The partition number.
+    pub partition: u32,
+    /// Its earliest offset.
+    pub start_offset: u64,
+    /// Its next offset.
+    pub next_offset: u64,
+    /// Bytes of batches it holds.
+    pub size_bytes: u64,
+    /// Its number of segments.
+    pub segment_count: usize,
+}
+
+/// A topic's settings and partitions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopicDescription {
+    /// The topic's name.
+    pub name: String,
+    /// Its settings.
+    pub config: TopicConfig,
+    /// Its partitions, in order.
+    pub partitions: Vec<PartitionDescription>,
+}
+
+/// Where a produced batch went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProduceResult {
+    /// The partition.
+    pub partition: u32,
+    /// Offset of the batch's first record.
+    pub base_offset: u64,
+    /// Offset of its last record.
+    pub last_offset: u64,
+}
+
+/// One partition of a multi-partition fetch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionFetch {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: u32,
+    /// The offset to fetch from.
+    pub offset: u64,
+}
+
+/// One partition's answer to a multi-partition fetch.
+#[derive(Debug)]
+pub struct PartitionFetched {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: u32,
+    /// Its batches, or why there are none.
+    pub result: Result<FetchedBatches, TopicError>,
+}
+
+struct Topic {
+    name: String,
+    config: RwLock<TopicConfig>,
+    partitions: RwLock<Vec<Arc<Log>>>,
+    sticky: StickyPartitioner,
+}
+
+/// Every topic under one data directory.
+pub struct TopicManager {
+    data_dir: PathBuf,
+    config: TopicManagerConfig,
+    shared: Arc<Shared>,
+    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// Topics being created, deleted or grown: one such change per topic at a time.
+    busy: Mutex<BTreeSet<String>>,
+}
+
+impl std::fmt::Debug for TopicManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicManager")
+            .field("data_dir", &self.data_dir)
+            .field("topics", &self.list_topics())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Marks a topic busy for the lifetime of the guard.
+struct BusyGuard<'a> {
+    manager: &'a TopicManager,
+    name: String,
+}
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.manager
+            .busy
+            .lock()
+            .expect("busy lock poisoned")
+            .remove(&self.name);
+    }
+}
+
+impl TopicManager {
+    /// Opens every topic under `data_dir` (created if missing), completing interrupted creates
+    /// and finishing interrupted deletes.
+    ///
+    /// # Errors
+    /// Metadata that cannot be read, a partition that cannot be opened, or I/O setup failures.
+    pub fn open(
+        data_dir: impl AsRef<Path>,
+        config: TopicManagerConfig,
+    ) -> Result<TopicManager, TopicError> {
+        let data_dir = data_dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&data_dir).map_err(|source| TopicError::Io {
+            op: "create directory",
+            path: data_dir.clone(),
+            source,
+        })?;
+        let shared = Shared::new(&data_dir, &config.shared).map_err(|source| TopicError::Open {
+            topic: String::new(),
+            partition: 0,
+            source,
+        })?;
+        let manager = TopicManager {
+            data_dir,
+            config,
+            shared,
+            topics: RwLock::new(BTreeMap::new()),
+            busy: Mutex::new(BTreeSet::new()),
+        };
+        let all = metadata::load_all(&manager.data_dir)
+            .map_err(|(path, reason)| TopicError::Metadata { path, reason })?;
+        for mut md in all {
+            match md.state {
+                TopicState::Deleting => manager.finish_delete(&md.name, md.config.partitions)?,
+                TopicState::Creating | TopicState::Live => {
+                    let topic = manager.open_topic(&md.name, md.config.clone())?;
+                    if md.state == TopicState::Creating {
+                        md.state = TopicState::Live;
+                        manager.write_metadata(&md)?;
+                    }
+                    manager
+                        .topics
+                        .write()
+                        .expect("topics lock poisoned")
+                        .insert(md.name.clone(), topic);
+                }
+            }
+        }
+        Ok(manager)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The I/O path every partition runs on.
+    pub fn io_path(&self) -> IoPath {
+        self.shared.io_path()
+    }
+
+    /// The resources shared by every partition.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Creates `name` with `config`: metadata first (state `creating`), then the partition
+    /// directories, then the metadata again (state `live`); a crash in between is completed at
+    /// the next open.
+    ///
+    /// # Errors
+    /// An invalid or colliding name, an existing topic, bad settings, or I/O failures.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        config: TopicConfig,
+    ) -> Result<TopicDescription, TopicError> {
+        validate_topic_name(name)?;
+        config
+            .validate()
+            .map_err(|reason| TopicError::InvalidConfig {
+                topic: name.to_string(),
+                reason,
+            })?;
+        let _busy = self.claim(name)?;
+        {
+            let topics = self.topics.read().expect("topics lock poisoned");
+            if topics.contains_key(name) {
+                return Err(TopicError::AlreadyExists {
+                    topic: name.to_string(),
+                });
+            }
+            if let Some(existing) = topics.keys().find(|existing| collides(existing, name)) {
+                return Err(TopicError::Collides {
+                    topic: name.to_string(),
+                    existing: existing.clone(),
+                });
+            }
+        }
+        let mut md = TopicMetadata {
+            name: name.to_string(),
+            state: TopicState::Creating,
+            config: config.clone(),
+        };
+        self.write_metadata(&md)?;
+        let topic = self.open_topic(name, config)?;
+        md.state = TopicState::Live;
+        self.write_metadata(&md)?;
+        self.topics
+            .write()
+            .expect("topics lock poisoned")
+            .insert(name.to_string(), Arc::clone(&topic));
+        Ok(describe(&topic))
+    }
+
+    /// Deletes `name`: it disappears from the map at once, its metadata is marked `deleting`,
+    /// its partitions are closed and their directories removed, then the metadata goes. A crash
+    /// in between is finished at the next open.
+    ///
+    /// # Errors
+    /// An unknown topic, or I/O failures.
+    pub fn delete_topic(&self, name: &str) -> Result<(), TopicError> {
+        let _busy = self.claim(name)?;
+        let topic = self
+            .topics
+            .write()
+            .expect("topics lock poisoned")
+            .remove(name)
+            .ok_or_else(|| TopicError::UnknownTopic {
+                topic: name.to_string(),
+            })?;
+        let config = topic.config.read().expect("topic lock poisoned").clone();
+        let partitions = config.partitions;
+        self.write_metadata(&TopicMetadata {
+            name: name.to_string(),
+            state: TopicState::Deleting,
+            config,
+        })?;
+        for log in topic.partitions.read().expect("topic lock poisoned").iter() {
+            // Closing may fail on a poisoned log; the directory goes anyway.
+            let _ = log.close();
+        }
+        self.finish_delete(name, partitions)
+    }
+
+    /// Names of every topic, sorted.
+    pub fn list_topics(&self) -> Vec<String> {
+        self.topics
+            .read()
+            .expect("topics lock poisoned")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// A topic's settings and partitions.
+    ///
+    /// # Errors
+    /// [`TopicError::UnknownTopic`].
+    pub fn describe_topic(&self, name: &str) -> Result<TopicDescription, TopicError> {
+        Ok(describe(&*self.topic(name)?))
+    }
+
+    /// Grows `name` to `partitions` partitions (Kafka never shrinks a topic): metadata first,
+    /// then the new partition directories, which the next open creates if a crash came between.
+    ///
+    /// # Errors
+    /// An unknown topic, a smaller count, or I/O failures.
+    pub fn add_partitions(
+        &self,
+        name: &str,
+        partitions: u32,
+    ) -> Result<TopicDescription, TopicError> {
+        let _busy = self.claim(name)?;
+        let topic = self.topic(name)?;
+        let mut config = topic.config.read().expect("topic lock poisoned").clone();
+        if partitions < config.partitions {
+            return Err(TopicError::PartitionsCannotShrink {
+                topic: name.to_string(),
+                current: config.partitions,
+                requested: partitions,
+            });
+        }
+        let first_new = config.partitions;
+        config.partitions = partitions;
+        config
+            .validate()
+            .map_err(|reason| TopicError::InvalidConfig {
+                topic: name.to_string(),
+                reason,
+            })?;
+        self.write_metadata(&TopicMetadata {
+            name: name.to_string(),
+            state: TopicState::Live,
+            config: config.clone(),
+        })?;
+        let mut new_logs = Vec::new();
+        for partition in first_new..partitions {
+            new_logs.push(Arc::new(self.open_partition(name, partition, &config)?));
+        }
+        topic
+            .partitions
+            .write()
+            .expect("topic lock poisoned")
+            .extend(new_logs);
+        *topic.config.write().expect("topic lock poisoned") = config;
+        Ok(describe(&topic))
+    }
+
+    /// Produces `records` to `topic`: to `partition` when given, else each record by Kafka's
+    /// default partitioner (murmur2 of the key; records without a key stick to one partition per
+    /// call, moving on after it). One batch per partition touched; returns where each went.
+    ///
+    /// # Errors
+    /// Unknown topic or partition, or the append's error (a compacted topic refuses records
+    /// without a key).
+    pub fn produce(
+        &self,
+        topic: &str,
+        partition: Option<u32>,
+        records: &[Record<'_>],
+    ) -> Result<Vec<ProduceResult>, TopicError> {
+        let t = self.topic(topic)?;
+        let logs = t.partitions.read().expect("topic lock poisoned").clone();
+        let count = logs.len() as u32;
+        let append = |p: u32, batch: &[Record<'_>]| -> Result<ProduceResult, TopicError> {
+            let log = logs
+                .get(p as usize)
+                .ok_or_else(|| TopicError::UnknownPartition {
+                    topic: topic.to_string(),
+                    partition: p,
+                    partitions: count,
+                })?;
+            let info = log.append(batch).map_err(|source| TopicError::Append {
+                topic: topic.to_string(),
+                partition: p,
+                source,
+            })?;
+            Ok(ProduceResult {
+                partition: p,
+                base_offset: info.base_offset,
+                last_offset: info.last_offset,
+            })
+        };
+        if let Some(p) = partition {
+            return Ok(vec![append(p, records)?]);
+        }
+        let sticky = t.sticky.partition(count);
+        let route = |r: &Record<'_>| r.key.map_or(sticky, |key| partition_for_key(key, count));
+        let mut results = Vec::new();
+        let first = records.first().map_or(sticky, route);
+        if records.iter().all(|r| route(r) == first) {
+            results.push(append(first, records)?);
+        } else {
+            let mut by_partition: BTreeMap<u32, Vec<Record<'_>>> = BTreeMap::new();
+            for record in records {
+                by_partition.entry(route(record)).or_default().push(*record);
+            }
+            for (p, batch) in &by_partition {
+                results.push(append(*p, batch)?);
+            }
+        }
+        if records.iter().any(|r| r.key.is_none()) {
+            t.sticky.next_batch(count);
+        }
+        Ok(results)
+    }
+
+    /// Fetches whole batches of one partition (see [`Log::fetch`]).
+    ///
+    /// # Errors
+    /// Unknown topic or partition, or the fetch's error.
+    pub fn fetch(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max_bytes: usize,
+    ) -> Result<FetchedBatches, TopicError> {
+        self.partition(topic, partition)?
+            .fetch(offset, max_bytes)
+            .map_err(|source| TopicError::Read {
+                topic: topic.to_string(),
+                partition,
+                source,
+            })
+    }
+
+    /// Fetches from many partitions within `max_total_bytes` (Kafka's fetch `max_bytes`) and
+    /// `max_partition_bytes` per partition, in the order given. As in Kafka, the first
+    /// partition that has data returns at least one whole batch even when it exceeds the
+    /// budgets; once the total budget is spent, later partitions return nothing.
+    pub fn fetch_many(
+        &self,
+        requests: &[PartitionFetch],
+        max_total_bytes: usize,
+        max_partition_bytes: usize,
+    ) -> Vec<PartitionFetched> {
+        let mut remaining = max_total_bytes;
+        let mut any_data = false;
+        requests
+            .iter()
+            .map(|request| {
+                let budget = remaining.min(max_partition_bytes);
+                let result = if budget == 0 && any_data {
+                    self.partition(&request.topic, request.partition)
+                        .map(|log| FetchedBatches {
+                            bytes: bytes::Bytes::new(),
+                            next_fetch_offset: request.offset,
+                            log_end_offset: log.next_offset(),
+                        })
+                } else {
+                    // A zero budget still returns one batch when nothing was returned yet.
+                    self.fetch(
+                        &request.topic,
+                        request.partition,
+                        request.offset,
+                        budget.max(1),
+                    )
+                    .map(|fetched| {
+                        // Past the first batch, respect the budget strictly.
+                        if any_data && fetched.bytes.len() > budget {
+                            FetchedBatches {
+                                bytes: bytes::Bytes::new(),
+                                next_fetch_offset: request.offset,
+                                log_end_offset: fetched.log_end_offset,
+                            }
+                        } else {
+                            fetched
+                        }
+                    })
+                };
+                if let Ok(fetched) = &result {
+                    any_data |= !fetched.bytes.is_empty();
+                    remaining = remaining.saturating_sub(fetched.bytes.len());
+                }
+                PartitionFetched {
+                    topic: request.topic.clone(),
+                    partition: request.partition,
+                    result,
+                }
+            })
+            .collect()
+    }
+
+    /// The log of one partition, for direct use.
+    ///
+    /// # Errors
+    /// Unknown topic or partition.
+    pub fn partition(&self, topic: &str, partition: u32) -> Result<Arc<Log>, TopicError> {
+        let t = self.topic(topic)?;
+        let logs = t.partitions.read().expect("topic lock poisoned");
+        logs.get(partition as usize)
+            .cloned()
+            .ok_or_else(|| TopicError::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+                partitions: logs.len() as u32,
+            })
+    }
+
+    /// The directory of one partition: `<data_dir>/<topic>-<partition>`.
+    pub fn partition_dir(&self, topic: &str, partition: u32) -> PathBuf {
+        partition_dir(&self.data_dir, topic, partition)
+    }
+
+    /// Closes every partition (flushing them and marking them cleanly closed).
+    ///
+    /// # Errors
+    /// The first partition that failed to close; the others are still closed.
+    pub fn close(&self) -> Result<(), TopicError> {
+        let topics: Vec<Arc<Topic>> = self
+            .topics
+            .read()
+            .expect("topics lock poisoned")
+            .values()
+            .cloned()
+            .collect();
+        let mut first_error = None;
+        for topic in topics {
+            for (partition, log) in topic
+                .partitions
+                .read()
+                .expect("topic lock poisoned")
+                .iter()
+                .enumerate()
+            {
+                if let Err(source) = log.close() {
+                    first_error.get_or_insert(TopicError::Maintenance {
+                        topic: topic.name.clone(),
+                        partition: partition as u32,
+                        source,
+                    });
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn topic(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
+        self.topics
+            .read()
+            .expect("topics lock poisoned")
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TopicError::UnknownTopic {
+                topic: name.to_string(),
+            })
+    }
+
+    fn claim(&self, name: &str) -> Result<BusyGuard<'_>, TopicError> {
+        if !self
+            .busy
+            .lock()
+            .expect("busy lock poisoned")
+            .insert(name.to_string())
+        {
+            return Err(TopicError::Busy {
+                topic: name.to_string(),
+            });
+        }
+        Ok(BusyGuard {
+            manager: self,
+            name: name.to_string(),
+        })
+    }
+
+    fn write_metadata(&self, md: &TopicMetadata) -> Result<(), TopicError> {
+        metadata::write(&self.data_dir, md).map_err(|(path, source)| TopicError::Io {
+            op: "write topic metadata",
+            path,
+            source,
+        })
+    }
+
+    fn log_config(&self, config: &TopicConfig) -> Config {
+        let base = &self.config.log;
+        Config {
+            segment_bytes: config.segment_bytes,
+            max_batch_bytes: base.max_batch_bytes.min(config.segment_bytes as usize),
+            durability: config.durability,
+            retention_bytes: config.retention_bytes,
+            retention_ms: config.retention_ms,
+            cleanup_policy: config.cleanup_policy,
+            ..base.clone()
+        }
+    }
+
+    fn open_partition(
+        &self,
+        name: &str,
+        partition: u32,
+        config: &TopicConfig,
+    ) -> Result<Log, TopicError> {
+        Log::open_with(
+            partition_dir(&self.data_dir, name, partition),
+            self.log_config(config),
+            &self.shared,
+        )
+        .map_err(|source| TopicError::Open {
+            topic: name.to_string(),
+            partition,
+            source,
+        })
+    }
+
+    fn open_topic(&self, name: &str, config: TopicConfig) -> Result<Arc<Topic>, TopicError> {
+        let logs = (0..config.partitions)
+            .map(|p| self.open_partition(name, p, &config).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Arc::new(Topic {
+            name: name.to_string(),
+            config: RwLock::new(config),
+            partitions: RwLock::new(logs),
+            sticky: StickyPartitioner::new(),
+        }))
+    }
+
+    /// Removes the partition directories of a deleted topic (also any beyond `partitions` that
+    /// an interrupted add-partitions left), then its metadata.
+    fn finish_delete(&self, name: &str, partitions: u32) -> Result<(), TopicError> {
+        for partition in 0.. {
+            let dir = partition_dir(&self.data_dir, name, partition);
+            if partition >= partitions && !dir.exists() {
+                break;
+            }
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(TopicError::Io {
+                        op: "remove partition directory",
+                        path: dir,
+                        source,
+                    });
+                }
+            }
+        }
+        ringlog_sys::file::fsync_dir(&self.data_dir).map_err(|source| TopicError::Io {
+            op: "fsync directory",
+            path: self.data_dir.clone(),
+            source,
+        })?;
+        metadata::remove(&self.data_dir, name).map_err(|(path, source)| TopicError::Io {
+            op: "remove topic metadata",
+            path,
+            source,
+        })
+    }
+}
+
+fn partition_dir(data_dir: &Path, topic: &str, partition: u32) -> PathBuf {
+    data_dir.join(format!("{topic}-{partition}"))
+}
+
+fn describe(topic: &Topic) -> TopicDescription {
+    let config = topic.config.read().expect("topic lock poisoned").clone();
+    let partitions = topic
+        .partitions
+        .read()
+        .expect("topic lock poisoned")
+        .iter()
+        .enumerate()
+        .map(|(p, log)| PartitionDescription {
+            partition: p as u32,
+            start_offset: log.start_offset(),
+            next_offset: log.next_offset(),
+            size_bytes: log.size_bytes(),
+            segment_count: log.segment_count(),
+        })
+        .collect();
+    TopicDescription {
+        name: topic.name.clone(),
+        config,
+        partitions,
+    }
+}
