@@ -2,13 +2,14 @@
 //! offset order, read straight from the segment files.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use ringlog::record::format::batch_crc;
 use ringlog::record::{BatchHeader, BatchLimits, RecordView, records, validate_batch};
 
 use crate::fail;
+use crate::location::PartitionLocation;
 use crate::segments::{BatchReader, FileError, Item, SegmentFiles, display_name, list_segments};
 
 /// Characters of a key or value shown before it is cut short.
@@ -17,9 +18,8 @@ const SHOWN_CHARS: usize = 40;
 /// Arguments of `logtool dump`.
 #[derive(Debug, clap::Args)]
 pub struct DumpArgs {
-    /// Partition directory.
-    #[arg(long)]
-    dir: PathBuf,
+    #[command(flatten)]
+    location: PartitionLocation,
     /// Print every record of every batch too.
     #[arg(long)]
     records: bool,
@@ -45,8 +45,12 @@ impl From<io::Error> for DumpError {
 
 /// Runs `logtool dump`.
 pub fn run(args: &DumpArgs) -> ExitCode {
+    let dir = match args.location.dir() {
+        Ok(dir) => dir,
+        Err(message) => return fail(&message),
+    };
     let mut out = io::BufWriter::new(io::stdout().lock());
-    let result = dump_dir(&args.dir, args.records, &mut out).and_then(|()| Ok(out.flush()?));
+    let result = dump_dir(&dir, args.records, &mut out).and_then(|()| Ok(out.flush()?));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`logtool dump | head`) is the reader's choice, not a failure.

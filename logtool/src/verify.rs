@@ -3,8 +3,8 @@
 //!
 //! Checked per segment:
 //! - every batch validates (lengths, magic, CRC-32C, records);
-//! - offsets continue without gap or overlap across batches and segments, and a segment's
-//!   base offset is at most its first batch's base offset;
+//! - offsets increase without overlap across batches and segments (compacted logs have gaps),
+//!   and a segment's base offset is at most its first batch's base offset;
 //! - the offset index decodes, and each entry points at the start of a batch whose last
 //!   offset is `base + relative_offset`;
 //! - the time index decodes, each entry's offset lies within the segment's batches and its
@@ -14,7 +14,7 @@
 //! a warning: recovery trims it at the next open.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use ringlog::record::{BatchLimits, validate_batch};
@@ -22,14 +22,14 @@ use ringlog::segment::index::{IndexError, OFFSET_ENTRY_BYTES, OffsetIndex};
 use ringlog::segment::time_index::{TIME_ENTRY_BYTES, TimeIndex};
 
 use crate::fail;
+use crate::location::PartitionLocation;
 use crate::segments::{BatchReader, FileError, Item, SegmentFiles, display_name, list_segments};
 
 /// Arguments of `logtool verify`.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// Partition directory.
-    #[arg(long)]
-    dir: PathBuf,
+    #[command(flatten)]
+    location: PartitionLocation,
 }
 
 /// Problems, warnings and totals gathered over the whole directory.
@@ -64,8 +64,12 @@ struct LogScan {
 
 /// Runs `logtool verify`.
 pub fn run(args: &VerifyArgs) -> ExitCode {
-    match verify_dir(&args.dir) {
-        Ok(report) => print_report(&args.dir, &report),
+    let dir = match args.location.dir() {
+        Ok(dir) => dir,
+        Err(message) => return fail(&message),
+    };
+    match verify_dir(&dir) {
+        Ok(report) => print_report(&dir, &report),
         Err(e) => fail(&e.to_string()),
     }
 }
@@ -201,12 +205,14 @@ fn check_continuity(
             batch.base_offset, segment.base_offset
         ));
     }
+    // Compaction leaves gaps (removed offsets); offsets may skip ahead but never repeat or go
+    // back.
     if let Some(expected) = expected_next
-        && batch.base_offset != expected
+        && batch.base_offset < expected
     {
         report.problems.push(format!(
-            "{name}: batch at position {position} has base offset {}, expected {expected} \
-             (one past the previous batch's last offset)",
+            "{name}: batch at position {position} has base offset {}, below {expected} \
+             (one past the previous batch's last offset): offsets overlap",
             batch.base_offset
         ));
     }

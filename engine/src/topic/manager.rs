@@ -15,8 +15,10 @@ use super::metadata::{self, TopicMetadata, TopicState};
 use super::name::{collides, validate_topic_name};
 use super::partitioner::{StickyPartitioner, partition_for_key};
 use super::{TopicConfig, TopicError};
-use crate::config::Config;
+use crate::compaction::{CompactOptions, CompactionReport};
+use crate::config::{CleanupPolicy, Config};
 use crate::io::IoPath;
+use crate::log::RetentionReport;
 use crate::log::{FetchedBatches, Log};
 use crate::record::Record;
 use crate::shared::{Shared, SharedConfig};
@@ -88,6 +90,44 @@ pub struct PartitionFetched {
     pub partition: u32,
     /// Its batches, or why there are none.
     pub result: Result<FetchedBatches, TopicError>,
+}
+
+/// What maintenance did to one partition.
+#[derive(Debug)]
+pub enum MaintenanceAction {
+    /// Retention ran (a `delete` topic).
+    Retention(RetentionReport),
+    /// Compaction ran, or found the dirty ratio below its threshold (`None`).
+    Compaction(Option<CompactionReport>),
+}
+
+/// One partition's maintenance result.
+#[derive(Debug)]
+pub struct MaintenanceOutcome {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: u32,
+    /// What was done, or why it failed.
+    pub result: Result<MaintenanceAction, TopicError>,
+}
+
+/// Stops the background maintenance thread when dropped.
+#[derive(Debug)]
+pub struct MaintenanceHandle {
+    stop: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for MaintenanceHandle {
+    fn drop(&mut self) {
+        let (lock, wake) = &*self.stop;
+        *lock.lock().expect("maintenance lock poisoned") = true;
+        wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 struct Topic {
@@ -474,6 +514,126 @@ impl TopicManager {
                 }
             })
             .collect()
+    }
+
+    /// Compacts every partition of `topic` now, whatever its dirty ratio (on demand), and
+    /// reports what each partition's compaction did (`None`: nothing to clean).
+    ///
+    /// # Errors
+    /// Unknown topic, a topic that is not `compact`, or the first partition whose compaction
+    /// failed.
+    pub fn compact_topic(
+        &self,
+        topic: &str,
+    ) -> Result<Vec<(u32, Option<CompactionReport>)>, TopicError> {
+        let t = self.topic(topic)?;
+        let config = t.config.read().expect("topic lock poisoned").clone();
+        if config.cleanup_policy != CleanupPolicy::Compact {
+            return Err(TopicError::InvalidConfig {
+                topic: topic.to_string(),
+                reason: "compaction needs cleanup.policy=compact".to_string(),
+            });
+        }
+        let logs = t.partitions.read().expect("topic lock poisoned").clone();
+        let options = CompactOptions {
+            min_cleanable_dirty_ratio: None,
+            delete_retention_ms: config.delete_retention_ms,
+            ..CompactOptions::default()
+        };
+        let mut reports = Vec::with_capacity(logs.len());
+        for (partition, log) in logs.iter().enumerate() {
+            let report = log
+                .compact(&options)
+                .map_err(|source| TopicError::Maintenance {
+                    topic: topic.to_string(),
+                    partition: partition as u32,
+                    source,
+                })?;
+            reports.push((partition as u32, report));
+        }
+        Ok(reports)
+    }
+
+    /// The one maintenance entry point: retention for `delete` topics, compaction for
+    /// `compact` topics whose dirty ratio passed `min_cleanable_dirty_ratio`. Returns what
+    /// was done, per partition; a failing partition is reported and the others still run.
+    pub fn maintain(&self) -> Vec<MaintenanceOutcome> {
+        let topics: Vec<Arc<Topic>> = self
+            .topics
+            .read()
+            .expect("topics lock poisoned")
+            .values()
+            .cloned()
+            .collect();
+        let mut outcomes = Vec::new();
+        for topic in topics {
+            let config = topic.config.read().expect("topic lock poisoned").clone();
+            let logs = topic
+                .partitions
+                .read()
+                .expect("topic lock poisoned")
+                .clone();
+            for (partition, log) in logs.iter().enumerate() {
+                let action = match config.cleanup_policy {
+                    CleanupPolicy::Delete => {
+                        log.enforce_retention().map(MaintenanceAction::Retention)
+                    }
+                    CleanupPolicy::Compact => log
+                        .compact(&CompactOptions {
+                            min_cleanable_dirty_ratio: Some(config.min_cleanable_dirty_ratio),
+                            delete_retention_ms: config.delete_retention_ms,
+                            ..CompactOptions::default()
+                        })
+                        .map(MaintenanceAction::Compaction),
+                };
+                outcomes.push(MaintenanceOutcome {
+                    topic: topic.name.clone(),
+                    partition: partition as u32,
+                    result: action.map_err(|source| TopicError::Maintenance {
+                        topic: topic.name.clone(),
+                        partition: partition as u32,
+                        source,
+                    }),
+                });
+            }
+        }
+        outcomes
+    }
+
+    /// Runs [`TopicManager::maintain`] every `interval` on a background thread until the
+    /// returned handle is dropped or the manager is gone.
+    ///
+    /// # Panics
+    /// If the thread cannot be spawned.
+    pub fn start_maintenance(self: &Arc<Self>, interval: std::time::Duration) -> MaintenanceHandle {
+        let manager = Arc::downgrade(self);
+        let stop = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let thread_stop = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("ringlog-maintenance".into())
+            .spawn(move || {
+                let (lock, wake) = &*thread_stop;
+                loop {
+                    let guard = lock.lock().expect("maintenance lock poisoned");
+                    let (guard, _) = wake
+                        .wait_timeout(guard, interval)
+                        .expect("maintenance lock poisoned");
+                    if *guard {
+                        return;
+                    }
+                    drop(guard);
+                    let Some(manager) = manager.upgrade() else {
+                        return;
+                    };
+                    // Failures are per partition and reported by explicit calls; keep going.
+                    let _ = manager.maintain();
+                }
+            })
+            .expect("spawn the maintenance thread");
+        MaintenanceHandle {
+            stop,
+            thread: Some(thread),
+        }
     }
 
     /// The log of one partition, for direct use.

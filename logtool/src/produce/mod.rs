@@ -1,20 +1,28 @@
-//! `logtool produce`: appends generated records to a partition log and reports the throughput.
+//! `logtool produce`: appends generated records to a partition log, or to a topic through the
+//! topic manager, and reports the throughput.
 //!
 //! All record data (values, keys, timestamps and the `Record` structs) is built before the
 //! clock starts, so the figures measure the engine, not the generator. Values are windows
 //! into one shared buffer of pseudo-random printable bytes, shifted by the record index: the
 //! content is deterministic and differs from one record to the next without a buffer per
 //! record.
+//!
+//! The two targets live in their own files: [`partition`] appends to one bare partition
+//! directory (`--dir`), [`topic`] produces to a topic (`--data-dir` and `--topic`).
+
+mod partition;
+mod topic;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ringlog::record::Record;
-use ringlog::{Config, Durability, IoMode, Log};
+use ringlog::{Durability, IoMode};
 
 use crate::fail;
+use crate::location::parse_topic_name;
 
 /// How far the value window moves across the shared buffer, so values repeat every
 /// `VALUE_SHIFT_BYTES` records.
@@ -22,49 +30,59 @@ const VALUE_SHIFT_BYTES: usize = 1024;
 
 /// Arguments of `logtool produce`.
 #[derive(Debug, clap::Args)]
+#[command(group(
+    clap::ArgGroup::new("target")
+        .args(["dir", "data_dir"])
+        .required(true)
+        .multiple(false)
+))]
 pub struct ProduceArgs {
-    /// Partition directory (created if missing).
+    /// Partition directory (created if missing); instead of --data-dir and --topic.
     #[arg(long)]
-    dir: PathBuf,
+    dir: Option<PathBuf>,
+    /// Data directory holding the topic (with --topic): produce through the topic manager.
+    #[arg(long, requires = "topic")]
+    data_dir: Option<PathBuf>,
+    /// Topic to produce to (with --data-dir); it must exist (`logtool topics create`).
+    #[arg(long, requires = "data_dir", value_parser = parse_topic_name)]
+    topic: Option<String>,
+    /// Send every record to this partition of the topic; without it Kafka's partitioner
+    /// routes each record by its key (records without a key stick to one partition per batch).
+    #[arg(long, requires = "data_dir")]
+    partition: Option<u32>,
     /// Number of records to append.
     #[arg(long)]
     count: u64,
     /// Size of each record's value in bytes.
     #[arg(long)]
     size: usize,
-    /// Records per batch (one `append` call each).
+    /// Records per batch (one `append` or `produce` call each).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     batch: u64,
     /// Give record i the key `key-<i mod K>`; without it keys are null.
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
     keys: Option<u64>,
     /// When appends are acknowledged: none, write or sync (default: the engine's default,
-    /// none).
+    /// none; for a topic, the topic's setting).
     #[arg(long)]
     durability: Option<Durability>,
     /// I/O path: auto, uring or portable, and mmap when built with the `mmap` feature
     /// (default: the engine's default: auto, or mmap in an `mmap` build).
     #[arg(long = "io")]
     io_mode: Option<IoMode>,
-    /// Roll to a new segment at this many bytes (default: the engine's, 1 GiB).
-    #[arg(long)]
+    /// Roll to a new segment at this many bytes (default: the engine's, 1 GiB). A topic's
+    /// segment size is set when it is created.
+    #[arg(long, conflicts_with = "data_dir")]
     segment_bytes: Option<u64>,
     /// Timestamp of record 0 in ms since the epoch (record i gets this plus i); defaults to the
     /// time the command starts.
     #[arg(long)]
     timestamp_ms: Option<i64>,
-    /// After each acknowledged batch print `acked <last_offset>` on its own line, flushed at
-    /// once, so a crash test can trust every line it read.
+    /// After each acknowledged batch print `acked <last_offset>` on its own line (for a topic,
+    /// `acked <partition> <last_offset>` per partition written), flushed at once, so a crash
+    /// test can trust every line it read.
     #[arg(long)]
     print_acks: bool,
-}
-
-/// What a run did, for the report.
-struct Outcome {
-    batch_count: u64,
-    elapsed: Duration,
-    first_offset: Option<u64>,
-    next_offset: u64,
 }
 
 /// Runs `logtool produce`.
@@ -79,104 +97,55 @@ pub fn run(args: &ProduceArgs) -> ExitCode {
     let value_buf = value_buffer(args.size);
     let keys = key_strings(args.keys);
     let records = build_records(count, args.size, &value_buf, &keys, base_ms);
-
-    let config = config(args);
-    let log = match Log::open(&args.dir, config) {
-        Ok(log) => log,
-        Err(e) => return fail(&format!("cannot open {}: {e}", args.dir.display())),
+    let result = match (&args.dir, &args.data_dir, &args.topic) {
+        (Some(dir), _, _) => partition::run(dir, &records, args),
+        (None, Some(data_dir), Some(topic)) => topic::run(data_dir, topic, &records, args),
+        // clap's group and `requires` rules make every other combination unreachable.
+        _ => unreachable!("clap accepted produce without a target: {args:?}"),
     };
-    let outcome = match append_all(&log, &records, args) {
-        Ok(outcome) => outcome,
-        Err(message) => return fail(&message),
-    };
-    if let Err(e) = log.close() {
-        return fail(&format!("cannot close {}: {e}", args.dir.display()));
-    }
-    report(&log, args, &outcome);
-    ExitCode::SUCCESS
-}
-
-fn config(args: &ProduceArgs) -> Config {
-    let defaults = Config::default();
-    let segment_bytes = args.segment_bytes.unwrap_or(defaults.segment_bytes);
-    Config {
-        durability: args.durability.unwrap_or(defaults.durability),
-        io_mode: args.io_mode.unwrap_or(defaults.io_mode),
-        segment_bytes,
-        // The engine requires a batch to fit in a segment; small test segments get small
-        // batches rather than a configuration error.
-        max_batch_bytes: usize::try_from(segment_bytes).map_or(defaults.max_batch_bytes, |s| {
-            s.min(defaults.max_batch_bytes)
-        }),
-        ..defaults
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(&message),
     }
 }
 
-/// Appends every batch, then flushes everything to disk; this is the timed region.
-fn append_all(log: &Log, records: &[Record<'_>], args: &ProduceArgs) -> Result<Outcome, String> {
-    let batch_records = usize::try_from(args.batch).unwrap_or(usize::MAX);
-    let mut stdout = std::io::stdout().lock();
-    let mut batch_count = 0;
-    let mut first_offset = None;
-    let start = Instant::now();
-    for batch in records.chunks(batch_records) {
-        let info = log.append(batch).map_err(|e| {
-            format!(
-                "append of batch {batch_count} to {} failed: {e}",
-                args.dir.display()
-            )
-        })?;
-        first_offset.get_or_insert(info.base_offset);
-        batch_count += 1;
-        if args.print_acks {
-            writeln!(stdout, "acked {}", info.last_offset)
-                .and_then(|()| stdout.flush())
-                .map_err(|e| format!("cannot write to stdout: {e}"))?;
-        }
-    }
-    // Included in the timed region so every mode's figure means "on disk and fdatasynced".
-    log.flush()
-        .map_err(|e| format!("flush of {} failed: {e}", args.dir.display()))?;
-    let elapsed = start.elapsed();
-    Ok(Outcome {
-        batch_count,
-        elapsed,
-        first_offset,
-        next_offset: log.next_offset(),
-    })
+/// Records per `append` or `produce` call.
+fn batch_records(args: &ProduceArgs) -> usize {
+    usize::try_from(args.batch).unwrap_or(usize::MAX)
 }
 
-fn report(log: &Log, args: &ProduceArgs, outcome: &Outcome) {
-    let payload_bytes = args.count.saturating_mul(args.size as u64);
-    let seconds = outcome.elapsed.as_secs_f64();
-    let per_second = |n: f64| if seconds > 0.0 { n / seconds } else { 0.0 };
-    println!("dir: {}", args.dir.display());
-    println!("io path: {}", log.io_path());
-    if let Some(reason) = log.shared().fallback_reason() {
-        println!("io fallback reason: {reason}");
-    }
-    println!("durability: {}", log.config().durability.name());
-    println!("records: {}", args.count);
+/// Prints `line` on its own and flushes it at once, so a reader that saw it can trust it.
+fn print_ack(stdout: &mut impl Write, line: std::fmt::Arguments<'_>) -> Result<(), String> {
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .map_err(|e| format!("cannot write to stdout: {e}"))
+}
+
+/// The `payload bytes:` line; the same in both modes.
+fn print_payload(args: &ProduceArgs) {
     println!(
-        "batches: {} ({} records each)",
-        outcome.batch_count, args.batch
-    );
-    println!(
-        "payload bytes: {payload_bytes} (values only, {} each)",
+        "payload bytes: {} (values only, {} each)",
+        payload_bytes(args),
         args.size
     );
-    match outcome.first_offset {
-        Some(first) => println!("offsets: {first}..={}", outcome.next_offset - 1),
-        None => println!("offsets: none appended"),
-    }
+}
+
+/// The elapsed time and throughput lines that end both reports.
+fn print_rates(args: &ProduceArgs, elapsed: Duration) {
+    let seconds = elapsed.as_secs_f64();
+    let per_second = |n: f64| if seconds > 0.0 { n / seconds } else { 0.0 };
     println!(
         "elapsed: {seconds:.3} s (appends and a final flush + fdatasync; data generated beforehand)"
     );
     println!("records/s: {:.0}", per_second(args.count as f64));
     println!(
         "MB/s: {:.2} (payload, MB = 10^6 bytes)",
-        per_second(payload_bytes as f64) / 1e6
+        per_second(payload_bytes(args) as f64) / 1e6
     );
+}
+
+fn payload_bytes(args: &ProduceArgs) -> u64 {
+    args.count.saturating_mul(args.size as u64)
 }
 
 /// `size + VALUE_SHIFT_BYTES` pseudo-random printable ASCII bytes (xorshift, fixed seed).
