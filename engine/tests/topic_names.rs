@@ -58,13 +58,12 @@ impl Sandbox {
     }
 }
 
-#[test]
-fn refused_names_say_why_and_create_nothing() {
-    let too_long = "a".repeat(MAX_TOPIC_NAME_CHARS + 1);
-    let cases: [(&str, TopicNameError, &str); 9] = [
+/// The refused names: `(name, the error, what its message says)`.
+fn refused_cases(too_long: &str) -> [(&str, TopicNameError, &'static str); 9] {
+    [
         ("", TopicNameError::Empty, "topic name is empty"),
         (
-            &too_long,
+            too_long,
             TopicNameError::TooLong {
                 chars: 250,
                 max: 249,
@@ -130,7 +129,13 @@ fn refused_names_say_why_and_create_nothing() {
             },
             "illegal character 'ø' at position 1",
         ),
-    ];
+    ]
+}
+
+#[test]
+fn refused_names_say_why_and_create_nothing() {
+    let too_long = "a".repeat(MAX_TOPIC_NAME_CHARS + 1);
+    let cases = refused_cases(&too_long);
     for_each_io_mode(|io_mode| {
         let sandbox = Sandbox::new();
         let manager = open_manager(&sandbox.data_dir(), io_mode);
@@ -165,37 +170,53 @@ fn refused_names_say_why_and_create_nothing() {
     });
 }
 
+/// Names near the limit of 249 characters. The partition directory `<name>-<p>` and the
+/// metadata file `<name>.json` fit in a 255-byte file name for every legal name, and so must
+/// every other file the manager names after the topic.
 #[test]
-fn longest_legal_name_works_end_to_end() {
-    let name = "a".repeat(MAX_TOPIC_NAME_CHARS);
+fn names_up_to_the_longest_legal_one_work_end_to_end() {
     for_each_io_mode(|io_mode| {
         let sandbox = Sandbox::new();
         let data_dir = sandbox.data_dir();
+        let names: Vec<String> = (MAX_TOPIC_NAME_CHARS - 3..=MAX_TOPIC_NAME_CHARS)
+            .map(|chars| "a".repeat(chars))
+            .collect();
         {
             let manager = open_manager(&data_dir, io_mode);
             let outside_before = sandbox.outside_data_dir();
-            let created = manager.create_topic(
-                &name,
-                TopicConfig {
-                    partitions: 2,
-                    ..TopicConfig::default()
-                },
+            let refused: Vec<String> = names
+                .iter()
+                .filter_map(|name| {
+                    let config = TopicConfig {
+                        partitions: 2,
+                        ..TopicConfig::default()
+                    };
+                    let err = manager.create_topic(name, config).err()?;
+                    Some(format!("{} characters: {err}", name.len()))
+                })
+                .collect();
+            assert!(
+                refused.is_empty(),
+                "legal names of up to {MAX_TOPIC_NAME_CHARS} characters were refused:\n{}",
+                refused.join("\n")
             );
-            if let Err(e) = &created {
-                panic!("a {MAX_TOPIC_NAME_CHARS}-character name is legal, but create failed: {e}");
-            }
-            assert!(data_dir.join(format!("{name}-1")).is_dir());
             assert_eq!(sandbox.outside_data_dir(), outside_before);
-            manager
-                .produce(&name, Some(1), &[record(Some(b"k"), b"v")])
-                .expect("produce");
+            for name in &names {
+                assert!(data_dir.join(format!("{name}-1")).is_dir());
+                manager
+                    .produce(name, Some(1), &[record(Some(b"k"), b"v")])
+                    .expect("produce");
+            }
             manager.close().expect("close");
         }
         let manager = open_manager(&data_dir, io_mode);
-        assert_eq!(manager.list_topics(), [name.clone()]);
-        assert_eq!(read_partition(&manager, &name, 1).len(), 1);
-        manager.delete_topic(&name).expect("delete");
-        assert!(!data_dir.join(format!("{name}-1")).exists());
+        assert_eq!(manager.list_topics(), names);
+        for name in &names {
+            assert_eq!(read_partition(&manager, name, 1).len(), 1);
+            manager.delete_topic(name).expect("delete");
+            assert!(!data_dir.join(format!("{name}-1")).exists());
+        }
+        assert!(manager.list_topics().is_empty());
         manager.close().expect("close");
     });
 }

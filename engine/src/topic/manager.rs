@@ -7,7 +7,7 @@
 //! so it never stalls produce or fetch on another topic, and operations on different partitions
 //! share nothing but the I/O resources ([`Shared`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -143,8 +143,9 @@ pub struct TopicManager {
     config: TopicManagerConfig,
     shared: Arc<Shared>,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
-    /// Topics being created, deleted or grown: one such change per topic at a time.
-    busy: Mutex<BTreeSet<String>>,
+    /// Topics being created, deleted or grown, by collision form ('.' as '_'): one such
+    /// change per name at a time, and never two colliding names at once.
+    busy: Mutex<BTreeMap<String, String>>,
 }
 
 impl std::fmt::Debug for TopicManager {
@@ -198,7 +199,7 @@ impl TopicManager {
             config,
             shared,
             topics: RwLock::new(BTreeMap::new()),
-            busy: Mutex::new(BTreeSet::new()),
+            busy: Mutex::new(BTreeMap::new()),
         };
         let all = metadata::load_all(&manager.data_dir)
             .map_err(|(path, reason)| TopicError::Metadata { path, reason })?;
@@ -347,7 +348,7 @@ impl TopicManager {
         let _busy = self.claim(name)?;
         let topic = self.topic(name)?;
         let mut config = topic.config.read().expect("topic lock poisoned").clone();
-        if partitions < config.partitions {
+        if partitions <= config.partitions {
             return Err(TopicError::PartitionsCannotShrink {
                 topic: name.to_string(),
                 current: config.partitions,
@@ -396,7 +397,8 @@ impl TopicManager {
         let t = self.topic(topic)?;
         let logs = t.partitions.read().expect("topic lock poisoned").clone();
         let count = logs.len() as u32;
-        let append = |p: u32, batch: &[Record<'_>]| -> Result<ProduceResult, TopicError> {
+        let mut results = Vec::new();
+        let mut append = |p: u32, batch: &[Record<'_>]| -> Result<(), TopicError> {
             let log = logs
                 .get(p as usize)
                 .ok_or_else(|| TopicError::UnknownPartition {
@@ -408,29 +410,31 @@ impl TopicManager {
                 topic: topic.to_string(),
                 partition: p,
                 source,
+                written: results.clone(),
             })?;
-            Ok(ProduceResult {
+            results.push(ProduceResult {
                 partition: p,
                 base_offset: info.base_offset,
                 last_offset: info.last_offset,
-            })
+            });
+            Ok(())
         };
         if let Some(p) = partition {
-            return Ok(vec![append(p, records)?]);
+            append(p, records)?;
+            return Ok(results);
         }
         let sticky = t.sticky.partition(count);
         let route = |r: &Record<'_>| r.key.map_or(sticky, |key| partition_for_key(key, count));
-        let mut results = Vec::new();
         let first = records.first().map_or(sticky, route);
         if records.iter().all(|r| route(r) == first) {
-            results.push(append(first, records)?);
+            append(first, records)?;
         } else {
             let mut by_partition: BTreeMap<u32, Vec<Record<'_>>> = BTreeMap::new();
             for record in records {
                 by_partition.entry(route(record)).or_default().push(*record);
             }
             for (p, batch) in &by_partition {
-                results.push(append(*p, batch)?);
+                append(*p, batch)?;
             }
         }
         if records.iter().any(|r| r.key.is_none()) {
@@ -476,11 +480,26 @@ impl TopicManager {
             .map(|request| {
                 let budget = remaining.min(max_partition_bytes);
                 let result = if budget == 0 && any_data {
+                    // No budget left: nothing is read, but the offset is still checked.
                     self.partition(&request.topic, request.partition)
-                        .map(|log| FetchedBatches {
-                            bytes: bytes::Bytes::new(),
-                            next_fetch_offset: request.offset,
-                            log_end_offset: log.next_offset(),
+                        .and_then(|log| {
+                            let (start, end) = (log.start_offset(), log.next_offset());
+                            if request.offset < start || request.offset > end {
+                                return Err(TopicError::Read {
+                                    topic: request.topic.clone(),
+                                    partition: request.partition,
+                                    source: crate::error::ReadError::OffsetOutOfRange {
+                                        requested: request.offset,
+                                        start,
+                                        end,
+                                    },
+                                });
+                            }
+                            Ok(FetchedBatches {
+                                bytes: bytes::Bytes::new(),
+                                next_fetch_offset: request.offset,
+                                log_end_offset: end,
+                            })
                         })
                 } else {
                     // A zero budget still returns one batch when nothing was returned yet.
@@ -701,20 +720,27 @@ impl TopicManager {
             })
     }
 
+    /// Marks `name` busy. Names are claimed in their collision form ('.' as '_'), so two
+    /// colliding names can never be created at the same moment.
     fn claim(&self, name: &str) -> Result<BusyGuard<'_>, TopicError> {
-        if !self
-            .busy
-            .lock()
-            .expect("busy lock poisoned")
-            .insert(name.to_string())
-        {
-            return Err(TopicError::Busy {
-                topic: name.to_string(),
+        let claimed = name.replace('.', "_");
+        let mut busy = self.busy.lock().expect("busy lock poisoned");
+        if let Some(holder) = busy.get(&claimed) {
+            return Err(if holder == name {
+                TopicError::Busy {
+                    topic: name.to_string(),
+                }
+            } else {
+                TopicError::Collides {
+                    topic: name.to_string(),
+                    existing: holder.clone(),
+                }
             });
         }
+        busy.insert(claimed.clone(), name.to_string());
         Ok(BusyGuard {
             manager: self,
-            name: name.to_string(),
+            name: claimed,
         })
     }
 

@@ -54,6 +54,9 @@ pub fn metadata_path(data_dir: &Path, topic: &str) -> PathBuf {
     metadata_dir(data_dir).join(format!("{topic}.{METADATA_EXTENSION}"))
 }
 
+/// Source of unique temporary file names.
+static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Writes `metadata` atomically: a reader (or a crash) sees the old file or the new one, never
 /// a mix.
 ///
@@ -63,7 +66,11 @@ pub fn write(data_dir: &Path, metadata: &TopicMetadata) -> Result<(), (PathBuf, 
     let dir = metadata_dir(data_dir);
     std::fs::create_dir_all(&dir).map_err(|e| (dir.clone(), e))?;
     let path = metadata_path(data_dir, &metadata.name);
-    let tmp = path.with_extension("json.tmp");
+    // A short unique name: `<topic>.json.tmp` would pass the 255-byte file-name limit for
+    // names of 247 to 249 characters, which Kafka allows. It still ends in `.json.tmp`, so
+    // `load_all` removes it after a crash.
+    let unique = NEXT_TMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{}-{unique}.json.tmp", std::process::id()));
     let bytes = serde_json::to_vec_pretty(metadata).expect("topic metadata serializes");
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;

@@ -185,15 +185,18 @@ pub enum TopicError {
         /// Why.
         source: OpenError,
     },
-    /// Producing failed.
+    /// Producing failed. A produce routed to several partitions appends one batch per
+    /// partition; those appended before the failure stay, and `written` says which.
     #[error("produce to partition {partition} of topic {topic:?}: {source}")]
     Append {
         /// The topic.
         topic: String,
-        /// The partition.
+        /// The partition that failed.
         partition: u32,
         /// Why.
         source: AppendError,
+        /// Batches of the same call already appended to other partitions.
+        written: Vec<ProduceResult>,
     },
     /// Fetching failed.
     #[error("fetch from partition {partition} of topic {topic:?}: {source}")]
