@@ -119,10 +119,16 @@ pub fn commit(dir: &Path, base: u64, replaced: &[u64], budget: &mut StepBudget) 
     finish(dir, base, replaced, budget)
 }
 
-/// Steps 3 and 4: idempotent, so a crash in the middle is finished by running them again.
+/// Steps 3 and 4: idempotent, so a crash in the middle is finished by running them again (a
+/// plain file of base `base` is deleted only while its `.swap` replacement still waits).
 fn finish(dir: &Path, base: u64, replaced: &[u64], budget: &mut StepBudget) -> io::Result<()> {
     for &old in replaced {
         for extension in [LOG_EXTENSION, INDEX_EXTENSION, TIME_INDEX_EXTENSION] {
+            // The cleaned segment takes the first replaced base offset: once its `.swap` file of
+            // an extension was renamed into place, the plain file is the new one and stays.
+            if old == base && !staged_path(dir, base, extension, SWAP_SUFFIX).exists() {
+                continue;
+            }
             budget.before_operation()?;
             remove_if_present(&dir.join(file_name(old, extension)))?;
         }
