@@ -4,7 +4,9 @@
 //! The benches themselves are `benches/log.rs` and `benches/topic.rs`
 //! (`cargo bench -p benches`, `cargo bench -p benches --features mmap`).
 
+pub mod fixtures;
 pub mod naive;
+pub mod topic_fixtures;
 
 use std::path::PathBuf;
 
@@ -23,7 +25,11 @@ pub fn is_quick() -> bool {
 
 /// `full` in the full profile, `quick` in the quick one.
 pub fn grid<T: Clone>(full: &[T], quick: &[T]) -> Vec<T> {
-    if is_quick() { quick.to_vec() } else { full.to_vec() }
+    if is_quick() {
+        quick.to_vec()
+    } else {
+        full.to_vec()
+    }
 }
 
 /// A fresh directory for one benchmark's data, under `RINGLOG_BENCH_DIR` or the system's
@@ -32,7 +38,8 @@ pub fn grid<T: Clone>(full: &[T], quick: &[T]) -> Vec<T> {
 /// # Panics
 /// If the directory cannot be created.
 pub fn bench_dir() -> tempfile::TempDir {
-    let parent: PathBuf = std::env::var_os(BENCH_DIR_ENV).map_or_else(std::env::temp_dir, PathBuf::from);
+    let parent: PathBuf =
+        std::env::var_os(BENCH_DIR_ENV).map_or_else(std::env::temp_dir, PathBuf::from);
     std::fs::create_dir_all(&parent).expect("create the benchmark directory");
     tempfile::tempdir_in(&parent).expect("create a benchmark directory")
 }
@@ -41,7 +48,8 @@ pub fn bench_dir() -> tempfile::TempDir {
 /// binary so every report states its conditions.
 pub fn describe_conditions() -> String {
     let dir = bench_dir();
-    let filesystem = ringlog_sys::direct::filesystem_name(dir.path()).unwrap_or_else(|e| format!("unknown ({e})"));
+    let filesystem = ringlog_sys::direct::filesystem_name(dir.path())
+        .unwrap_or_else(|e| format!("unknown ({e})"));
     let path = ringlog::Shared::new(dir.path(), &ringlog::SharedConfig::default())
         .map_or_else(|e| format!("unavailable: {e}"), |s| s.io_path().to_string());
     let tmpfs = if filesystem == "tmpfs" {
@@ -51,7 +59,9 @@ pub fn describe_conditions() -> String {
     };
     format!(
         "ringlog benches: data in {} on {filesystem}{tmpfs}; I/O path {path}; profile {}",
-        dir.path().parent().map_or_else(String::new, |p| p.display().to_string()),
+        dir.path()
+            .parent()
+            .map_or_else(String::new, |p| p.display().to_string()),
         if is_quick() { "quick" } else { "full" }
     )
 }
@@ -71,7 +81,9 @@ pub fn config(durability: Durability) -> Config {
 
 /// `len` bytes of deterministic, non-repeating-looking payload.
 pub fn payload(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i.wrapping_mul(31) ^ (i >> 8)) as u8).collect()
+    (0..len)
+        .map(|i| (i.wrapping_mul(31) ^ (i >> 8)) as u8)
+        .collect()
 }
 
 /// The record sizes of most grids: 100 B, 1 KiB, 10 KiB.
