@@ -164,9 +164,34 @@ fn seconds_or(full: f64, quick: f64) -> f64 {
 
 fn main() {
     eprintln!("{}", benches::describe_conditions());
+    eprintln!("{}", on_disk_bytes());
     divan::main();
     // The read benches' last filled log lives in a static; delete it.
     benches::fixtures::release();
+}
+
+/// Byte counters count payload; this line says what a record costs on disk (Kafka's batch
+/// framing: a 61-byte batch header, then each record's varint lengths, attributes and deltas).
+fn on_disk_bytes() -> String {
+    use std::fmt::Write as _;
+    let mut line = String::from("on-disk bytes per record (payload counted by the benches):");
+    for size in benches::SIZES {
+        let value = benches::payload(size);
+        let record = ringlog::record::Record {
+            key: None,
+            value: Some(&value),
+            timestamp_ms: 0,
+            headers: &[],
+        };
+        let single = ringlog::record::encoded_batch_bytes(&[record]).expect("encodable");
+        let hundred = ringlog::record::encoded_batch_bytes(&[record; 100]).expect("encodable");
+        let _ = write!(
+            line,
+            " {size} B payload: {single} B alone in a batch, {:.1} B in a batch of 100;",
+            hundred as f64 / 100.0
+        );
+    }
+    line
 }
 
 /// Counters of an iteration moving `messages` records of `size` bytes.
