@@ -6,6 +6,8 @@
 
 pub mod fixtures;
 pub mod naive;
+pub mod report;
+pub mod results;
 pub mod topic_fixtures;
 
 use std::path::PathBuf;

@@ -1,0 +1,2 @@
+//! ringbench (being written).
+fn main() {}
