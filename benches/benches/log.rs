@@ -12,6 +12,9 @@
 //! cargo bench -p benches --bench log -- read::random_fetch         # one bench (regex filter)
 //! ```
 //!
+//! The grids (scenario names, parameter lists, quick variants) live in `benches::scenarios::log`,
+//! shared with `ringbench suite`, which runs the same scenarios on its own timing loops.
+//!
 //! Set `RINGLOG_BENCH_DIR` to a directory on the filesystem to measure (the default is the
 //! system's temporary directory; on tmpfs the engine falls back to buffered I/O). The first
 //! line on stderr states the directory, its filesystem, the I/O path and the profile.
@@ -93,51 +96,19 @@ use std::sync::Arc;
 
 use benches::fixtures::{
     CONSUMER_FETCH_BYTES, Case, LOG_CAP_BYTES, NaiveSink, Rotating, Sink, XorShift, batch_bytes,
-    cases, check_batches, consume, cross, filled, record,
+    check_batches, consume, filled, record,
 };
-use benches::{SIZES, config, grid, is_quick, payload};
+use benches::scenarios::log::{
+    BIG_BATCH_BYTES, COMPACTION_SEGMENT_BYTES, CONSUMER_FETCH_RECORDS, MIXED_LAG, SEED,
+};
+use benches::scenarios::{self, Profile};
+use benches::{config, is_quick, payload};
 use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
 use ringlog::Durability;
 
 #[global_allocator]
 static ALLOC: divan::AllocProfiler = divan::AllocProfiler::system();
-
-/// Messages per iteration (writes) or in the log (reads).
-const MESSAGES: [usize; 3] = [100, 1_000, 10_000];
-/// Records in the log of `random_fetch`.
-const RANDOM_MESSAGES: [usize; 3] = [1_000, 10_000, 100_000];
-/// Records per append of `batch_write_throughput`.
-const BATCHES: [usize; 3] = [10, 100, 1_000];
-/// Records per fetch of `sequential_fetch`.
-const FETCH_RECORDS: [usize; 3] = [1, 10, 100];
-/// Producer and consumer threads.
-const THREADS: [usize; 4] = [1, 2, 4, 8];
-/// Sizes of the concurrent benches.
-const SMALL_SIZES: [usize; 2] = [100, 1024];
-/// Appends per iteration of `concurrent_producers`, split across the producers, by durability.
-const PRODUCER_APPENDS_SYNC: usize = 64;
-const PRODUCER_APPENDS_NONE: usize = 8_192;
-/// Records of the log `concurrent_consumers` reads.
-const CONSUMER_MESSAGES: usize = 50_000;
-/// Records per fetch of `concurrent_consumers`.
-const CONSUMER_FETCH_RECORDS: usize = 100;
-/// Sealed segments of `compaction`.
-const SEGMENTS: [usize; 3] = [10, 50, 100];
-/// Size of one segment of `compaction`.
-const COMPACTION_SEGMENT_BYTES: u64 = 256 * 1024;
-/// Percent of records of `compaction` superseded by a later record with the same key.
-const DUPLICATE_PERCENT: [usize; 3] = [30, 50, 70];
-/// Record size of `mixed_workload` and `segment_rollover`.
-const KIB: usize = 1024;
-/// How far the consumer of `mixed_workload` trails the producer, in records.
-const MIXED_LAG: usize = 10_000;
-/// Segment sizes of `segment_rollover`, in MiB.
-const SEGMENT_MIB: [usize; 3] = [1, 10, 100];
-/// Seed of the random offsets and keys (the same every run).
-const SEED: u64 = 0x5EED_0F10_6500;
-/// Largest batch accepted by `batch_write_throughput` (1000 x 10 KiB plus overhead).
-const BIG_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
 /// Quick profile caps (see the header).
 const QUICK_SAMPLES: u32 = 100;
@@ -203,19 +174,12 @@ fn counted<'a, 'b>(bencher: Bencher<'a, 'b>, messages: usize, size: usize) -> Be
 
 mod write {
     use super::{
-        BATCHES, BIG_BATCH_BYTES, Bencher, Case, Durability, KIB, LOG_CAP_BYTES, MESSAGES,
-        PRODUCER_APPENDS_NONE, PRODUCER_APPENDS_SYNC, Rotating, SEGMENT_MIB, SIZES, SMALL_SIZES,
-        THREADS, batch_bytes, cases, config, counted, cross, grid, payload, record, samples,
-        seconds, seconds_or,
+        BIG_BATCH_BYTES, Bencher, Case, Durability, LOG_CAP_BYTES, Profile, Rotating, batch_bytes,
+        config, counted, payload, record, samples, scenarios, seconds, seconds_or,
     };
 
     fn throughput_cases() -> Vec<Case> {
-        cases(
-            Case::engine,
-            &[Some(Durability::None)],
-            &grid(&MESSAGES, &[100, 1_000]),
-            &grid(&SIZES, &[100, 1024]),
-        )
+        scenarios::log::write_throughput(Profile::divan())
     }
 
     /// `messages` single-record appends to a long-lived log (durability none).
@@ -233,16 +197,7 @@ mod write {
     }
 
     fn batch_cases() -> Vec<Case> {
-        cross(
-            &cases(
-                Case::engine,
-                &[Some(Durability::None)],
-                &[0],
-                &grid(&SIZES, &[100, 1024]),
-            ),
-            "batch",
-            &grid(&BATCHES, &[10, 100]),
-        )
+        scenarios::log::batch_write_throughput(Profile::divan())
     }
 
     /// One append of a `batch`-record batch to a long-lived log (durability none).
@@ -265,12 +220,7 @@ mod write {
     }
 
     fn latency_cases() -> Vec<Case> {
-        cases(
-            Case::engine,
-            &[Some(Durability::None), Some(Durability::Sync)],
-            &[0],
-            &grid(&SIZES, &[100, 1024]),
-        )
+        scenarios::log::produce_latency(Profile::divan())
     }
 
     /// One append of one record; with `sync`, acknowledged after `fdatasync`.
@@ -285,29 +235,7 @@ mod write {
     }
 
     fn producer_cases() -> Vec<Case> {
-        let sizes = grid(&SMALL_SIZES, &[1024]);
-        let threads = grid(&THREADS, &[1, 4]);
-        let mut out = cross(
-            &cases(
-                Case::engine,
-                &[Some(Durability::Sync)],
-                &[PRODUCER_APPENDS_SYNC],
-                &sizes,
-            ),
-            "producers",
-            &threads,
-        );
-        out.extend(cross(
-            &cases(
-                Case::engine,
-                &[Some(Durability::None)],
-                &[PRODUCER_APPENDS_NONE],
-                &sizes,
-            ),
-            "producers",
-            &threads,
-        ));
-        out
+        scenarios::log::concurrent_producers(Profile::divan())
     }
 
     /// `messages` appends split across `producers` scoped threads, timed together.
@@ -337,10 +265,7 @@ mod write {
     }
 
     fn rollover_cases() -> Vec<Case> {
-        grid(&SEGMENT_MIB, &[1, 10])
-            .into_iter()
-            .map(|mib| Case::engine(Some(Durability::None), 0, KIB).with("segment_mib", mib))
-            .collect()
+        scenarios::log::segment_rollover(Profile::divan())
     }
 
     /// The append that seals a full segment and opens the next.
@@ -380,19 +305,13 @@ mod write {
 
 mod read {
     use super::{
-        Bencher, CONSUMER_FETCH_BYTES, CONSUMER_FETCH_RECORDS, CONSUMER_MESSAGES, Case, Durability,
-        FETCH_RECORDS, LOG_CAP_BYTES, MESSAGES, RANDOM_MESSAGES, Rotating, SEED, SIZES,
-        SMALL_SIZES, THREADS, XorShift, batch_bytes, cases, check_batches, config, consume,
-        counted, cross, filled, grid, payload, record, samples, seconds,
+        Bencher, CONSUMER_FETCH_BYTES, CONSUMER_FETCH_RECORDS, Case, Durability, LOG_CAP_BYTES,
+        Profile, Rotating, SEED, XorShift, batch_bytes, check_batches, config, consume, counted,
+        filled, payload, record, samples, scenarios, seconds,
     };
 
     fn read_cases() -> Vec<Case> {
-        cases(
-            Case::engine,
-            &[None],
-            &grid(&MESSAGES, &[1_000, 10_000]),
-            &grid(&SIZES, &[100, 1024]),
-        )
+        scenarios::log::read_throughput(Profile::divan())
     }
 
     /// A consumer reading the whole (warm) log with 1 MiB fetches.
@@ -407,16 +326,7 @@ mod read {
     }
 
     fn sequential_cases() -> Vec<Case> {
-        cross(
-            &cases(
-                Case::engine,
-                &[None],
-                &grid(&MESSAGES, &[1_000]),
-                &grid(&SIZES, &[100, 1024]),
-            ),
-            "fetch",
-            &FETCH_RECORDS,
-        )
+        scenarios::log::sequential_fetch(Profile::divan())
     }
 
     /// The whole (warm) log read with fetches of `fetch` records each.
@@ -432,12 +342,7 @@ mod read {
     }
 
     fn random_cases() -> Vec<Case> {
-        cases(
-            Case::engine,
-            &[None],
-            &grid(&RANDOM_MESSAGES, &[1_000, 10_000]),
-            &grid(&SIZES, &[100, 1024]),
-        )
+        scenarios::log::random_fetch(Profile::divan())
     }
 
     /// One fetch of one record at a random offset.
@@ -454,12 +359,7 @@ mod read {
     }
 
     fn latency_cases() -> Vec<Case> {
-        cases(
-            Case::engine,
-            &[Some(Durability::None)],
-            &[0],
-            &grid(&SIZES, &[100, 1024]),
-        )
+        scenarios::log::fetch_latency(Profile::divan())
     }
 
     /// Fetching the record just appended (untimed append), from the log's tail.
@@ -485,16 +385,7 @@ mod read {
     }
 
     fn consumer_cases() -> Vec<Case> {
-        cross(
-            &cases(
-                Case::engine,
-                &[None],
-                &[CONSUMER_MESSAGES],
-                &grid(&SMALL_SIZES, &[1024]),
-            ),
-            "consumers",
-            &grid(&THREADS, &[1, 2, 4]),
-        )
+        scenarios::log::concurrent_consumers(Profile::divan())
     }
 
     /// The (warm) log split into `consumers` ranges read by scoped threads, timed together.
@@ -527,27 +418,15 @@ mod read {
 
 mod maintenance {
     use super::{
-        Bencher, COMPACTION_SEGMENT_BYTES, Case, DUPLICATE_PERCENT, Durability, SEED, SEGMENTS,
-        SMALL_SIZES, Sink, XorShift, config, counted, grid, payload, record, samples, seconds_or,
+        Bencher, COMPACTION_SEGMENT_BYTES, Case, Durability, Profile, SEED, Sink, XorShift, config,
+        counted, payload, record, samples, scenarios, seconds_or,
     };
     use ringlog::CleanupPolicy;
     use ringlog::compaction::CompactOptions;
     use ringlog::record::Record;
 
     fn compaction_cases() -> Vec<Case> {
-        let mut out = Vec::new();
-        for &segments in &grid(&SEGMENTS, &[10]) {
-            for &size in &grid(&SMALL_SIZES, &[100, 1024]) {
-                for &dup in &grid(&DUPLICATE_PERCENT, &[30, 70]) {
-                    out.push(
-                        Case::engine(Some(Durability::None), 0, size)
-                            .with("segments", segments)
-                            .with("dup_percent", dup),
-                    );
-                }
-            }
-        }
-        out
+        scenarios::log::compaction(Profile::divan())
     }
 
     /// A keyed record: 8-byte big-endian key `key`.
@@ -623,13 +502,13 @@ mod maintenance {
 
 mod mixed {
     use super::{
-        Arc, Bencher, BytesCount, Case, Durability, ItemsCount, KIB, LOG_CAP_BYTES, MIXED_LAG,
+        Arc, Bencher, BytesCount, Case, Durability, ItemsCount, LOG_CAP_BYTES, MIXED_LAG, Profile,
         RefCell, Rotating, Sink, batch_bytes, check_batches, config, payload, record, samples,
-        seconds,
+        scenarios, seconds,
     };
 
     fn mixed_cases() -> Vec<Case> {
-        vec![Case::engine(Some(Durability::None), 0, KIB)]
+        scenarios::log::mixed_workload(Profile::divan())
     }
 
     /// One append and one fetch of one record, the consumer `MIXED_LAG` records behind.
@@ -667,8 +546,8 @@ mod mixed {
 
 mod naive {
     use super::{
-        Bencher, Case, Durability, LOG_CAP_BYTES, MESSAGES, NaiveSink, RANDOM_MESSAGES, RefCell,
-        SEED, SIZES, XorShift, cases, counted, grid, payload, samples, seconds,
+        Bencher, Case, Durability, LOG_CAP_BYTES, NaiveSink, Profile, RefCell, SEED, XorShift,
+        counted, payload, samples, scenarios, seconds,
     };
 
     /// Replaces the naive log with a fresh one once it holds `LOG_CAP_BYTES`.
@@ -679,12 +558,7 @@ mod naive {
     }
 
     fn throughput_cases() -> Vec<Case> {
-        cases(
-            Case::naive,
-            &[Some(Durability::None)],
-            &grid(&MESSAGES, &[100, 1_000]),
-            &grid(&SIZES, &[100, 1024]),
-        )
+        scenarios::log::naive_write_throughput(Profile::divan())
     }
 
     /// `messages` appends, one `write` each, to a long-lived file (no fsync).
@@ -703,12 +577,7 @@ mod naive {
     }
 
     fn latency_cases() -> Vec<Case> {
-        cases(
-            Case::naive,
-            &[Some(Durability::None), Some(Durability::Sync)],
-            &[0],
-            &grid(&SIZES, &[100, 1024]),
-        )
+        scenarios::log::naive_produce_latency(Profile::divan())
     }
 
     /// One append; with `sync`, followed by `fdatasync`.
@@ -723,12 +592,7 @@ mod naive {
     }
 
     fn read_cases() -> Vec<Case> {
-        cases(
-            Case::naive,
-            &[None],
-            &grid(&MESSAGES, &[1_000, 10_000]),
-            &grid(&SIZES, &[100, 1024]),
-        )
+        scenarios::log::naive_read_throughput(Profile::divan())
     }
 
     /// Every record read in order, two positional reads each (page cache warm).
@@ -747,12 +611,7 @@ mod naive {
     }
 
     fn random_cases() -> Vec<Case> {
-        cases(
-            Case::naive,
-            &[None],
-            &grid(&RANDOM_MESSAGES, &[1_000, 10_000]),
-            &grid(&SIZES, &[100, 1024]),
-        )
+        scenarios::log::naive_random_fetch(Profile::divan())
     }
 
     /// One record read at a random offset (same seed as the engine's `random_fetch`).

@@ -13,6 +13,8 @@
 //! cargo bench -p benches --bench topic -- topic_fetch           # filter by name
 //! ```
 //!
+//! The grids live in `benches::scenarios::topic`, shared with `ringbench suite`.
+//!
 //! The quick profile trims every grid (`benches::grid`) and takes
 //! [`QUICK_SAMPLE_COUNT`] samples per case instead of Divan's 100; `DIVAN_SAMPLE_COUNT=n` or
 //! `-- --sample-count n` still override it (and lower the sample count of any profile).
@@ -80,16 +82,20 @@
 //!   inputs included), so the 8-partition case may stop with fewer samples.
 
 use std::cell::{Cell, RefCell};
-use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use benches::payload;
+use benches::scenarios::Profile;
+use benches::scenarios::topic::{
+    self, CONCURRENT_BATCHES_NONE, CONCURRENT_BATCHES_SYNC, CountCase, PRODUCE_BATCHES,
+    RECORD_BYTES, SizeCase, TOPIC_CAP_BYTES, ThreadCase,
+};
 use benches::topic_fixtures::{
-    self, Broker, Layout, MAX_FETCH_BYTES, MAX_PARTITION_FETCH_BYTES, Rotating, TIMESTAMP_MS,
+    Broker, Layout, MAX_FETCH_BYTES, MAX_PARTITION_FETCH_BYTES, Rotating, TIMESTAMP_MS,
     batch_records, check_batches, check_produced, consume_range, fetch_step, fill, keyless_records,
     split_work, topic_config,
 };
-use benches::{SIZES, grid, payload};
 use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
 use ringlog::record::Record;
@@ -102,38 +108,18 @@ static ALLOC: divan::AllocProfiler = divan::AllocProfiler::system();
 
 /// Samples per case in the quick profile (Divan's default is 100).
 const QUICK_SAMPLE_COUNT: u32 = 20;
-/// A produce benchmark's topic is swapped for a fresh one once it holds this much payload.
-const TOPIC_CAP_BYTES: u64 = 256 * 1024 * 1024;
-/// Partition counts of the produce and fetch throughput grids.
-const PARTITIONS: [u32; 3] = [1, 4, 16];
-/// Batches (of 16 KiB payload) one produce-throughput iteration writes.
-const PRODUCE_BATCHES: usize = 256;
 /// Payload of a fetch-throughput or concurrent-consumer topic.
 const READ_TOPIC_BYTES: usize = 32 * 1024 * 1024;
-/// Record size of the concurrency, balance and multi-topic benches.
-const RECORD_BYTES: usize = 1024;
-/// Producer and consumer thread counts.
-const THREADS: [usize; 4] = [1, 4, 8, 16];
-/// Partition counts of the concurrency benches.
-const CONCURRENT_PARTITIONS: [u32; 2] = [4, 16];
-/// Batches the producers of one iteration share, per durability.
-const CONCURRENT_BATCHES_NONE: usize = 512;
-const CONCURRENT_BATCHES_SYNC: usize = 32;
-/// Partition counts of the balance bench.
-const BALANCE_PARTITIONS: [u32; 4] = [4, 8, 16, 32];
 /// Keyed records per balance iteration (one produce call).
 const BALANCE_RECORDS: usize = 1024;
 /// Distinct keys the balance bench cycles through (a multiple of `BALANCE_RECORDS`).
 const BALANCE_KEYS: usize = 64 * BALANCE_RECORDS;
-/// Topic counts of the multi-topic benches, each topic with `MULTI_TOPIC_PARTITIONS`.
-const TOPICS: [usize; 3] = [1, 5, 10];
+/// Partitions of each topic of the multi-topic benches.
 const MULTI_TOPIC_PARTITIONS: u32 = 4;
 /// Batches per multi-topic produce iteration (a multiple of the 4, 20 and 40 partitions).
 const MULTI_TOPIC_BATCHES: usize = 160;
 /// Payload spread over the partitions of a multi-topic fetch.
 const MULTI_TOPIC_READ_BYTES: usize = 16 * 1024 * 1024;
-/// Partition counts of the compaction bench.
-const COMPACTION_PARTITIONS: [u32; 3] = [1, 4, 8];
 /// Dirty compacted topic: records per partition, distinct keys, segment size.
 const COMPACTION_RECORDS: usize = 1024;
 const COMPACTION_KEYS: usize = 128;
@@ -163,123 +149,7 @@ fn summarize(line: String) {
     SUMMARIES.lock().expect("summaries lock").push(line);
 }
 
-/// Sizes in bytes, so that Divan's natural sort of case names orders them by size.
-fn size_name(bytes: usize) -> String {
-    format!("{bytes}B")
-}
-
-/// Partitions x record size, `durability=none`.
-#[derive(Clone, Copy, Debug)]
-struct SizeCase {
-    partitions: u32,
-    size: usize,
-}
-
-impl fmt::Display for SizeCase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "partitions={} size={} durability=none io={}",
-            self.partitions,
-            size_name(self.size),
-            topic_fixtures::io_path()
-        )
-    }
-}
-
-fn size_cases() -> Vec<SizeCase> {
-    let partitions = grid(&PARTITIONS, &[1, 16]);
-    let sizes = grid(&SIZES, &[100, 10 * 1024]);
-    partitions
-        .iter()
-        .flat_map(|&partitions| sizes.iter().map(move |&size| SizeCase { partitions, size }))
-        .collect()
-}
-
-/// Threads x partitions x durability, 1 KiB records.
-#[derive(Clone, Copy, Debug)]
-struct ThreadCase {
-    threads: usize,
-    partitions: u32,
-    durability: Durability,
-    role: &'static str,
-}
-
-impl fmt::Display for ThreadCase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}={} partitions={} size=1024B durability={} io={}",
-            self.role,
-            self.threads,
-            self.partitions,
-            self.durability.name(),
-            topic_fixtures::io_path()
-        )
-    }
-}
-
-fn thread_cases(role: &'static str, durabilities: &[Durability]) -> Vec<ThreadCase> {
-    let threads = grid(&THREADS, &[1, 8]);
-    let partitions = grid(&CONCURRENT_PARTITIONS, &[16]);
-    let mut cases = Vec::new();
-    for &durability in durabilities {
-        for &partitions in &partitions {
-            for &threads in &threads {
-                cases.push(ThreadCase {
-                    threads,
-                    partitions,
-                    durability,
-                    role,
-                });
-            }
-        }
-    }
-    cases
-}
-
-/// A count of partitions or topics, with the fixed conditions of its bench.
-#[derive(Clone, Copy, Debug)]
-struct CountCase {
-    name: &'static str,
-    count: usize,
-    detail: &'static str,
-}
-
-impl fmt::Display for CountCase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}={} {} durability=none io={}",
-            self.name,
-            self.count,
-            self.detail,
-            topic_fixtures::io_path()
-        )
-    }
-}
-
-fn count_cases(
-    name: &'static str,
-    detail: &'static str,
-    full: &[usize],
-    quick: &[usize],
-) -> Vec<CountCase> {
-    grid(full, quick)
-        .into_iter()
-        .map(|count| CountCase {
-            name,
-            count,
-            detail,
-        })
-        .collect()
-}
-
-fn to_usize(counts: &[u32]) -> Vec<usize> {
-    counts.iter().map(|&c| c as usize).collect()
-}
-
-#[divan::bench(args = size_cases())]
+#[divan::bench(args = topic::size_cases(Profile::divan()))]
 fn topic_produce_throughput(bencher: Bencher, case: &SizeCase) {
     let broker = Broker::open();
     let value = payload(case.size);
@@ -362,7 +232,7 @@ impl ReadTopic {
     }
 }
 
-#[divan::bench(args = size_cases())]
+#[divan::bench(args = topic::size_cases(Profile::divan()))]
 fn topic_fetch_throughput(bencher: Bencher, case: &SizeCase) {
     let broker = Broker::open();
     let topic = ReadTopic::build(
@@ -399,7 +269,7 @@ fn topic_fetch_throughput(bencher: Bencher, case: &SizeCase) {
         });
 }
 
-#[divan::bench(args = thread_cases("producers", &[Durability::None, Durability::Sync]))]
+#[divan::bench(args = topic::thread_cases(Profile::divan(), "producers", &[Durability::None, Durability::Sync]))]
 fn topic_concurrent_producers(bencher: Bencher, case: &ThreadCase) {
     let broker = Broker::open();
     let value = payload(RECORD_BYTES);
@@ -440,7 +310,7 @@ fn topic_concurrent_producers(bencher: Bencher, case: &ThreadCase) {
         });
 }
 
-#[divan::bench(args = thread_cases("consumers", &[Durability::None]))]
+#[divan::bench(args = topic::thread_cases(Profile::divan(), "consumers", &[Durability::None]))]
 fn topic_concurrent_consumers(bencher: Bencher, case: &ThreadCase) {
     let broker = Broker::open();
     let topic = ReadTopic::build(
@@ -494,12 +364,7 @@ fn topic_concurrent_consumers(bencher: Bencher, case: &ThreadCase) {
         });
 }
 
-#[divan::bench(args = count_cases(
-    "partitions",
-    "keyed size=1024B partitioner=murmur2",
-    &to_usize(&BALANCE_PARTITIONS),
-    &[4, 32],
-))]
+#[divan::bench(args = topic::balance_cases(Profile::divan()))]
 fn topic_partition_balance(bencher: Bencher, case: &CountCase) {
     let partitions = case.count as u32;
     let broker = Broker::open();
@@ -583,14 +448,14 @@ mod topic_multi_topic {
     use super::{
         Broker, BytesCount, CountCase, ItemsCount, MAX_FETCH_BYTES, MAX_PARTITION_FETCH_BYTES,
         MULTI_TOPIC_BATCHES, MULTI_TOPIC_PARTITIONS, MULTI_TOPIC_READ_BYTES, PartitionFetch,
-        RECORD_BYTES, ReadTopic, Rotating, TOPIC_CAP_BYTES, TOPICS, batch_records, check_batches,
-        check_produced, count_cases, keyless_records, payload, topic_config,
+        Profile, RECORD_BYTES, ReadTopic, Rotating, TOPIC_CAP_BYTES, batch_records, check_batches,
+        check_produced, keyless_records, payload, topic, topic_config,
     };
     use divan::Bencher;
     use ringlog::Durability;
 
     fn cases() -> Vec<CountCase> {
-        count_cases("topics", "partitions=4 size=1024B", &TOPICS, &[1, 10])
+        topic::multi_topic_cases(Profile::divan())
     }
 
     #[divan::bench(args = cases())]
@@ -749,12 +614,7 @@ impl<'m> DirtyTopic<'m> {
 }
 
 #[divan::bench(
-    args = count_cases(
-        "partitions",
-        "keys=128x8 size=1024B segment=65536B",
-        &to_usize(&COMPACTION_PARTITIONS),
-        &[1, 8],
-    ),
+    args = topic::compaction_cases(Profile::divan()),
     sample_count = 40,
     sample_size = 1,
     max_time = Duration::from_mins(1),

@@ -8,6 +8,7 @@ pub mod fixtures;
 pub mod naive;
 pub mod report;
 pub mod results;
+pub mod scenarios;
 pub mod topic_fixtures;
 
 use std::path::PathBuf;

@@ -141,7 +141,8 @@ impl RunResult {
     /// A message naming the file and what is wrong (I/O, JSON, or another schema version).
     pub fn load(path: &std::path::Path) -> Result<RunResult, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let result: RunResult = serde_json::from_slice(&bytes).map_err(|e| format!("{}: not a ringbench result: {e}", path.display()))?;
+        let result: RunResult = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{}: not a ringbench result: {e}", path.display()))?;
         if result.schema != SCHEMA_VERSION {
             return Err(format!(
                 "{}: schema version {} (this ringbench reads {SCHEMA_VERSION})",
@@ -157,6 +158,9 @@ impl RunResult {
     /// # Errors
     /// The operating system's error.
     pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
-        std::fs::write(path, serde_json::to_vec_pretty(self).expect("results serialize"))
+        std::fs::write(
+            path,
+            serde_json::to_vec_pretty(self).expect("results serialize"),
+        )
     }
 }

@@ -1,6 +1,24 @@
-//! Turns a results directory into `summary.md` and SVG plots (being written).
+//! Turns a results directory into `summary.md` and SVG plots.
+//!
+//! Layout: `inputs.rs` finds and reads the files (`fio.rs`, `divan.rs` for the optional ones);
+//! `targets.rs` and `compare.rs` are the pure decisions (target verdicts, path and baseline
+//! ratios); `summary.rs` writes the Markdown, `plots.rs` chooses what each plot shows and
+//! `svg.rs` draws it; `fmt.rs` prints figures the same way everywhere.
+
+pub mod compare;
+pub mod divan;
+pub mod fio;
+pub mod fmt;
+pub mod inputs;
+pub mod plots;
+pub mod summary;
+pub mod svg;
+pub mod targets;
 
 use std::path::{Path, PathBuf};
+
+/// Name of the Markdown report in the results directory.
+pub const SUMMARY_FILE: &str = "summary.md";
 
 /// Reads `dir/ringbench-*.json` (and `fio.json`, `divan-*.txt` when present) and writes
 /// `dir/summary.md` and the SVG plots beside it; returns the files written.
@@ -8,5 +26,17 @@ use std::path::{Path, PathBuf};
 /// # Errors
 /// A message naming what could not be read or written.
 pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    Err(format!("the report is not implemented yet ({})", dir.display()))
+    let inputs = inputs::load(dir)?;
+    let mut written = Vec::new();
+    for (name, svg) in plots::all(&inputs.runs) {
+        written.push(write(dir, name, &svg)?);
+    }
+    written.push(write(dir, SUMMARY_FILE, &summary::render(&inputs))?);
+    Ok(written)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, String> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+    Ok(path)
 }

@@ -1,2 +1,265 @@
-//! ringbench (being written).
-fn main() {}
+//! ringbench: ringlog's scenario runner.
+//!
+//! ```text
+//! ringbench suite [--smoke|--quick|--full] [--out DIR]   # results/<UTC>/ringbench-<io>.json
+//! ringbench produce --dir DIR [--size B] [--count N | --duration-s S] [--batch B]
+//!                   [--partitions P] [--producers T] [--durability none|write|sync]
+//!                   [--target-rate R]
+//! ringbench consume --dir DIR [--partitions P] [--consumers T] [--fetch-bytes N]
+//! ringbench compare OLD.json NEW.json [--threshold PCT]  # exit 1 on a regression
+//! ringbench report DIR                                   # summary.md and plots
+//! ```
+//!
+//! Data of `suite` goes to `RINGLOG_BENCH_DIR` (else the system's temporary directory) and is
+//! deleted case by case. Allocations are counted with `CountingAllocator` for the measuring
+//! thread (and summed over the threads a concurrent scenario spawns).
+
+mod compare;
+mod environment;
+mod log_scenarios;
+mod measure;
+mod perf;
+mod suite;
+mod topic_scenarios;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use benches::results::RunResult;
+use benches::scenarios::Profile;
+use clap::{Parser, Subcommand, ValueEnum};
+use ringlog::Durability;
+
+#[global_allocator]
+static ALLOC: ringlog_sys::alloc_count::CountingAllocator =
+    ringlog_sys::alloc_count::CountingAllocator;
+
+/// ringlog's scenario runner: the benchmark suite with its own timing loops, Kafka-style
+/// perf tests, and comparison of result files.
+#[derive(Parser, Debug)]
+#[command(name = "ringbench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Runs the scenarios of the Divan suite and writes DIR/ringbench-<io>.json; prints its
+    /// path last.
+    Suite {
+        /// One tiny case per scenario (seconds; CI).
+        #[arg(long, group = "profile")]
+        smoke: bool,
+        /// A representative subset (about 40 s on a 2-core machine; the default).
+        #[arg(long, group = "profile")]
+        quick: bool,
+        /// The full grids (under 20 minutes).
+        #[arg(long, group = "profile")]
+        full: bool,
+        /// Output directory (default results/<UTC timestamp>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Produces to a topic and prints what kafka-producer-perf-test prints.
+    Produce {
+        /// Data directory (kept after the run).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Topic name.
+        #[arg(long, default_value = "perf-test")]
+        topic: String,
+        /// Payload bytes per record.
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+        /// Records to send.
+        #[arg(long, default_value_t = 1_000_000, conflicts_with = "duration_s")]
+        count: u64,
+        /// Produce for this many seconds instead of --count records.
+        #[arg(long)]
+        duration_s: Option<f64>,
+        /// Records per produce call.
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// Partitions of the topic if it has to be created.
+        #[arg(long, default_value_t = 1)]
+        partitions: u32,
+        /// Producer threads.
+        #[arg(long, default_value_t = 1)]
+        producers: usize,
+        /// Durability of the topic if it has to be created.
+        #[arg(long, value_enum, default_value_t = DurabilityArg::None)]
+        durability: DurabilityArg,
+        /// Records per second over all producers; latency is then measured from each produce
+        /// call's intended start (no coordinated omission).
+        #[arg(long)]
+        target_rate: Option<f64>,
+    },
+    /// Consumes a topic (producing first if it is empty) and prints what
+    /// kafka-consumer-perf-test's figures, in the producer test's format.
+    Consume {
+        /// Data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Topic name.
+        #[arg(long, default_value = "perf-test")]
+        topic: String,
+        /// Partitions of the topic if it has to be created.
+        #[arg(long, default_value_t = 1)]
+        partitions: u32,
+        /// Consumer threads (partitions are dealt to them round robin).
+        #[arg(long, default_value_t = 1)]
+        consumers: usize,
+        /// Byte budget of one fetch (Kafka's max.partition.fetch.bytes).
+        #[arg(long, default_value_t = 1024 * 1024)]
+        fetch_bytes: usize,
+    },
+    /// Compares two result files case by case; exits 1 when a case regressed, 2 on
+    /// unreadable input.
+    ///
+    /// A case regressed when its payload MB/s fell, or its p99 rose, by more than the
+    /// threshold. The default, 25%, is wide on purpose: on a 2-core VM with a virtual disk the
+    /// same configuration varied 2-5x between runs on fdatasync-bound figures. Repeat a
+    /// scenario before believing one flag, and raise the threshold for sync scenarios.
+    Compare {
+        /// The baseline run.
+        old: PathBuf,
+        /// The run to judge.
+        new: PathBuf,
+        /// Percent change beyond which a case counts as regressed.
+        #[arg(long, default_value_t = compare::DEFAULT_THRESHOLD_PCT)]
+        threshold: f64,
+    },
+    /// Writes DIR/summary.md and plots from the result files in DIR.
+    Report {
+        /// A directory written by `ringbench suite`.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DurabilityArg {
+    None,
+    Write,
+    Sync,
+}
+
+impl From<DurabilityArg> for Durability {
+    fn from(d: DurabilityArg) -> Durability {
+        match d {
+            DurabilityArg::None => Durability::None,
+            DurabilityArg::Write => Durability::Write,
+            DurabilityArg::Sync => Durability::Sync,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Suite {
+            smoke,
+            quick: _,
+            full,
+            out,
+        } => {
+            let profile = if smoke {
+                Profile::Smoke
+            } else if full {
+                Profile::Full
+            } else {
+                Profile::Quick
+            };
+            let out = out.unwrap_or_else(|| {
+                PathBuf::from("results").join(environment::dir_stamp(SystemTime::now()))
+            });
+            finish(suite::run(profile, &out).map(|path| path.display().to_string()))
+        }
+        Command::Produce {
+            dir,
+            topic,
+            size,
+            count,
+            duration_s,
+            batch,
+            partitions,
+            producers,
+            durability,
+            target_rate,
+        } => finish(perf::produce(&perf::ProduceOptions {
+            dir,
+            topic,
+            size,
+            count,
+            duration: duration_s.map(Duration::from_secs_f64),
+            batch,
+            partitions,
+            producers: producers.max(1),
+            durability: durability.into(),
+            target_rate,
+        })),
+        Command::Consume {
+            dir,
+            topic,
+            partitions,
+            consumers,
+            fetch_bytes,
+        } => finish(perf::consume(&perf::ConsumeOptions {
+            dir,
+            topic,
+            partitions,
+            consumers,
+            fetch_bytes,
+        })),
+        Command::Compare {
+            old,
+            new,
+            threshold,
+        } => run_compare(&old, &new, threshold),
+        Command::Report { dir } => finish(benches::report::write_report(&dir).map(|files| {
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })),
+    }
+}
+
+/// Prints the result on stdout, or the error on stderr with exit status 1.
+fn finish(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ringbench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_compare(old: &std::path::Path, new: &std::path::Path, threshold: f64) -> ExitCode {
+    let (old, new) = match (RunResult::load(old), RunResult::load(new)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("ringbench compare: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if old.environment.io_path != new.environment.io_path {
+        eprintln!(
+            "ringbench compare: note: I/O paths differ ({} vs {})",
+            old.environment.io_path, new.environment.io_path
+        );
+    }
+    let verdicts = compare::compare(&old, &new, threshold);
+    let (text, regressed) = compare::table(&verdicts, threshold);
+    print!("{text}");
+    if regressed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,502 @@
+//! `ringbench suite`: every scenario of the Divan suite on ringbench's own timing loops, one
+//! [`ScenarioResult`] per case, written as `DIR/ringbench-<io>.json`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use benches::fixtures::{self, Case, NAIVE_PATH};
+use benches::results::{CompactionFigures, Latency, RunResult, SCHEMA_VERSION, ScenarioResult};
+use benches::scenarios::topic::{RECORD_BYTES, SizeCase, ThreadCase};
+use benches::scenarios::{self, Profile};
+use benches::topic_fixtures;
+use ringlog::Durability;
+
+use crate::environment;
+use crate::log_scenarios::{self as log, Outcome};
+use crate::measure::{Budget, Meter};
+use crate::topic_scenarios as topic;
+
+/// Name of the result file of this build's I/O path.
+pub fn result_file_name() -> &'static str {
+    if cfg!(feature = "mmap") {
+        "ringbench-mmap.json"
+    } else {
+        "ringbench-uring.json"
+    }
+}
+
+/// How long a case runs, by kind of scenario and profile.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// Throughput: a few regions of many operations.
+    Throughput,
+    /// Latency: many timed operations, for the tail percentiles.
+    Latency,
+    /// One operation per expensive untimed setup (compaction, rollover).
+    Heavy,
+}
+
+fn budget(profile: Profile, kind: Kind) -> Budget {
+    let (time_s, min_ops, hard_s) = match (profile, kind) {
+        (Profile::Smoke, Kind::Throughput) => (0.02, 1, 2.0),
+        (Profile::Smoke, Kind::Latency) => (0.03, 64, 1.0),
+        (Profile::Smoke, Kind::Heavy) => (0.02, 1, 3.0),
+        (Profile::Quick, Kind::Throughput) => (0.2, 1, 5.0),
+        (Profile::Quick, Kind::Latency) => (0.4, 2_000, 1.0),
+        (Profile::Quick, Kind::Heavy) => (0.3, 1, 5.0),
+        (Profile::Full, Kind::Throughput) => (2.0, 1, 20.0),
+        (Profile::Full, Kind::Latency) => (4.0, 20_000, 10.0),
+        (Profile::Full, Kind::Heavy) => (4.0, 5, 30.0),
+    };
+    Budget {
+        time: Duration::from_secs_f64(time_s),
+        min_ops,
+        hard_time: Duration::from_secs_f64(hard_s),
+    }
+}
+
+/// Who ran a case and under which conditions, before its figures.
+#[derive(Clone, Debug)]
+struct Spec {
+    name: &'static str,
+    category: &'static str,
+    engine: &'static str,
+    io_path: String,
+    durability: Option<Durability>,
+    params: BTreeMap<String, u64>,
+    threads: u32,
+}
+
+/// Parameter keys that count threads (the axis of the scaling factor).
+const THREAD_KEYS: [&str; 3] = ["producers", "consumers", "threads"];
+
+fn log_spec(name: &'static str, category: &'static str, case: &Case) -> Spec {
+    let mut params = BTreeMap::new();
+    if case.messages > 0 {
+        params.insert("messages".to_string(), case.messages as u64);
+    }
+    params.insert("size".to_string(), case.size as u64);
+    for (label, value) in case.extra.iter().chain(&case.extra2) {
+        params.insert((*label).to_string(), *value as u64);
+    }
+    let threads = THREAD_KEYS
+        .iter()
+        .find_map(|k| params.get(*k))
+        .map_or(1, |&n| n as u32);
+    let naive = case.path == NAIVE_PATH;
+    Spec {
+        name,
+        category: if naive { "baseline" } else { category },
+        engine: if naive { "naive" } else { "ringlog" },
+        io_path: if naive {
+            "page cache".to_string()
+        } else {
+            case.path.to_string()
+        },
+        durability: case.durability,
+        params,
+        threads,
+    }
+}
+
+fn latency_of(meter: &Meter) -> Option<Latency> {
+    let h = &meter.hist;
+    if h.is_empty() {
+        return None;
+    }
+    let us = |ns: u64| ns as f64 / 1e3;
+    Some(Latency {
+        p50_us: us(h.value_at_quantile(0.50)),
+        p90_us: us(h.value_at_quantile(0.90)),
+        p99_us: us(h.value_at_quantile(0.99)),
+        p999_us: us(h.value_at_quantile(0.999)),
+        max_us: us(h.max()),
+        mean_us: h.mean() / 1e3,
+    })
+}
+
+fn finish(spec: Spec, meter: &Meter, compaction: Option<CompactionFigures>) -> ScenarioResult {
+    let secs = meter.elapsed.as_secs_f64().max(1e-9);
+    ScenarioResult {
+        name: spec.name.to_string(),
+        category: spec.category.to_string(),
+        engine: spec.engine.to_string(),
+        io_path: spec.io_path,
+        durability: spec.durability.map(|d| d.name().to_string()),
+        params: spec.params,
+        threads: spec.threads,
+        operations: meter.ops,
+        messages: meter.messages,
+        payload_bytes: meter.payload_bytes,
+        disk_bytes: meter.disk_bytes,
+        elapsed_s: secs,
+        payload_mb_s: meter.payload_bytes as f64 / 1e6 / secs,
+        disk_mb_s: meter.disk_bytes.map(|b| b as f64 / 1e6 / secs),
+        messages_per_s: meter.messages as f64 / secs,
+        latency: latency_of(meter),
+        cpu_us_per_op: meter.cpu_us_per_op(),
+        allocations_per_op: meter.allocations_per_op(),
+        scaling: None,
+        compaction,
+    }
+}
+
+/// One progress line per case: name, parameters and the headline figures.
+fn progress_line(r: &ScenarioResult) -> String {
+    use std::fmt::Write as _;
+    let params: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut line = format!(
+        "{} [{}{}] {} ops in {:.2} s: {:.1} MB/s, {:.0} msg/s",
+        r.name,
+        r.durability
+            .as_deref()
+            .map_or_else(String::new, |d| format!("{d} ")),
+        params.join(" "),
+        r.operations,
+        r.elapsed_s,
+        r.payload_mb_s,
+        r.messages_per_s
+    );
+    if let Some(l) = r.latency {
+        let _ = write!(
+            line,
+            ", p50 {:.1} us, p99 {:.1} us, max {:.1} us",
+            l.p50_us, l.p99_us, l.max_us
+        );
+    }
+    if let Some(c) = r.cpu_us_per_op {
+        let _ = write!(line, ", cpu {c:.2} us/op");
+    }
+    if let Some(a) = r.allocations_per_op {
+        let _ = write!(line, ", {a:.2} allocs/op");
+    }
+    if let Some(c) = r.compaction {
+        let _ = write!(
+            line,
+            ", compaction {:.1} -> {:.1} MB in {:.1} ms",
+            c.mb_before,
+            c.mb_after,
+            c.duration_s * 1e3
+        );
+    }
+    line
+}
+
+/// One partition-log scenario: its name, category, ringbench's grid, runner and kind.
+struct LogScenario {
+    name: &'static str,
+    category: &'static str,
+    grid: fn(Profile) -> Vec<Case>,
+    run: fn(&Case, Budget) -> Outcome,
+    kind: Kind,
+}
+
+/// Every partition-log scenario, in the order run.
+const LOG_SCENARIOS: [LogScenario; 16] = {
+    use scenarios::log as grid;
+    [
+        LogScenario {
+            name: "write_throughput",
+            category: "produce",
+            grid: grid::write_throughput,
+            run: log::write_throughput,
+            kind: Kind::Throughput,
+        },
+        LogScenario {
+            name: "batch_write_throughput",
+            category: "produce",
+            grid: grid::batch_write_throughput,
+            run: log::batch_write_throughput,
+            kind: Kind::Throughput,
+        },
+        LogScenario {
+            name: "produce_latency",
+            category: "produce",
+            grid: grid::produce_latency,
+            run: log::produce_latency,
+            kind: Kind::Latency,
+        },
+        LogScenario {
+            name: "concurrent_producers",
+            category: "concurrency",
+            grid: grid::concurrent_producers,
+            run: log::concurrent_producers,
+            kind: Kind::Throughput,
+        },
+        LogScenario {
+            name: "segment_rollover",
+            category: "produce",
+            grid: grid::segment_rollover,
+            run: log::segment_rollover,
+            kind: Kind::Heavy,
+        },
+        LogScenario {
+            name: "read_throughput",
+            category: "fetch",
+            grid: grid::read_throughput,
+            run: log::read_throughput,
+            kind: Kind::Throughput,
+        },
+        LogScenario {
+            name: "sequential_fetch",
+            category: "fetch",
+            grid: grid::sequential_fetch,
+            run: log::sequential_fetch,
+            kind: Kind::Throughput,
+        },
+        LogScenario {
+            name: "random_fetch",
+            category: "fetch",
+            grid: grid::random_fetch,
+            run: log::random_fetch,
+            kind: Kind::Latency,
+        },
+        LogScenario {
+            name: "fetch_latency",
+            category: "fetch",
+            grid: grid::fetch_latency,
+            run: log::fetch_latency,
+            kind: Kind::Latency,
+        },
+        LogScenario {
+            name: "concurrent_consumers",
+            category: "concurrency",
+            grid: grid::concurrent_consumers,
+            run: log::concurrent_consumers,
+            kind: Kind::Throughput,
+        },
+        LogScenario {
+            name: "compaction",
+            category: "compaction",
+            grid: grid::compaction_with_target,
+            run: log::compaction,
+            kind: Kind::Heavy,
+        },
+        LogScenario {
+            name: "mixed_workload",
+            category: "mixed",
+            grid: grid::mixed_workload,
+            run: log::mixed_workload,
+            kind: Kind::Latency,
+        },
+        LogScenario {
+            name: "naive_write_throughput",
+            category: "baseline",
+            grid: grid::naive_write_throughput,
+            run: log::naive_write_throughput,
+            kind: Kind::Throughput,
+        },
+        LogScenario {
+            name: "naive_produce_latency",
+            category: "baseline",
+            grid: grid::naive_produce_latency,
+            run: log::naive_produce_latency,
+            kind: Kind::Latency,
+        },
+        LogScenario {
+            name: "naive_read_throughput",
+            category: "baseline",
+            grid: grid::naive_read_throughput,
+            run: log::naive_read_throughput,
+            kind: Kind::Throughput,
+        },
+        LogScenario {
+            name: "naive_random_fetch",
+            category: "baseline",
+            grid: grid::naive_random_fetch,
+            run: log::naive_random_fetch,
+            kind: Kind::Latency,
+        },
+    ]
+};
+
+fn topic_size_spec(case: &SizeCase) -> Spec {
+    Spec {
+        name: "topic_produce_throughput",
+        category: "topic",
+        engine: "ringlog",
+        io_path: topic_fixtures::io_path().to_string(),
+        durability: Some(Durability::None),
+        params: BTreeMap::from([
+            ("partitions".to_string(), u64::from(case.partitions)),
+            ("size".to_string(), case.size as u64),
+        ]),
+        threads: 1,
+    }
+}
+
+fn topic_thread_spec(case: &ThreadCase) -> Spec {
+    Spec {
+        name: "topic_concurrent_producers",
+        category: "topic",
+        engine: "ringlog",
+        io_path: topic_fixtures::io_path().to_string(),
+        durability: Some(case.durability),
+        params: BTreeMap::from([
+            ("partitions".to_string(), u64::from(case.partitions)),
+            ("producers".to_string(), case.threads as u64),
+            ("size".to_string(), RECORD_BYTES as u64),
+        ]),
+        threads: case.threads as u32,
+    }
+}
+
+/// Runs every scenario of `profile`; prints one line per case to stderr.
+pub fn run_all(profile: Profile) -> Vec<ScenarioResult> {
+    let mut out = Vec::new();
+    let mut report = |r: ScenarioResult| {
+        eprintln!("{}", progress_line(&r));
+        out.push(r);
+    };
+    for scenario in &LOG_SCENARIOS {
+        for case in (scenario.grid)(profile) {
+            let (meter, compaction) = (scenario.run)(&case, budget(profile, scenario.kind));
+            let spec = log_spec(scenario.name, scenario.category, &case);
+            report(finish(spec, &meter, compaction));
+        }
+        // The read scenarios keep their last filled log; delete it between scenarios.
+        fixtures::release();
+    }
+    for case in scenarios::topic::size_cases_with_1kib(profile) {
+        let (meter, _) = topic::topic_produce_throughput(&case, budget(profile, Kind::Throughput));
+        report(finish(topic_size_spec(&case), &meter, None));
+    }
+    let durabilities = [Durability::None, Durability::Sync];
+    for case in scenarios::topic::thread_cases(profile, "producers", &durabilities) {
+        let (meter, _) =
+            topic::topic_concurrent_producers(&case, budget(profile, Kind::Throughput));
+        report(finish(topic_thread_spec(&case), &meter, None));
+    }
+    fill_scaling(&mut out);
+    out
+}
+
+/// The key of a case without its thread count: cases that differ only in threads share it.
+fn scaling_key(r: &ScenarioResult) -> (String, String, Option<String>, Vec<(String, u64)>) {
+    let params = r
+        .params
+        .iter()
+        .filter(|(k, _)| !THREAD_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    (
+        r.name.clone(),
+        r.engine.clone(),
+        r.durability.clone(),
+        params,
+    )
+}
+
+/// Fills `scaling` of every case that has a thread-count parameter: throughput at N threads /
+/// (N x throughput of the 1-thread case of the same scenario and other parameters). Records
+/// per second is the throughput (payload and records scale alike). Cases without a 1-thread
+/// sibling keep `None`.
+pub fn fill_scaling(results: &mut [ScenarioResult]) {
+    let single: Vec<_> = results
+        .iter()
+        .filter(|r| r.threads == 1 && r.params.keys().any(|k| THREAD_KEYS.contains(&k.as_str())))
+        .map(|r| (scaling_key(r), r.messages_per_s))
+        .collect();
+    for r in results.iter_mut() {
+        if !r.params.keys().any(|k| THREAD_KEYS.contains(&k.as_str())) {
+            continue;
+        }
+        let key = scaling_key(r);
+        if let Some((_, one)) = single.iter().find(|(k, _)| *k == key)
+            && *one > 0.0
+        {
+            r.scaling = Some(r.messages_per_s / (f64::from(r.threads) * one));
+        }
+    }
+}
+
+/// Runs the suite and writes `out/ringbench-<io>.json`; returns its path.
+///
+/// # Errors
+/// A message saying what could not be written.
+pub fn run(profile: Profile, out: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let started = Instant::now();
+    let environment = environment::gather(profile);
+    eprintln!(
+        "ringbench suite: profile {}, I/O path {}, data in {} on {} ({}); allocations are \
+         counted per measuring thread (CountingAllocator), CPU time from /proc/self/stat at \
+         CLK_TCK=100",
+        profile.name(),
+        environment.io_path,
+        environment.data_dir,
+        environment.filesystem,
+        environment.device.as_deref().unwrap_or("device unknown"),
+    );
+    let scenarios = run_all(profile);
+    let result = RunResult {
+        schema: SCHEMA_VERSION,
+        environment,
+        scenarios,
+    };
+    let path = out.join(result_file_name());
+    result
+        .save(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!(
+        "ringbench suite: {} cases in {:.1} s",
+        result.scenarios.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(name: &str, threads: u32, messages_per_s: f64) -> ScenarioResult {
+        ScenarioResult {
+            name: name.to_string(),
+            category: "concurrency".to_string(),
+            engine: "ringlog".to_string(),
+            io_path: "io_uring+O_DIRECT".to_string(),
+            durability: Some("sync".to_string()),
+            params: BTreeMap::from([
+                ("size".to_string(), 1024),
+                ("producers".to_string(), u64::from(threads)),
+            ]),
+            threads,
+            operations: 1,
+            messages: 1,
+            payload_bytes: 1,
+            disk_bytes: None,
+            elapsed_s: 1.0,
+            payload_mb_s: 1.0,
+            disk_mb_s: None,
+            messages_per_s,
+            latency: None,
+            cpu_us_per_op: None,
+            allocations_per_op: None,
+            scaling: None,
+            compaction: None,
+        }
+    }
+
+    #[test]
+    fn scaling_is_throughput_over_n_times_single_thread() {
+        let mut results = vec![
+            case("concurrent_producers", 1, 1000.0),
+            case("concurrent_producers", 2, 1500.0),
+            case("concurrent_producers", 4, 2800.0),
+        ];
+        fill_scaling(&mut results);
+        let scaling: Vec<f64> = results.iter().map(|r| r.scaling.unwrap()).collect();
+        assert_eq!(scaling, vec![1.0, 0.75, 0.7]);
+    }
+
+    #[test]
+    fn scaling_needs_a_single_thread_case_with_the_same_parameters() {
+        let mut other = case("concurrent_producers", 1, 1000.0);
+        other.durability = Some("none".to_string());
+        let mut results = vec![other, case("concurrent_producers", 4, 2800.0)];
+        fill_scaling(&mut results);
+        assert_eq!(results[1].scaling, None);
+    }
+}

@@ -1,0 +1,671 @@
+//! `summary.md`: the Markdown report, section by section. Every figure printed here comes
+//! with its scenario's durability mode.
+
+use std::fmt::{Result, Write};
+
+use super::compare::{self, Comparison};
+use super::fio::{Direction, FioReport};
+use super::fmt::{ABSENT, cell, durability, num, opt, params, ratio};
+use super::inputs::{FIO_FILE, Inputs, Run};
+use super::plots;
+use super::targets::{self, Outcome, Target};
+use crate::results::ScenarioResult;
+
+/// Scenario categories, in the order of their tables; others follow by name.
+pub const CATEGORIES: [&str; 7] = [
+    "produce",
+    "fetch",
+    "concurrency",
+    "compaction",
+    "topic",
+    "mixed",
+    "baseline",
+];
+
+/// Scenarios listed under Bottlenecks, per I/O path.
+const BOTTLENECKS_PER_PATH: usize = 5;
+
+/// Renders the whole summary.
+pub fn render(inputs: &Inputs) -> String {
+    let mut out = String::new();
+    let outcomes: Vec<Vec<Outcome>> = inputs
+        .runs
+        .iter()
+        .map(|run| targets::evaluate(&run.result.scenarios))
+        .collect();
+    write_all(&mut out, inputs, &outcomes).expect("writing to a String cannot fail");
+    out
+}
+
+fn write_all(out: &mut String, inputs: &Inputs, outcomes: &[Vec<Outcome>]) -> Result {
+    let runs = &inputs.runs;
+    title(out, runs)?;
+    executive(out, runs, outcomes)?;
+    environment(out, runs)?;
+    categories(out, runs)?;
+    comparisons(out, runs)?;
+    let fio = match &inputs.fio {
+        Some(Ok(report)) => Some(report),
+        _ => None,
+    };
+    disk_limit(out, runs, inputs.fio.as_ref())?;
+    bottlenecks(out, runs, fio)?;
+    target_table(out, runs, outcomes)?;
+    plot_links(out)?;
+    raw_files(out, inputs)
+}
+
+fn title(out: &mut String, runs: &[Run]) -> Result {
+    let first = &runs[0].result.environment;
+    let mut profiles: Vec<&str> = runs
+        .iter()
+        .map(|r| r.result.environment.profile.as_str())
+        .collect();
+    profiles.dedup();
+    writeln!(
+        out,
+        "# ringbench report: {} ({} profile)\n",
+        first.started_utc,
+        profiles.join(", ")
+    )?;
+    let paths: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            format!(
+                "{} (`{}`, started {})",
+                r.display(),
+                r.file,
+                r.result.environment.started_utc
+            )
+        })
+        .collect();
+    writeln!(out, "Runs: {}.\n", paths.join("; "))
+}
+
+fn reading_text(outcome: &Outcome) -> String {
+    match &outcome.reading {
+        Some(r) => format!(
+            "{} {} ({}) {}",
+            num(r.value),
+            outcome.target.unit(),
+            durability(r.durability.as_deref()),
+            outcome.verdict.word()
+        ),
+        None => outcome.verdict.word().to_string(),
+    }
+}
+
+fn executive(out: &mut String, runs: &[Run], outcomes: &[Vec<Outcome>]) -> Result {
+    writeln!(out, "## Executive summary\n")?;
+    writeln!(
+        out,
+        "Each figure with the durability mode of its scenario in parentheses, then the verdict on its target (see Targets for the case read).\n"
+    )?;
+    header(out, "figure | target", runs.iter().map(Run::display))?;
+    for (i, target) in Target::ALL.iter().enumerate() {
+        let cells: Vec<String> = outcomes.iter().map(|o| reading_text(&o[i])).collect();
+        writeln!(
+            out,
+            "| {} | {} | {} |",
+            target.metric(),
+            target.goal(),
+            cells.join(" | ")
+        )?;
+    }
+    for (run, outcome) in runs.iter().zip(outcomes) {
+        let passed = outcome
+            .iter()
+            .filter(|o| o.verdict == targets::Verdict::Pass)
+            .count();
+        let missing = outcome
+            .iter()
+            .filter(|o| o.verdict == targets::Verdict::NotMeasured)
+            .count();
+        writeln!(
+            out,
+            "{}**{}**: {passed} of {} targets met, {missing} not measured.",
+            if run.label == runs[0].label { "\n" } else { "" },
+            run.display(),
+            outcome.len()
+        )?;
+    }
+    writeln!(out)
+}
+
+/// A table header with `fixed` columns then one per item of `columns`.
+fn header<'a>(out: &mut String, fixed: &str, columns: impl Iterator<Item = &'a str>) -> Result {
+    let columns: Vec<&str> = columns.collect();
+    let count = fixed.split('|').count() + columns.len();
+    writeln!(out, "| {fixed} | {} |", columns.join(" | "))?;
+    writeln!(out, "|{}", "---|".repeat(count))
+}
+
+fn environment(out: &mut String, runs: &[Run]) -> Result {
+    writeln!(out, "## Environment\n")?;
+    header(out, "", runs.iter().map(Run::display))?;
+    let envs: Vec<_> = runs.iter().map(|r| &r.result.environment).collect();
+    let optional = |v: &Option<String>| v.clone().unwrap_or_else(|| ABSENT.to_string());
+    let rows: [(&str, Vec<String>); 14] = [
+        ("CPU", envs.iter().map(|e| e.cpu_model.clone()).collect()),
+        ("cores", envs.iter().map(|e| e.cores.to_string()).collect()),
+        (
+            "memory",
+            envs.iter()
+                .map(|e| format!("{:.1} GiB", e.memory_bytes as f64 / f64::from(1u32 << 30)))
+                .collect(),
+        ),
+        ("kernel", envs.iter().map(|e| e.kernel.clone()).collect()),
+        (
+            "filesystem",
+            envs.iter().map(|e| e.filesystem.clone()).collect(),
+        ),
+        ("device", envs.iter().map(|e| optional(&e.device)).collect()),
+        (
+            "data directory",
+            envs.iter().map(|e| format!("`{}`", e.data_dir)).collect(),
+        ),
+        (
+            "O_DIRECT alignment (memory, offset)",
+            envs.iter()
+                .map(|e| {
+                    e.dio_alignment
+                        .map_or(ABSENT.to_string(), |(m, o)| format!("{m} B, {o} B"))
+                })
+                .collect(),
+        ),
+        (
+            "io_uring",
+            envs.iter().map(|e| e.io_uring.clone()).collect(),
+        ),
+        (
+            "engine I/O path",
+            envs.iter().map(|e| e.io_path.clone()).collect(),
+        ),
+        (
+            "git revision",
+            envs.iter().map(|e| optional(&e.git_revision)).collect(),
+        ),
+        ("rustc", envs.iter().map(|e| optional(&e.rustc)).collect()),
+        ("profile", envs.iter().map(|e| e.profile.clone()).collect()),
+        (
+            "started (UTC)",
+            envs.iter().map(|e| e.started_utc.clone()).collect(),
+        ),
+    ];
+    for (name, values) in rows {
+        let values: Vec<String> = values.iter().map(|v| cell(v)).collect();
+        writeln!(out, "| {name} | {} |", values.join(" | "))?;
+    }
+    writeln!(out)
+}
+
+/// Who measured a row: the path, or the baseline in that path's run.
+fn measured_by(run: &Run, scenario: &ScenarioResult) -> String {
+    if scenario.engine == "ringlog" {
+        run.display().to_string()
+    } else {
+        format!("{} ({} run)", scenario.engine, run.display())
+    }
+}
+
+/// The rows of `category`, each case followed by the same case in the other runs.
+fn rows_of<'a>(runs: &'a [Run], category: &str) -> Vec<(&'a Run, &'a ScenarioResult)> {
+    let mut rows: Vec<(&Run, &ScenarioResult)> = Vec::new();
+    let same = |a: &ScenarioResult, b: &ScenarioResult| {
+        a.name == b.name && a.params == b.params && a.durability == b.durability
+    };
+    for (index, run) in runs.iter().enumerate() {
+        for s in run
+            .result
+            .scenarios
+            .iter()
+            .filter(|s| s.category == category)
+        {
+            if runs[..index]
+                .iter()
+                .any(|earlier| earlier.result.scenarios.iter().any(|e| same(e, s)))
+            {
+                continue;
+            }
+            for later in &runs[index..] {
+                for t in later.result.scenarios.iter().filter(|t| same(t, s)) {
+                    rows.push((later, t));
+                }
+            }
+        }
+    }
+    rows
+}
+
+fn categories(out: &mut String, runs: &[Run]) -> Result {
+    let mut names: Vec<String> = CATEGORIES.iter().map(ToString::to_string).collect();
+    for run in runs {
+        for s in &run.result.scenarios {
+            if !names.contains(&s.category) {
+                names.push(s.category.clone());
+            }
+        }
+    }
+    for category in &names {
+        let rows = rows_of(runs, category);
+        if rows.is_empty() {
+            continue;
+        }
+        writeln!(out, "## {category}\n")?;
+        let scaling = rows.iter().any(|(_, s)| s.scaling.is_some());
+        let mut fixed = String::from(
+            "scenario | measured by | params | durability | threads | payload MB/s | messages/s | p50 us | p99 us | p99.9 us | CPU us/op | allocations/op",
+        );
+        if scaling {
+            fixed.push_str(" | scaling");
+        }
+        writeln!(out, "| {fixed} |")?;
+        writeln!(out, "|{}", "---|".repeat(fixed.split('|').count()))?;
+        for (run, s) in &rows {
+            let latency = |f: fn(&crate::results::Latency) -> f64| opt(s.latency.as_ref().map(f));
+            write!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}",
+                s.name,
+                measured_by(run, s),
+                params(&s.params),
+                durability(s.durability.as_deref()),
+                s.threads,
+                num(s.payload_mb_s),
+                num(s.messages_per_s),
+                latency(|l| l.p50_us),
+                latency(|l| l.p99_us),
+                latency(|l| l.p999_us),
+                opt(s.cpu_us_per_op),
+                opt(s.allocations_per_op)
+            )?;
+            if scaling {
+                write!(out, " | {}", opt(s.scaling))?;
+            }
+            writeln!(out, " |")?;
+        }
+        writeln!(out)?;
+        compaction_details(out, &rows)?;
+    }
+    Ok(())
+}
+
+fn compaction_details(out: &mut String, rows: &[(&Run, &ScenarioResult)]) -> Result {
+    let with: Vec<_> = rows
+        .iter()
+        .filter_map(|(run, s)| Some((run, s, s.compaction?)))
+        .collect();
+    if with.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "| scenario | measured by | params | durability | MB before | MB after | MB reclaimed | records removed | keys | duration ms | ms per 100 MB |"
+    )?;
+    writeln!(out, "|{}", "---|".repeat(11))?;
+    for (run, s, c) in with {
+        let per_100 = if c.mb_before > 0.0 {
+            num(c.duration_s * 1000.0 * 100.0 / c.mb_before)
+        } else {
+            ABSENT.to_string()
+        };
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {per_100} |",
+            s.name,
+            measured_by(run, s),
+            params(&s.params),
+            durability(s.durability.as_deref()),
+            num(c.mb_before),
+            num(c.mb_after),
+            num(c.mb_reclaimed),
+            c.records_removed,
+            c.keys,
+            num(c.duration_s * 1000.0)
+        )?;
+    }
+    writeln!(out)
+}
+
+fn comparisons(out: &mut String, runs: &[Run]) -> Result {
+    writeln!(out, "## io_uring vs mmap vs naive\n")?;
+    let scenarios: Vec<&[ScenarioResult]> =
+        runs.iter().map(|r| r.result.scenarios.as_slice()).collect();
+    let table = compare::comparisons(&scenarios);
+    if table.is_empty() {
+        return writeln!(
+            out,
+            "No case was measured on more than one path or by the baseline.\n"
+        );
+    }
+    writeln!(
+        out,
+        "The same case on each path and by the naive baseline (`naive_X` matched to `X` with the same parameters and durability). Ratios are times better (throughput: this / that; latency: that / this), each path against the baseline of its own run.\n"
+    )?;
+    let mut columns: Vec<String> = runs.iter().map(|r| r.display().to_string()).collect();
+    columns.extend(runs.iter().map(|r| format!("naive ({} run)", r.display())));
+    columns.extend(runs.iter().map(|r| format!("{} vs naive", r.display())));
+    for (a, b) in pairs(runs.len()) {
+        columns.push(format!("{} vs {}", runs[a].display(), runs[b].display()));
+    }
+    header(
+        out,
+        "scenario | params | durability | metric",
+        columns.iter().map(String::as_str),
+    )?;
+    for c in &table {
+        comparison_row(out, c, runs.len())?;
+    }
+    writeln!(out)
+}
+
+fn pairs(count: usize) -> Vec<(usize, usize)> {
+    (0..count)
+        .flat_map(|a| (a + 1..count).map(move |b| (a, b)))
+        .collect()
+}
+
+fn comparison_row(out: &mut String, c: &Comparison, runs: usize) -> Result {
+    let mut cells: Vec<String> = c.engine.iter().map(|v| opt(*v)).collect();
+    cells.extend(c.naive.iter().map(|v| opt(*v)));
+    cells.extend((0..runs).map(|i| c.engine_vs_naive(i).map_or(ABSENT.to_string(), ratio)));
+    cells.extend(
+        pairs(runs)
+            .into_iter()
+            .map(|(a, b)| c.engine_vs_engine(a, b).map_or(ABSENT.to_string(), ratio)),
+    );
+    writeln!(
+        out,
+        "| {} | {} | {} | {} | {} |",
+        c.key.base,
+        params(&c.key.params),
+        durability(c.key.durability.as_deref()),
+        c.metric.name(),
+        cells.join(" | ")
+    )
+}
+
+/// MB/s the disk saw: on-disk bytes when known, payload otherwise.
+fn moved_mb_s(s: &ScenarioResult) -> f64 {
+    s.disk_mb_s.unwrap_or(s.payload_mb_s)
+}
+
+/// Whether a scenario writes or reads, from its name.
+fn io_direction(s: &ScenarioResult) -> Option<Direction> {
+    let name = s.name.as_str();
+    if ["produce", "write", "rollover"]
+        .iter()
+        .any(|w| name.contains(w))
+    {
+        Some(Direction::Write)
+    } else if ["fetch", "read", "consum"].iter().any(|w| name.contains(w)) {
+        Some(Direction::Read)
+    } else {
+        None
+    }
+}
+
+fn disk_limit(
+    out: &mut String,
+    runs: &[Run],
+    fio: Option<&std::result::Result<FioReport, String>>,
+) -> Result {
+    writeln!(out, "## Disk limit\n")?;
+    let report = match fio {
+        None => {
+            return writeln!(
+                out,
+                "fio not installed: the disk's physical limit was not measured in this run.\n"
+            );
+        }
+        Some(Err(e)) => {
+            return writeln!(
+                out,
+                "`{FIO_FILE}` could not be read ({e}): the disk's physical limit is unknown for this run.\n"
+            );
+        }
+        Some(Ok(report)) => report,
+    };
+    writeln!(
+        out,
+        "fio{} on the data directory's device, O_DIRECT (`direct=1`):\n",
+        report
+            .version
+            .as_ref()
+            .map_or(String::new(), |v| format!(" ({v})"))
+    )?;
+    writeln!(
+        out,
+        "| job | direction | block | queue depth | MB/s | IOPS | clat p50 us | clat p99 us | clat p99.9 us |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
+    for job in &report.jobs {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            job.name,
+            job.direction.name(),
+            job.block_bytes
+                .map_or(ABSENT.to_string(), super::fmt::bytes),
+            job.iodepth.map_or(ABSENT.to_string(), |d| d.to_string()),
+            num(job.mb_s),
+            num(job.iops),
+            opt(job.clat_p50_us),
+            opt(job.clat_p99_us),
+            opt(job.clat_p999_us)
+        )?;
+    }
+    writeln!(
+        out,
+        "\nThe engine's figures of the throughput targets (payload MB/s, the same cases as under Targets) against it:\n"
+    )?;
+    writeln!(
+        out,
+        "| I/O path | direction | engine case | durability | engine MB/s | fio job | fio MB/s | fraction of the disk |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+    for run in runs {
+        for (direction, target) in [
+            (Direction::Write, Target::ProduceThroughput),
+            (Direction::Read, Target::FetchThroughput),
+        ] {
+            let (Some(r), Some(job)) = (
+                targets::read(target, &run.result.scenarios),
+                report.sequential_limit(direction),
+            ) else {
+                continue;
+            };
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {:.0}% |",
+                run.display(),
+                direction.name(),
+                r.case,
+                durability(r.durability.as_deref()),
+                num(r.value),
+                job.name,
+                num(job.mb_s),
+                100.0 * r.value / job.mb_s
+            )?;
+        }
+    }
+    small_write_latency(out, runs, report)
+}
+
+fn small_write_latency(out: &mut String, runs: &[Run], report: &FioReport) -> Result {
+    let Some(job) = report.small_write() else {
+        return writeln!(out);
+    };
+    writeln!(
+        out,
+        "\nSmall-write latency: fio `{}` write p50 {} us, p99 {} us; the fdatasync after it p50 {} us, p99 {} us.",
+        job.name,
+        opt(job.clat_p50_us),
+        opt(job.clat_p99_us),
+        opt(job.sync_p50_us),
+        opt(job.sync_p99_us)
+    )?;
+    // A durable small write costs the write and the fdatasync; their p99s added are an upper
+    // bound of the pair's p99.
+    let disk_p99 = match (job.clat_p99_us, job.sync_p99_us) {
+        (Some(write), Some(sync)) => Some(write + sync),
+        (write, None) => write,
+        (None, sync) => sync,
+    };
+    for run in runs {
+        if let Some(r) = targets::read(Target::ProduceLatency, &run.result.scenarios) {
+            let fraction = disk_p99.map_or(String::new(), |fio| {
+                format!(
+                    ", {} the disk's write + fdatasync p99",
+                    ratio(r.value / fio)
+                )
+            });
+            writeln!(
+                out,
+                "{}: `{}` p99 {} us (durability {}){fraction}.",
+                run.display(),
+                r.case,
+                num(r.value),
+                durability(r.durability.as_deref())
+            )?;
+        }
+    }
+    writeln!(out)
+}
+
+fn bottlenecks(out: &mut String, runs: &[Run], fio: Option<&FioReport>) -> Result {
+    writeln!(out, "## Bottlenecks\n")?;
+    match fio {
+        Some(_) => writeln!(
+            out,
+            "Per path, the {BOTTLENECKS_PER_PATH} engine cases furthest from the disk's sequential limit for their direction (fio's largest-block job). Cores busy = CPU time / wall time: near the thread count means CPU-bound, well below it means waiting (on the disk or on locks).\n"
+        )?,
+        None => writeln!(
+            out,
+            "No fio figure to compare with: per path, the {BOTTLENECKS_PER_PATH} engine cases with the lowest payload throughput. Cores busy = CPU time / wall time: near the thread count means CPU-bound, well below it means waiting.\n"
+        )?,
+    }
+    writeln!(
+        out,
+        "| I/O path | scenario | params | durability | threads | MB/s | fraction of the disk | CPU us/op | cores busy |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
+    for run in runs {
+        let mut ranked: Vec<(&ScenarioResult, f64, Option<f64>)> = run
+            .result
+            .scenarios
+            .iter()
+            .filter(|s| s.engine == "ringlog" && s.payload_mb_s > 0.0)
+            .filter_map(|s| {
+                let Some(report) = fio else {
+                    return Some((s, s.payload_mb_s, None));
+                };
+                let limit = report.sequential_limit(io_direction(s)?)?;
+                let fraction = moved_mb_s(s) / limit.mb_s;
+                Some((s, fraction, Some(fraction)))
+            })
+            .collect();
+        ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+        for (s, _, fraction) in ranked.into_iter().take(BOTTLENECKS_PER_PATH) {
+            let busy = s
+                .cpu_us_per_op
+                .filter(|_| s.elapsed_s > 0.0)
+                .map(|cpu| cpu * s.operations as f64 / (s.elapsed_s * 1e6));
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                run.display(),
+                s.name,
+                params(&s.params),
+                durability(s.durability.as_deref()),
+                s.threads,
+                num(moved_mb_s(s)),
+                fraction.map_or(ABSENT.to_string(), |f| format!("{:.1}%", 100.0 * f)),
+                opt(s.cpu_us_per_op),
+                opt(busy)
+            )?;
+        }
+    }
+    writeln!(out)
+}
+
+fn target_table(out: &mut String, runs: &[Run], outcomes: &[Vec<Outcome>]) -> Result {
+    writeln!(out, "## Targets\n")?;
+    header(
+        out,
+        "metric | target | how it is read",
+        runs.iter().map(Run::display),
+    )?;
+    for (i, target) in Target::ALL.iter().enumerate() {
+        let cells: Vec<String> = outcomes
+            .iter()
+            .map(|o| {
+                let outcome = &o[i];
+                match &outcome.reading {
+                    Some(r) => format!(
+                        "**{}** {} {} (durability {}; `{}`)",
+                        outcome.verdict.word(),
+                        num(r.value),
+                        target.unit(),
+                        durability(r.durability.as_deref()),
+                        r.case
+                    ),
+                    None => outcome.verdict.word().to_string(),
+                }
+            })
+            .collect();
+        writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            target.metric(),
+            target.goal(),
+            target.how(),
+            cells.join(" | ")
+        )?;
+    }
+    writeln!(out)
+}
+
+fn plot_links(out: &mut String) -> Result {
+    writeln!(out, "## Plots\n")?;
+    writeln!(
+        out,
+        "![Write throughput by record size, durability none]({})\n",
+        plots::THROUGHPUT_BY_SIZE
+    )?;
+    writeln!(
+        out,
+        "![Latency percentiles p50/p99/p99.9 per latency case, durability in each label]({})\n",
+        plots::LATENCY_PERCENTILES
+    )?;
+    writeln!(
+        out,
+        "![Throughput relative to one thread against threads, with the linear line; durability in each label]({})\n",
+        plots::SCALING
+    )
+}
+
+fn raw_files(out: &mut String, inputs: &Inputs) -> Result {
+    writeln!(out, "## Raw files\n")?;
+    for run in &inputs.runs {
+        writeln!(
+            out,
+            "- [`{}`]({}): {} scenario cases, {} I/O path",
+            run.file,
+            run.file,
+            run.result.scenarios.len(),
+            run.display()
+        )?;
+    }
+    for divan in &inputs.divan {
+        writeln!(
+            out,
+            "- [`{}`]({}): Divan's output, {} lines",
+            divan.name, divan.name, divan.lines
+        )?;
+    }
+    match &inputs.fio {
+        Some(_) => writeln!(out, "- [`{FIO_FILE}`]({FIO_FILE}): fio's JSON output"),
+        None => writeln!(out, "- no `{FIO_FILE}` (fio was not run)"),
+    }
+}
