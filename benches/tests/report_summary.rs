@@ -81,7 +81,9 @@ fn summary_states_figures_with_their_durability() {
     // Disk limit from fio, and the engine's fraction of it.
     assert!(text.contains("| seq-write-256k-qd8 | write | 256 KiB | 8 | 2050 |"));
     assert!(text.contains("| io_uring | read | sequential_fetch fetch=100 messages=1000 size=1024 | n/a: read | 1800 | seq-read-256k-qd4 | 2600 | 69% |"));
-    assert!(text.contains("fio `write-4k-qd1` write p50 30.5 us, p99 58.0 us; the fdatasync after it"));
+    assert!(
+        text.contains("fio `write-4k-qd1` write p50 30.5 us, p99 58.0 us; the fdatasync after it")
+    );
     // Compaction scaled to 100 MB, and the target not measured on the path without it.
     assert!(text.contains(
         "| compaction of 100 MB | < 100 ms | 80.2 ms per 100 MB (none) pass | not measured |"

@@ -99,12 +99,21 @@ fn command_output(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// `git rev-parse HEAD`, with `-dirty` when `git status --porcelain` lists changes; `None`
-/// without git or outside a repository. `--no-optional-locks` keeps status from rewriting the
+/// `git rev-parse HEAD`, with `-dirty` when tracked files changed (untracked files do not
+/// count: a run writes its own results directory); `None` without git or outside a
+/// repository. `--no-optional-locks` keeps status from rewriting the
 /// index.
 fn git_revision() -> Option<String> {
     let head = command_output("git", &["rev-parse", "HEAD"])?;
-    let status = command_output("git", &["--no-optional-locks", "status", "--porcelain"]);
+    let status = command_output(
+        "git",
+        &[
+            "--no-optional-locks",
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+        ],
+    );
     Some(match status {
         Some(s) if !s.is_empty() => format!("{head}-dirty"),
         _ => head,
