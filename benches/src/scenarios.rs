@@ -291,6 +291,54 @@ pub mod topic {
     pub const TOPICS: [usize; 3] = [1, 5, 10];
     /// Partition counts of the compaction bench.
     pub const COMPACTION_PARTITIONS: [u32; 3] = [1, 4, 8];
+    /// Payload of a fetch-throughput or concurrent-consumer topic (quick and full profiles).
+    pub const READ_TOPIC_BYTES: usize = 32 * 1024 * 1024;
+    /// The same in ringbench's smoke profile.
+    pub const SMOKE_READ_TOPIC_BYTES: usize = 2 * 1024 * 1024;
+    /// Passes over the warm topic per timed region of ringbench's `topic_concurrent_consumers`
+    /// (the Divan bench reads it once per iteration): one pass of 32 MiB takes about 0.1 ms
+    /// from the read cache here, less than starting 8 threads, so a single pass would measure
+    /// thread start-up rather than reading.
+    pub const CONSUMER_PASSES: u64 = 16;
+    /// Keyed records per produce call of the balance bench.
+    pub const BALANCE_RECORDS: usize = 1024;
+    /// Distinct keys the balance bench cycles through (a multiple of [`BALANCE_RECORDS`]).
+    pub const BALANCE_KEYS: usize = 64 * BALANCE_RECORDS;
+    /// Partitions of each topic of the multi-topic benches.
+    pub const MULTI_TOPIC_PARTITIONS: u32 = 4;
+    /// Batches per multi-topic produce iteration (a multiple of the 4, 20 and 40 partitions).
+    pub const MULTI_TOPIC_BATCHES: usize = 160;
+    /// Payload spread over the partitions of a multi-topic fetch (quick and full profiles).
+    pub const MULTI_TOPIC_READ_BYTES: usize = 16 * 1024 * 1024;
+    /// The same in ringbench's smoke profile.
+    pub const SMOKE_MULTI_TOPIC_READ_BYTES: usize = 2 * 1024 * 1024;
+    /// Records per partition of a dirty compacted topic.
+    pub const COMPACTION_RECORDS: usize = 1024;
+    /// Distinct keys of a dirty compacted topic (each written `COMPACTION_RECORDS / KEYS`
+    /// times per partition).
+    pub const COMPACTION_KEYS: usize = 128;
+    /// Segment size of a dirty compacted topic, so that about 20 segments are sealed.
+    pub const COMPACTION_SEGMENT_BYTES: u64 = 64 * 1024;
+
+    /// Payload of a fetch-throughput or concurrent-consumer topic: [`READ_TOPIC_BYTES`], or
+    /// [`SMOKE_READ_TOPIC_BYTES`] in the smoke profile.
+    pub fn read_topic_bytes(profile: Profile) -> usize {
+        profile.pick(
+            &[READ_TOPIC_BYTES],
+            &[READ_TOPIC_BYTES],
+            &[SMOKE_READ_TOPIC_BYTES],
+        )[0]
+    }
+
+    /// Payload of a multi-topic fetch: [`MULTI_TOPIC_READ_BYTES`], or
+    /// [`SMOKE_MULTI_TOPIC_READ_BYTES`] in the smoke profile.
+    pub fn multi_topic_read_bytes(profile: Profile) -> usize {
+        profile.pick(
+            &[MULTI_TOPIC_READ_BYTES],
+            &[MULTI_TOPIC_READ_BYTES],
+            &[SMOKE_MULTI_TOPIC_READ_BYTES],
+        )[0]
+    }
 
     /// Sizes in bytes, so that Divan's natural sort of case names orders them by size.
     fn size_name(bytes: usize) -> String {
@@ -479,9 +527,9 @@ pub mod topic {
 
 #[cfg(test)]
 mod tests {
-    use super::Profile;
     use super::log;
     use super::topic;
+    use super::{Durability, Profile};
 
     #[test]
     fn smoke_has_one_case_per_scenario_or_two_on_a_durability_or_thread_axis() {
@@ -492,6 +540,16 @@ mod tests {
         assert_eq!(log::compaction_with_target(p).len(), 1);
         assert!(log::write_throughput(p).iter().all(|c| c.size == 1024));
         assert_eq!(topic::size_cases(p).len(), 1);
+        assert_eq!(topic::balance_cases(p).len(), 1);
+        assert_eq!(topic::multi_topic_cases(p).len(), 1);
+        assert_eq!(topic::compaction_cases(p).len(), 1);
+        let consumers = topic::thread_cases(p, "consumers", &[Durability::None]);
+        assert_eq!(
+            consumers.len(),
+            2,
+            "1 consumer and N, for the scaling figure"
+        );
+        assert!(topic::read_topic_bytes(p) < topic::READ_TOPIC_BYTES);
     }
 
     #[test]

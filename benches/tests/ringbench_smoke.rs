@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-use benches::results::RunResult;
+use benches::results::{RunResult, ScenarioResult};
 
 /// Scenarios the smoke profile must cover.
 const SCENARIOS: [&str; 18] = [
@@ -30,6 +30,17 @@ const SCENARIOS: [&str; 18] = [
     "topic_concurrent_producers",
 ];
 
+/// The topic scenarios added to the suite after the first ones: each must appear with
+/// positive throughput.
+const TOPIC_SCENARIOS: [&str; 6] = [
+    "topic_fetch_throughput",
+    "topic_concurrent_consumers",
+    "topic_partition_balance",
+    "topic_multi_topic::produce",
+    "topic_multi_topic::fetch_many",
+    "topic_compaction",
+];
+
 #[test]
 fn smoke_suite_writes_a_complete_result_that_compares_clean_with_itself() {
     let out = tempfile::tempdir().expect("a temporary directory");
@@ -46,9 +57,10 @@ fn smoke_suite_writes_a_complete_result_that_compares_clean_with_itself() {
 
     let result = RunResult::load(&path).expect("the result loads");
     let names: BTreeSet<&str> = result.scenarios.iter().map(|r| r.name.as_str()).collect();
-    for name in SCENARIOS {
+    for name in SCENARIOS.iter().chain(&TOPIC_SCENARIOS) {
         assert!(names.contains(name), "{name} missing; ran {names:?}");
     }
+    check_topic_scenarios(&result);
     for r in &result.scenarios {
         assert!(
             r.payload_mb_s > 0.0 && r.messages_per_s > 0.0 && r.operations > 0,
@@ -121,4 +133,91 @@ fn smoke_suite_writes_a_complete_result_that_compares_clean_with_itself() {
         .output()
         .expect("run ringbench compare");
     assert_eq!(missing.status.code(), Some(2), "unreadable input exits 2");
+}
+
+fn find<'a>(result: &'a RunResult, name: &str) -> Vec<&'a ScenarioResult> {
+    result.scenarios.iter().filter(|r| r.name == name).collect()
+}
+
+/// The new topic scenarios: positive throughput, category "topic", the balance ratio, the
+/// compaction figures, and scaling of the concurrent consumers against their 1-consumer case.
+fn check_topic_scenarios(result: &RunResult) {
+    for name in TOPIC_SCENARIOS {
+        for r in find(result, name) {
+            assert!(
+                r.category == "topic" && r.payload_mb_s > 0.0 && r.messages_per_s > 0.0,
+                "{name} {:?}: category {} or no throughput",
+                r.params,
+                r.category
+            );
+            assert!(r.latency.is_some(), "{name} {:?}: no latency", r.params);
+        }
+    }
+    for r in find(result, "topic_partition_balance") {
+        let permille = r.params.get("balance_permille").copied();
+        assert!(
+            permille.is_some_and(|p| p >= 1000),
+            "balance_permille {permille:?}"
+        );
+        assert_eq!(r.durability.as_deref(), Some("none"));
+    }
+    for r in find(result, "topic_compaction") {
+        assert!(
+            r.compaction
+                .is_some_and(|c| c.mb_reclaimed > 0.0 && c.records_removed > 0),
+            "topic_compaction {:?}: {:?}",
+            r.params,
+            r.compaction
+        );
+    }
+    let consumers = find(result, "topic_concurrent_consumers");
+    assert!(
+        consumers.iter().any(|r| r.threads == 1),
+        "a 1-consumer case"
+    );
+    assert!(
+        consumers.iter().any(|r| r.threads > 1),
+        "a multi-consumer case"
+    );
+    for r in find(result, "topic_fetch_throughput")
+        .into_iter()
+        .chain(consumers)
+    {
+        assert_eq!(r.durability, None, "{} reads state no durability", r.name);
+    }
+}
+
+#[test]
+fn consume_with_a_target_rate_reads_everything_produced() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let produce = Command::new(env!("CARGO_BIN_EXE_ringbench"))
+        .args(["produce", "--count", "2000", "--partitions", "2", "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run ringbench produce");
+    assert!(
+        produce.status.success(),
+        "ringbench produce failed:\n{}",
+        String::from_utf8_lossy(&produce.stderr)
+    );
+    let consume = Command::new(env!("CARGO_BIN_EXE_ringbench"))
+        .args(["consume", "--target-rate", "2000", "--fetch-bytes", "65536"])
+        .args(["--consumers", "2", "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run ringbench consume");
+    let stdout = String::from_utf8_lossy(&consume.stdout);
+    assert!(
+        consume.status.success(),
+        "ringbench consume failed:\n{}",
+        String::from_utf8_lossy(&consume.stderr)
+    );
+    assert!(
+        stdout.starts_with("2000 records consumed, "),
+        "perf-test line: {stdout}"
+    );
+    assert!(
+        stdout.contains("ms 99.9th.") && stdout.contains("from each fetch's intended start"),
+        "perf-test line: {stdout}"
+    );
 }

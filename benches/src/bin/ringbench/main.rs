@@ -6,6 +6,7 @@
 //!                   [--partitions P] [--producers T] [--durability none|write|sync]
 //!                   [--target-rate R]
 //! ringbench consume --dir DIR [--partitions P] [--consumers T] [--fetch-bytes N]
+//!                   [--target-rate R]
 //! ringbench compare OLD.json NEW.json [--threshold PCT]  # exit 1 on a regression
 //! ringbench report DIR                                   # summary.md and plots
 //! ```
@@ -20,6 +21,7 @@ mod log_scenarios;
 mod measure;
 mod perf;
 mod suite;
+mod topic_read_scenarios;
 mod topic_scenarios;
 
 use std::path::PathBuf;
@@ -114,6 +116,10 @@ enum Command {
         /// Byte budget of one fetch (Kafka's max.partition.fetch.bytes).
         #[arg(long, default_value_t = 1024 * 1024)]
         fetch_bytes: usize,
+        /// Fetches per second over all consumers; latency is then measured from each fetch's
+        /// intended start (no coordinated omission).
+        #[arg(long)]
+        target_rate: Option<f64>,
     },
     /// Compares two result files case by case; exits 1 when a case regressed, 2 on
     /// unreadable input.
@@ -204,12 +210,14 @@ fn main() -> ExitCode {
             partitions,
             consumers,
             fetch_bytes,
+            target_rate,
         } => finish(perf::consume(&perf::ConsumeOptions {
             dir,
             topic,
             partitions,
             consumers,
             fetch_bytes,
+            target_rate,
         })),
         Command::Compare {
             old,

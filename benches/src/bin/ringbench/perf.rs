@@ -66,6 +66,41 @@ fn ensure_topic(
     Ok(partitions)
 }
 
+/// When each operation of one thread is meant to start, at a target rate: the next intended
+/// start is the previous one plus the interval, however late the previous operation ran.
+/// Latency measured from the intended start counts the wait a stall imposes on the
+/// operations queued behind it (no coordinated omission).
+#[derive(Debug)]
+struct Pacer {
+    interval: Option<Duration>,
+    intended: Instant,
+}
+
+impl Pacer {
+    /// A pacer of one operation per `interval` from now, or none (start at once).
+    fn new(interval: Option<Duration>) -> Pacer {
+        Pacer {
+            interval,
+            intended: Instant::now(),
+        }
+    }
+
+    /// Sleeps until the next operation's intended start and returns it; without an interval,
+    /// returns now.
+    fn start(&mut self) -> Instant {
+        let Some(step) = self.interval else {
+            return Instant::now();
+        };
+        let now = Instant::now();
+        if self.intended > now {
+            std::thread::sleep(self.intended - now);
+        }
+        let at = self.intended;
+        self.intended += step;
+        at
+    }
+}
+
 /// Kafka's perf-test summary line: records, records/s, MB/s (MB = 10^6) and latency in ms.
 fn summary(
     what: &str,
@@ -118,25 +153,14 @@ pub fn produce(o: &ProduceOptions) -> Result<String, String> {
                 s.spawn(move || {
                     let mut hist = histogram();
                     let mut sent = 0u64;
-                    let mut intended = Instant::now();
+                    let mut pacer = Pacer::new(interval);
                     loop {
                         let k = next_ref.fetch_add(1, Ordering::Relaxed);
                         let done = deadline.map_or(k >= total_batches, |d| Instant::now() >= d);
                         if done {
                             break;
                         }
-                        let start = match interval {
-                            Some(step) => {
-                                let now = Instant::now();
-                                if intended > now {
-                                    std::thread::sleep(intended - now);
-                                }
-                                let at = intended;
-                                intended += step;
-                                at
-                            }
-                            None => Instant::now(),
-                        };
+                        let start = pacer.start();
                         let partition = (k % u64::from(partitions)) as u32;
                         let results = manager_ref
                             .produce(&o.topic, Some(partition), batch_ref)
@@ -192,15 +216,18 @@ pub struct ConsumeOptions {
     pub consumers: usize,
     /// Byte budget of one fetch.
     pub fetch_bytes: usize,
+    /// Fetches per second to aim for, over all consumers.
+    pub target_rate: Option<f64>,
 }
 
-/// Reads one partition from its start to its end; returns (records, bytes).
+/// Reads one partition from its start to its end, each fetch started by `pacer` and timed
+/// from that start; returns (records, bytes).
 fn consume_partition(
     manager: &TopicManager,
     topic: &str,
     partition: u32,
     fetch_bytes: usize,
-    hist: &mut Histogram<u64>,
+    (pacer, hist): (&mut Pacer, &mut Histogram<u64>),
 ) -> Result<(u64, u64), String> {
     let log = manager
         .partition(topic, partition)
@@ -208,7 +235,7 @@ fn consume_partition(
     let (mut offset, end) = (log.start_offset(), log.next_offset());
     let (mut records, mut bytes) = (0, 0);
     while offset < end {
-        let start = Instant::now();
+        let start = pacer.start();
         let fetched = log.fetch(offset, fetch_bytes).map_err(|e| e.to_string())?;
         record(hist, start.elapsed());
         let mut rest = &fetched.bytes[..];
@@ -243,6 +270,10 @@ fn consume_partition(
 /// Consumes the topic (producing 100 000 records of 1 KiB first if it is empty); returns
 /// the summary line.
 ///
+/// With a target rate, each consumer schedules its fetches at its share of the rate and
+/// measures latency from each fetch's intended start, sleeping until the next intended start
+/// (no coordinated omission), as `produce` does.
+///
 /// # Errors
 /// A message saying what failed, including a batch at the wrong offset.
 pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
@@ -276,6 +307,9 @@ pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
     let manager = open(&o.dir, Durability::None)?;
     let partitions = ensure_topic(&manager, &o.topic, o.partitions, Durability::None)?;
     let consumers = o.consumers.clamp(1, partitions as usize);
+    let interval = o
+        .target_rate
+        .map(|rate| Duration::from_secs_f64(consumers as f64 / rate.max(1e-9)));
     let started = Instant::now();
     let manager_ref = &manager;
     let results: Vec<(Histogram<u64>, u64, u64)> = std::thread::scope(|s| {
@@ -283,10 +317,16 @@ pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
             .map(|c| {
                 s.spawn(move || {
                     let mut hist = histogram();
+                    let mut pacer = Pacer::new(interval);
                     let (mut records, mut bytes) = (0, 0);
                     for p in (c as u32..partitions).step_by(consumers) {
-                        let (r, b) =
-                            consume_partition(manager_ref, &o.topic, p, o.fetch_bytes, &mut hist)?;
+                        let (r, b) = consume_partition(
+                            manager_ref,
+                            &o.topic,
+                            p,
+                            o.fetch_bytes,
+                            (&mut pacer, &mut hist),
+                        )?;
                         records += r;
                         bytes += b;
                     }
@@ -309,10 +349,15 @@ pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
     }
     Ok(format!(
         "{preface}{}\n(topic {} with {partitions} partitions in {}, {consumers} consumer(s), \
-         fetches of {} bytes; MB/sec counts fetched batch bytes; latency per fetch)",
+         fetches of {} bytes; MB/sec counts fetched batch bytes; latency per fetch{})",
         summary("consumed", records, bytes, elapsed, &hist),
         o.topic,
         o.dir.display(),
-        o.fetch_bytes
+        o.fetch_bytes,
+        match o.target_rate {
+            Some(rate) =>
+                format!(", from each fetch's intended start at a target of {rate} fetches/sec"),
+            None => String::new(),
+        }
     ))
 }

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use benches::fixtures::{self, Case, NAIVE_PATH};
 use benches::results::{CompactionFigures, Latency, RunResult, SCHEMA_VERSION, ScenarioResult};
-use benches::scenarios::topic::{RECORD_BYTES, SizeCase, ThreadCase};
+use benches::scenarios::topic::{
+    CountCase, MULTI_TOPIC_PARTITIONS, RECORD_BYTES, SizeCase, ThreadCase,
+};
 use benches::scenarios::{self, Profile};
 use benches::topic_fixtures;
 use ringlog::Durability;
@@ -15,6 +17,7 @@ use ringlog::Durability;
 use crate::environment;
 use crate::log_scenarios::{self as log, Outcome};
 use crate::measure::{Budget, Meter};
+use crate::topic_read_scenarios as topic_read;
 use crate::topic_scenarios as topic;
 
 /// Name of the result file of this build's I/O path.
@@ -311,34 +314,136 @@ const LOG_SCENARIOS: [LogScenario; 16] = {
     ]
 };
 
-fn topic_size_spec(case: &SizeCase) -> Spec {
+/// A topic scenario's spec: category "topic", the engine's I/O path, `threads` from a
+/// thread-count parameter (else 1). `durability` is the topic's for produce and compaction
+/// cases, `None` for reads.
+fn topic_spec(name: &'static str, durability: Option<Durability>, params: &[(&str, u64)]) -> Spec {
+    let params: BTreeMap<String, u64> = params.iter().map(|&(k, v)| (k.to_string(), v)).collect();
+    let threads = THREAD_KEYS
+        .iter()
+        .find_map(|k| params.get(*k))
+        .map_or(1, |&n| n as u32);
     Spec {
-        name: "topic_produce_throughput",
+        name,
         category: "topic",
         engine: "ringlog",
         io_path: topic_fixtures::io_path().to_string(),
-        durability: Some(Durability::None),
-        params: BTreeMap::from([
-            ("partitions".to_string(), u64::from(case.partitions)),
-            ("size".to_string(), case.size as u64),
-        ]),
-        threads: 1,
+        durability,
+        params,
+        threads,
     }
 }
 
-fn topic_thread_spec(case: &ThreadCase) -> Spec {
-    Spec {
-        name: "topic_concurrent_producers",
-        category: "topic",
-        engine: "ringlog",
-        io_path: topic_fixtures::io_path().to_string(),
-        durability: Some(case.durability),
-        params: BTreeMap::from([
-            ("partitions".to_string(), u64::from(case.partitions)),
-            ("producers".to_string(), case.threads as u64),
-            ("size".to_string(), RECORD_BYTES as u64),
-        ]),
-        threads: case.threads as u32,
+fn topic_size_spec(name: &'static str, durability: Option<Durability>, case: &SizeCase) -> Spec {
+    topic_spec(
+        name,
+        durability,
+        &[
+            ("partitions", u64::from(case.partitions)),
+            ("size", case.size as u64),
+        ],
+    )
+}
+
+fn topic_thread_spec(
+    name: &'static str,
+    durability: Option<Durability>,
+    case: &ThreadCase,
+) -> Spec {
+    topic_spec(
+        name,
+        durability,
+        &[
+            ("partitions", u64::from(case.partitions)),
+            (case.role, case.threads as u64),
+            ("size", RECORD_BYTES as u64),
+        ],
+    )
+}
+
+/// Params of the multi-topic cases: topics of 4 partitions, 1 KiB records.
+fn multi_topic_params(case: &CountCase) -> [(&'static str, u64); 3] {
+    [
+        ("topics", case.count as u64),
+        ("partitions", u64::from(MULTI_TOPIC_PARTITIONS)),
+        ("size", RECORD_BYTES as u64),
+    ]
+}
+
+/// Runs the topic-manager scenarios of `profile`, handing each case's result to `report`.
+fn run_topic(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
+    let throughput = budget(profile, Kind::Throughput);
+    let none = Some(Durability::None);
+    for case in scenarios::topic::size_cases_with_1kib(profile) {
+        let (meter, _) = topic::topic_produce_throughput(&case, throughput);
+        report(finish(
+            topic_size_spec("topic_produce_throughput", none, &case),
+            &meter,
+            None,
+        ));
+    }
+    for case in scenarios::topic::size_cases(profile) {
+        let (meter, _) = topic_read::topic_fetch_throughput(&case, throughput, profile);
+        report(finish(
+            topic_size_spec("topic_fetch_throughput", None, &case),
+            &meter,
+            None,
+        ));
+    }
+    let durabilities = [Durability::None, Durability::Sync];
+    for case in scenarios::topic::thread_cases(profile, "producers", &durabilities) {
+        let (meter, _) = topic::topic_concurrent_producers(&case, throughput);
+        let spec = topic_thread_spec("topic_concurrent_producers", Some(case.durability), &case);
+        report(finish(spec, &meter, None));
+    }
+    // Reads: the grid's durability (none) is that of the untimed fill, so the results say None.
+    for case in scenarios::topic::thread_cases(profile, "consumers", &[Durability::None]) {
+        let (meter, _) = topic_read::topic_concurrent_consumers(&case, throughput, profile);
+        let spec = topic_thread_spec("topic_concurrent_consumers", None, &case);
+        report(finish(spec, &meter, None));
+    }
+    for case in scenarios::topic::balance_cases(profile) {
+        let (meter, permille) = topic::topic_partition_balance(&case, throughput);
+        let spec = topic_spec(
+            "topic_partition_balance",
+            none,
+            &[
+                ("partitions", case.count as u64),
+                ("size", RECORD_BYTES as u64),
+                ("balance_permille", permille),
+            ],
+        );
+        report(finish(spec, &meter, None));
+    }
+    for case in scenarios::topic::multi_topic_cases(profile) {
+        let (meter, _) = topic::topic_multi_topic_produce(&case, throughput);
+        let spec = topic_spec(
+            "topic_multi_topic::produce",
+            none,
+            &multi_topic_params(&case),
+        );
+        report(finish(spec, &meter, None));
+    }
+    for case in scenarios::topic::multi_topic_cases(profile) {
+        let (meter, _) = topic_read::topic_multi_topic_fetch_many(&case, throughput, profile);
+        let spec = topic_spec(
+            "topic_multi_topic::fetch_many",
+            None,
+            &multi_topic_params(&case),
+        );
+        report(finish(spec, &meter, None));
+    }
+    for case in scenarios::topic::compaction_cases(profile) {
+        let (meter, figures) = topic::topic_compaction(&case, budget(profile, Kind::Heavy));
+        let spec = topic_spec(
+            "topic_compaction",
+            none,
+            &[
+                ("partitions", case.count as u64),
+                ("size", RECORD_BYTES as u64),
+            ],
+        );
+        report(finish(spec, &meter, figures));
     }
 }
 
@@ -358,16 +463,7 @@ pub fn run_all(profile: Profile) -> Vec<ScenarioResult> {
         // The read scenarios keep their last filled log; delete it between scenarios.
         fixtures::release();
     }
-    for case in scenarios::topic::size_cases_with_1kib(profile) {
-        let (meter, _) = topic::topic_produce_throughput(&case, budget(profile, Kind::Throughput));
-        report(finish(topic_size_spec(&case), &meter, None));
-    }
-    let durabilities = [Durability::None, Durability::Sync];
-    for case in scenarios::topic::thread_cases(profile, "producers", &durabilities) {
-        let (meter, _) =
-            topic::topic_concurrent_producers(&case, budget(profile, Kind::Throughput));
-        report(finish(topic_thread_spec(&case), &meter, None));
-    }
+    run_topic(profile, &mut report);
     fill_scaling(&mut out);
     out
 }
