@@ -108,22 +108,11 @@ static ALLOC: divan::AllocProfiler = divan::AllocProfiler::system();
 
 /// Samples per case in the quick profile (Divan's default is 100).
 const QUICK_SAMPLE_COUNT: u32 = 20;
-/// Payload of a fetch-throughput or concurrent-consumer topic.
-const READ_TOPIC_BYTES: usize = 32 * 1024 * 1024;
-/// Keyed records per balance iteration (one produce call).
-const BALANCE_RECORDS: usize = 1024;
-/// Distinct keys the balance bench cycles through (a multiple of `BALANCE_RECORDS`).
-const BALANCE_KEYS: usize = 64 * BALANCE_RECORDS;
-/// Partitions of each topic of the multi-topic benches.
-const MULTI_TOPIC_PARTITIONS: u32 = 4;
-/// Batches per multi-topic produce iteration (a multiple of the 4, 20 and 40 partitions).
-const MULTI_TOPIC_BATCHES: usize = 160;
-/// Payload spread over the partitions of a multi-topic fetch.
-const MULTI_TOPIC_READ_BYTES: usize = 16 * 1024 * 1024;
-/// Dirty compacted topic: records per partition, distinct keys, segment size.
-const COMPACTION_RECORDS: usize = 1024;
-const COMPACTION_KEYS: usize = 128;
-const COMPACTION_SEGMENT_BYTES: u64 = 64 * 1024;
+// Sizes shared with `ringbench suite`, so the two runners measure the same workloads.
+use benches::scenarios::topic::{
+    BALANCE_KEYS, BALANCE_RECORDS, COMPACTION_KEYS, COMPACTION_RECORDS, COMPACTION_SEGMENT_BYTES,
+    MULTI_TOPIC_BATCHES, MULTI_TOPIC_PARTITIONS, MULTI_TOPIC_READ_BYTES, READ_TOPIC_BYTES,
+};
 
 fn main() {
     eprintln!("{}", benches::describe_conditions());
