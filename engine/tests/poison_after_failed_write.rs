@@ -68,6 +68,9 @@ impl Storage for Failing {
     fn set_len(&self, file: &Arc<File>, len: u64) -> io::Result<()> {
         self.inner.set_len(file, len)
     }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.inner.rename(from, to)
+    }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         self.inner.sync_dir(dir)
     }

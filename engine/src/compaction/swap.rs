@@ -24,6 +24,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::io::Storage;
 use crate::segment::{INDEX_EXTENSION, LOG_EXTENSION, TIME_INDEX_EXTENSION, file_name};
 
 /// Suffix of files being written.
@@ -102,26 +103,38 @@ pub fn write_replaces(dir: &Path, base: u64, replaced: &[u64]) -> io::Result<()>
 /// # Errors
 /// The operating system's error, or the simulated crash of `budget`; the files are then left
 /// exactly as that step left them, for [`recover`] to settle.
-pub fn commit(dir: &Path, base: u64, replaced: &[u64], budget: &mut StepBudget) -> io::Result<()> {
+pub fn commit(
+    storage: &dyn Storage,
+    dir: &Path,
+    base: u64,
+    replaced: &[u64],
+    budget: &mut StepBudget,
+) -> io::Result<()> {
     for extension in [INDEX_EXTENSION, TIME_INDEX_EXTENSION, REPLACES_EXTENSION] {
         budget.before_operation()?;
-        std::fs::rename(
-            staged_path(dir, base, extension, CLEANED_SUFFIX),
-            staged_path(dir, base, extension, SWAP_SUFFIX),
+        storage.rename(
+            &staged_path(dir, base, extension, CLEANED_SUFFIX),
+            &staged_path(dir, base, extension, SWAP_SUFFIX),
         )?;
     }
     budget.before_operation()?;
-    std::fs::rename(
-        staged_path(dir, base, LOG_EXTENSION, CLEANED_SUFFIX),
-        staged_path(dir, base, LOG_EXTENSION, SWAP_SUFFIX),
+    storage.rename(
+        &staged_path(dir, base, LOG_EXTENSION, CLEANED_SUFFIX),
+        &staged_path(dir, base, LOG_EXTENSION, SWAP_SUFFIX),
     )?;
-    ringlog_sys::file::fsync_dir(dir)?;
-    finish(dir, base, replaced, budget)
+    storage.sync_dir(dir)?;
+    finish(storage, dir, base, replaced, budget)
 }
 
 /// Steps 3 and 4: idempotent, so a crash in the middle is finished by running them again (a
 /// plain file of base `base` is deleted only while its `.swap` replacement still waits).
-fn finish(dir: &Path, base: u64, replaced: &[u64], budget: &mut StepBudget) -> io::Result<()> {
+fn finish(
+    storage: &dyn Storage,
+    dir: &Path,
+    base: u64,
+    replaced: &[u64],
+    budget: &mut StepBudget,
+) -> io::Result<()> {
     for &old in replaced {
         for extension in [LOG_EXTENSION, INDEX_EXTENSION, TIME_INDEX_EXTENSION] {
             // The cleaned segment takes the first replaced base offset: once its `.swap` file of
@@ -137,12 +150,12 @@ fn finish(dir: &Path, base: u64, replaced: &[u64], budget: &mut StepBudget) -> i
         let from = staged_path(dir, base, extension, SWAP_SUFFIX);
         if from.exists() {
             budget.before_operation()?;
-            std::fs::rename(&from, dir.join(file_name(base, extension)))?;
+            storage.rename(&from, &dir.join(file_name(base, extension)))?;
         }
     }
     budget.before_operation()?;
     remove_if_present(&staged_path(dir, base, REPLACES_EXTENSION, SWAP_SUFFIX))?;
-    ringlog_sys::file::fsync_dir(dir)
+    storage.sync_dir(dir)
 }
 
 fn remove_if_present(path: &Path) -> io::Result<()> {
@@ -157,7 +170,7 @@ fn remove_if_present(path: &Path) -> io::Result<()> {
 /// # Errors
 /// The operating system's error, or a committed swap whose list of replaced segments is
 /// unreadable.
-pub fn recover(dir: &Path) -> io::Result<()> {
+pub fn recover(storage: &dyn Storage, dir: &Path) -> io::Result<()> {
     let mut committed = Vec::new();
     let mut leftovers = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -190,7 +203,7 @@ pub fn recover(dir: &Path) -> io::Result<()> {
                     format!("{}: {e}", list.display()),
                 )
             })?;
-        finish(dir, base, &replaced, &mut StepBudget::unlimited())?;
+        finish(storage, dir, base, &replaced, &mut StepBudget::unlimited())?;
     }
     let mut removed = false;
     for path in leftovers {
@@ -201,7 +214,7 @@ pub fn recover(dir: &Path) -> io::Result<()> {
         }
     }
     if removed {
-        ringlog_sys::file::fsync_dir(dir)?;
+        storage.sync_dir(dir)?;
     }
     Ok(())
 }

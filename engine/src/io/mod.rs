@@ -180,6 +180,14 @@ pub trait Storage: Send + Sync + 'static {
     /// The operating system's error.
     fn set_len(&self, file: &Arc<File>, len: u64) -> io::Result<()>;
 
+    /// Renames a file (`rename(2)`), replacing `to` if it exists. The engine's only renames
+    /// are the steps of crash-safe swaps (compaction, topic metadata, the cleaner checkpoint);
+    /// durability of the new name follows from [`Storage::sync_dir`].
+    ///
+    /// # Errors
+    /// The operating system's error.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+
     /// Makes a directory's entries durable (after creating, renaming or deleting files).
     ///
     /// # Errors

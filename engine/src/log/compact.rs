@@ -248,8 +248,14 @@ impl LogInner {
             .map_err(|e| self.io("write the indexes of", &path, e))?;
         let replaced: Vec<u64> = olds.iter().map(|s| s.base_offset).collect();
         swap::write_replaces(&self.dir, base, &replaced).map_err(|e| self.io("write", &path, e))?;
-        swap::commit(&self.dir, base, &replaced, budget)
-            .map_err(|e| self.io("swap in", &path, e))?;
+        swap::commit(
+            self.shared.storage().as_ref(),
+            &self.dir,
+            base,
+            &replaced,
+            budget,
+        )
+        .map_err(|e| self.io("swap in", &path, e))?;
         cleaned.data_bytes.store(bytes, Ordering::Release);
         cleaned.disk_bytes.store(bytes, Ordering::Release);
         cleaned.next_offset.store(next_offset, Ordering::Release);
@@ -298,7 +304,7 @@ impl LogInner {
             let mut file = std::fs::File::create(&tmp)?;
             writeln!(file, "{first_dirty}")?;
             file.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
+            self.shared.storage().rename(&tmp, &path)?;
             self.shared.storage().sync_dir(&self.dir)
         })();
         result.map_err(|e| self.io("write", &path, e))

@@ -30,7 +30,7 @@ enum Trust {
 
 pub(super) fn open(dir: &Path, config: Config, shared: Arc<Shared>) -> Result<LogInner, OpenError> {
     // An interrupted compaction is finished (committed) or undone before segments are listed.
-    crate::compaction::swap::recover(dir)
+    crate::compaction::swap::recover(shared.storage().as_ref(), dir)
         .map_err(|source| io_error("settle the compaction in", dir, source))?;
     let marker = dir.join(CLEAN_SHUTDOWN_FILE);
     let clean = marker.exists();

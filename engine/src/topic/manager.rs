@@ -745,11 +745,13 @@ impl TopicManager {
     }
 
     fn write_metadata(&self, md: &TopicMetadata) -> Result<(), TopicError> {
-        metadata::write(&self.data_dir, md).map_err(|(path, source)| TopicError::Io {
-            op: "write topic metadata",
-            path,
-            source,
-        })
+        metadata::write(self.shared.storage().as_ref(), &self.data_dir, md).map_err(
+            |(path, source)| TopicError::Io {
+                op: "write topic metadata",
+                path,
+                source,
+            },
+        )
     }
 
     fn log_config(&self, config: &TopicConfig) -> Config {

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::TopicConfig;
+use crate::io::Storage;
 
 /// Directory under the data directory holding one metadata file per topic.
 pub const METADATA_DIR: &str = "__ringlog_topics";
@@ -62,7 +63,11 @@ static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 ///
 /// # Errors
 /// The operating system's error, with the path it concerns.
-pub fn write(data_dir: &Path, metadata: &TopicMetadata) -> Result<(), (PathBuf, std::io::Error)> {
+pub fn write(
+    storage: &dyn Storage,
+    data_dir: &Path,
+    metadata: &TopicMetadata,
+) -> Result<(), (PathBuf, std::io::Error)> {
     let dir = metadata_dir(data_dir);
     std::fs::create_dir_all(&dir).map_err(|e| (dir.clone(), e))?;
     let path = metadata_path(data_dir, &metadata.name);
@@ -76,8 +81,8 @@ pub fn write(data_dir: &Path, metadata: &TopicMetadata) -> Result<(), (PathBuf, 
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(&bytes)?;
         file.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        ringlog_sys::file::fsync_dir(&dir)
+        storage.rename(&tmp, &path)?;
+        storage.sync_dir(&dir)
     })();
     result.map_err(|e| (path, e))
 }
