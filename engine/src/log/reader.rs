@@ -141,7 +141,20 @@ impl LogInner {
         if offset == end {
             return Ok(empty);
         }
-        let Some(segment) = self.segment_for(offset) else {
+        let found = self.segment_for(offset);
+        // Retention may have deleted the segment holding `offset` since `start` was loaded, and
+        // `segment_for` then returned a later one: that would skip records without a word.
+        // Retention moves the start under the segments lock `segment_for` took, so this load
+        // sees any deletion that lookup saw.
+        let start = self.start_offset.load(std::sync::atomic::Ordering::Acquire);
+        if offset < start {
+            return Err(ReadError::OffsetOutOfRange {
+                requested: offset,
+                start,
+                end,
+            });
+        }
+        let Some(segment) = found else {
             return Ok(empty);
         };
         let limit = segment.data_bytes();
