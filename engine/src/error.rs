@@ -24,7 +24,10 @@ pub enum OpenError {
     #[error(transparent)]
     DirectIo(#[from] DirectIoError),
     /// A file operation failed.
-    #[error("{op} {path} failed: {source}")]
+    #[error(
+        "{op} {path} failed: {source}{hint}",
+        hint = disk_full_hint(.source, "open the log again")
+    )]
     Io {
         /// What was being done.
         op: &'static str,
@@ -115,7 +118,10 @@ pub enum AppendError {
         records: usize,
     },
     /// A write, `fdatasync`, `fallocate` or segment roll failed; the log is poisoned from now on.
-    #[error("{op} {path} failed: {source}; the log refuses further writes")]
+    #[error(
+        "{op} {path} failed: {source}; the log refuses further writes{hint}",
+        hint = disk_full_hint(.source, "reopen the log")
+    )]
     Io {
         /// What was being done.
         op: &'static str,
@@ -124,6 +130,11 @@ pub enum AppendError {
         /// The operating system's error.
         source: io::Error,
     },
+    /// Reading back the active segment's last partial page, which the append continues, failed.
+    /// Nothing was appended and nothing acknowledged is at risk: the log stays writable and the
+    /// append can be retried.
+    #[error("{0}; nothing was appended and the log still accepts writes")]
+    Read(#[source] ReadError),
     /// The log was closed.
     #[error("the log is closed")]
     Closed,
@@ -186,7 +197,10 @@ pub enum MaintenanceError {
         cause: Arc<str>,
     },
     /// A file operation failed.
-    #[error("{op} {path} failed: {source}")]
+    #[error(
+        "{op} {path} failed: {source}{hint}",
+        hint = disk_full_hint(.source, "retry")
+    )]
     Io {
         /// What was being done.
         op: &'static str,
@@ -219,5 +233,16 @@ impl From<AppendError> for MaintenanceError {
                 source: io::Error::other(other.to_string()),
             },
         }
+    }
+}
+
+/// What to do when `source` says the filesystem is full (ENOSPC) or the quota is spent
+/// (EDQUOT): free space, then `then`. Empty for any other error.
+fn disk_full_hint(source: &io::Error, then: &str) -> String {
+    match source.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+            format!("; the filesystem is full: free space on it, then {then}")
+        }
+        _ => String::new(),
     }
 }

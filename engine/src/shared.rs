@@ -95,6 +95,15 @@ impl Shared {
                     "the {filesystem} filesystem refuses O_DIRECT; using buffered I/O"
                 )),
             ),
+            // The probe writes one block: name the directory, so that a full disk (which
+            // fails here before recovery could trim anything) says where to free space.
+            Err(DirectIoError::Io(source)) => {
+                return Err(OpenError::Io {
+                    op: "probe O_DIRECT (write and read back one block) in",
+                    path: data_dir.to_path_buf(),
+                    source,
+                });
+            }
             Err(e) => return Err(OpenError::DirectIo(e)),
         };
         let storage: Arc<dyn Storage> = match config.io_mode {

@@ -127,7 +127,7 @@ fn consume(log: &Log, producers_done: &AtomicBool, consumer: usize) -> Written {
             assert!(
                 last_progress.elapsed() < STALL_LIMIT,
                 "consumer {consumer} stuck at offset {offset} (log end {})",
-                fetched.log_end_offset
+                fetched.high_watermark
             );
             thread::yield_now();
             continue;

@@ -177,7 +177,7 @@ fn tail_log(log: &Log, fetcher: usize, total: u64, done: &AtomicBool) -> Tail {
         let batches = log
             .fetch(tail.position, max_bytes)
             .unwrap_or_else(|e| panic!("fetcher {fetcher} at {}: {e}", tail.position));
-        // That batches end within `log_end_offset` is checked by its own test below.
+        // That batches end within `high_watermark` is checked by its own test below.
         if batches.bytes.is_empty() {
             assert_eq!(batches.next_fetch_offset, tail.position);
             assert!(
@@ -325,11 +325,11 @@ fn no_cache_small_segments_durability_write() {
 /// before it. One appender appends single small records as fast as it can while fetchers
 /// fetch at the tail, so an append often lands while a fetch runs.
 #[test]
-fn fetch_never_returns_records_past_its_log_end_offset() {
-    for_each_io_mode(fetch_stays_within_its_log_end_offset);
+fn fetch_never_returns_records_past_its_high_watermark() {
+    for_each_io_mode(fetch_stays_within_its_high_watermark);
 }
 
-fn fetch_stays_within_its_log_end_offset(io_mode: IoMode) {
+fn fetch_stays_within_its_high_watermark(io_mode: IoMode) {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = Arc::new(open_log(dir.path(), common::config(io_mode)));
     let appends = u64::from(scaled(20_000));
@@ -341,11 +341,11 @@ fn fetch_stays_within_its_log_end_offset(io_mode: IoMode) {
                 while position < appends {
                     let batches = log.fetch(position, 1 << 20).expect("fetch");
                     assert!(
-                        batches.next_fetch_offset <= batches.log_end_offset,
+                        batches.next_fetch_offset <= batches.high_watermark,
                         "fetch({position}) returned batches up to offset {} but reported \
-                         log_end_offset {}",
+                         high_watermark {}",
                         batches.next_fetch_offset - 1,
-                        batches.log_end_offset
+                        batches.high_watermark
                     );
                     position = batches.next_fetch_offset;
                 }

@@ -80,7 +80,7 @@ fn check_fetch_contract(log: &Log, batches: &[Vec<Expected>], state: &str) {
     let at_end = log.fetch(end, 1 << 20).unwrap();
     assert!(at_end.bytes.is_empty(), "{state}: fetch at the log end");
     assert_eq!(
-        (at_end.next_fetch_offset, at_end.log_end_offset),
+        (at_end.next_fetch_offset, at_end.high_watermark),
         (end, end)
     );
     match log.fetch(end + 1, 1 << 20) {
@@ -113,7 +113,7 @@ fn check_fetch_contract(log: &Log, batches: &[Vec<Expected>], state: &str) {
                 "{state}: fetch({offset}, 1) returns batch {b} from its start"
             );
             assert_eq!(fetched.next_fetch_offset, last + 1, "{state}");
-            assert_eq!(fetched.log_end_offset, end, "{state}");
+            assert_eq!(fetched.high_watermark, end, "{state}");
 
             let records = log.read_records(offset, 1).unwrap();
             let read: Vec<Expected> = records.iter().map(Expected::from_read).collect();
@@ -168,7 +168,7 @@ fn fetch_contract_holds(io_mode: IoMode) {
     let log = open_log(dir.path(), config(io_mode));
     let empty = log.fetch(0, 1 << 20).unwrap();
     assert!(empty.bytes.is_empty(), "fetch on an empty log");
-    assert_eq!((empty.next_fetch_offset, empty.log_end_offset), (0, 0));
+    assert_eq!((empty.next_fetch_offset, empty.high_watermark), (0, 0));
     assert_eq!(log.offset_for_timestamp(0).unwrap(), None, "empty log");
     assert!(matches!(
         log.fetch(1, 1),

@@ -379,9 +379,9 @@ impl Harness<'_> {
             .fetch(offset, max_bytes)
             .map_err(|e| TestCaseError::fail(format!("fetch({offset}, {max_bytes}): {e}")))?;
         prop_assert_eq!(
-            fetched.log_end_offset,
+            fetched.high_watermark,
             end,
-            "log_end_offset of fetch({})",
+            "high_watermark of fetch({})",
             offset
         );
         if offset == end {

@@ -163,7 +163,7 @@ fn run_consumer(manager: &TopicManager, places: &[Place], producers_done: &Atomi
                 batches.next_fetch_offset, *offset,
                 "{place:?}: next fetch offset"
             );
-            at_end &= *offset == batches.log_end_offset;
+            at_end &= *offset == batches.high_watermark;
         }
         if done && at_end {
             return seen;

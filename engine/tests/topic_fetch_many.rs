@@ -109,7 +109,7 @@ fn assert_entry(entry: &PartitionFetched, asked: &PartitionFetch, batches: u64, 
     }
     let next = spans.last().map_or(asked.offset, |s| s.last_offset + 1);
     assert_eq!(fetched.next_fetch_offset, next, "{what}: next_fetch_offset");
-    assert_eq!(fetched.log_end_offset, end, "{what}: log_end_offset");
+    assert_eq!(fetched.high_watermark, end, "{what}: high_watermark");
 }
 
 #[test]

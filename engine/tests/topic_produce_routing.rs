@@ -37,7 +37,7 @@ fn batches(manager: &TopicManager, topic: &str, partition: u32) -> Vec<(u64, u64
         .fetch(topic, partition, 0, 1 << 20)
         .expect("fetch the partition");
     assert_eq!(
-        fetched.next_fetch_offset, fetched.log_end_offset,
+        fetched.next_fetch_offset, fetched.high_watermark,
         "one fetch reads it all"
     );
     batch_spans(&fetched.bytes)

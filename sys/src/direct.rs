@@ -190,7 +190,9 @@ impl std::error::Error for DirectIoError {
 /// # Errors
 ///
 /// [`DirectIoError::Unsupported`] if the open, the write or the read fails with `EINVAL`;
-/// [`DirectIoError::Io`] for any other failure, including data that does not read back.
+/// [`DirectIoError::Io`] for any other failure, including data that does not read back. A
+/// write refused with ENOSPC or EDQUOT after the O_DIRECT open succeeded is not a failure: the
+/// filesystem is full, not unable, and the alignment `statx` reports is used.
 pub fn probe_direct_io(dir: &Path) -> Result<DioAlignment, DirectIoError> {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -229,7 +231,16 @@ fn probe_file(file: &File) -> io::Result<DioAlignment> {
         *byte = (i % 251) as u8;
     }
     written.set_len(block_bytes);
-    file.write_all_at(&written, 0)?;
+    if let Err(e) = file.write_all_at(&written, 0) {
+        // A full filesystem cannot take the probe block, but it accepted the O_DIRECT open
+        // (filesystems without O_DIRECT refuse it with EINVAL), so trust the alignment statx
+        // reported: opening a log on a full disk must still work, to read it and let recovery
+        // trim preallocated space.
+        return match e.raw_os_error() {
+            Some(libc::ENOSPC | libc::EDQUOT) => Ok(alignment),
+            _ => Err(e),
+        };
+    }
     let mut read = AlignedBuf::new(block_bytes, alignment.memory);
     read.set_len(block_bytes);
     file.read_exact_at(read.as_mut_slice(), 0)?;

@@ -20,6 +20,11 @@
 //! are idempotent) and deletes everything else ending in `.cleaned` or `.swap`: a compaction
 //! interrupted before its commit point leaves the old segments untouched, one interrupted after
 //! it is finished. Nothing is ever half applied.
+//!
+//! A compaction that fails in the running process is settled the same way: before its commit
+//! point the log keeps its old segments, after it the log serves the cleaned segment at once
+//! (what the next open would find), and the next compaction starts by running [`recover`], so
+//! a later swap never meets the files of an unfinished one.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -98,7 +103,8 @@ pub fn write_replaces(dir: &Path, base: u64, replaced: &[u64]) -> io::Result<()>
     file.sync_all()
 }
 
-/// Steps 1 to 4 for the cleaned group `base` (see the module docs).
+/// Steps 1 to 4 for the cleaned group `base` (see the module docs): [`stage`], then
+/// [`complete`].
 ///
 /// # Errors
 /// The operating system's error, or the simulated crash of `budget`; the files are then left
@@ -108,6 +114,23 @@ pub fn commit(
     dir: &Path,
     base: u64,
     replaced: &[u64],
+    budget: &mut StepBudget,
+) -> io::Result<()> {
+    stage(storage, dir, base, budget)?;
+    complete(storage, dir, base, replaced, budget)
+}
+
+/// Steps 1 and 2 up to the commit point: the renames to `.swap`, `B.log.swap` last. Once this
+/// returned `Ok` the swap is committed: whatever fails after, [`recover`] finishes it (at the
+/// next open, or when the next compaction starts), so the caller must serve the cleaned
+/// segment from then on. On `Err` nothing is committed (a failed rename renames nothing).
+///
+/// # Errors
+/// The operating system's error, or the simulated crash of `budget`.
+pub fn stage(
+    storage: &dyn Storage,
+    dir: &Path,
+    base: u64,
     budget: &mut StepBudget,
 ) -> io::Result<()> {
     for extension in [INDEX_EXTENSION, TIME_INDEX_EXTENSION, REPLACES_EXTENSION] {
@@ -121,7 +144,22 @@ pub fn commit(
     storage.rename(
         &staged_path(dir, base, LOG_EXTENSION, CLEANED_SUFFIX),
         &staged_path(dir, base, LOG_EXTENSION, SWAP_SUFFIX),
-    )?;
+    )
+}
+
+/// The rest of a committed swap: the directory fsync that makes the commit point durable, then
+/// steps 3 and 4.
+///
+/// # Errors
+/// The operating system's error, or the simulated crash of `budget`; [`recover`] finishes
+/// the swap.
+pub fn complete(
+    storage: &dyn Storage,
+    dir: &Path,
+    base: u64,
+    replaced: &[u64],
+    budget: &mut StepBudget,
+) -> io::Result<()> {
     storage.sync_dir(dir)?;
     finish(storage, dir, base, replaced, budget)
 }
@@ -165,7 +203,9 @@ fn remove_if_present(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Settles every interrupted compaction in `dir` (run at open, before segments are listed).
+/// Settles every interrupted compaction in `dir`: at open, before segments are listed, and
+/// when a compaction starts (under the log's compaction lock, so no swap is in progress), where
+/// it finishes the swaps a failed compaction committed and already serves.
 ///
 /// # Errors
 /// The operating system's error, or a committed swap whose list of replaced segments is

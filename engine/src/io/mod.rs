@@ -208,6 +208,33 @@ pub trait Storage: Send + Sync + 'static {
     ) -> io::Result<()>;
 }
 
+/// Creates `dir` and its missing parents, and makes each new entry durable by syncing the
+/// directory that holds it (`sync_dir`): a directory known only to the page cache can vanish at
+/// a power loss with every file in it, synced or not.
+///
+/// # Errors
+/// What failed (`create directory` or `fsync directory`), where, and the operating system's
+/// error.
+pub(crate) fn create_dir_durable(
+    dir: &Path,
+    sync_dir: impl Fn(&Path) -> io::Result<()>,
+) -> Result<(), (&'static str, std::path::PathBuf, io::Error)> {
+    let created: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .collect();
+    std::fs::create_dir_all(dir)
+        .map_err(|source| ("create directory", dir.to_path_buf(), source))?;
+    for new_dir in created {
+        let parent = new_dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        sync_dir(parent).map_err(|source| ("fsync directory", parent.to_path_buf(), source))?;
+    }
+    Ok(())
+}
+
 /// Opens a file for a storage path: with O_DIRECT or buffered.
 pub(crate) fn open_file(path: &Path, create: bool, direct: bool) -> io::Result<Arc<File>> {
     let mut options = std::fs::OpenOptions::new();

@@ -38,7 +38,9 @@ impl Log {
     ///
     /// # Errors
     /// Reading or writing failed, a batch is corrupt, or the offset map cannot hold one batch.
-    /// An interrupted compaction leaves the log as it was or finished; the next open settles it.
+    /// An interrupted compaction leaves the log as it was or finished (it serves the cleaned
+    /// segments once their swap passed its commit point); the next compaction or open settles
+    /// the files. A failed compaction does not poison the log.
     pub fn compact(
         &self,
         options: &CompactOptions,
@@ -53,6 +55,11 @@ impl LogInner {
         options: &CompactOptions,
     ) -> Result<Option<CompactionReport>, MaintenanceError> {
         let _one_at_a_time = self.compaction.lock().expect("compaction lock poisoned");
+        // A compaction that failed after its commit point left its swap unfinished (the log
+        // already serves its cleaned segment), and one that failed before it left staged
+        // files: settle both before anything new is staged.
+        swap::recover(self.shared.storage().as_ref(), &self.dir)
+            .map_err(|e| self.io("settle the compaction in", &self.dir, e))?;
         let started = Instant::now();
         let mut budget = options
             .stop_after_file_operations
@@ -238,7 +245,7 @@ impl LogInner {
                 Ok::<_, MaintenanceError>(ControlFlow::Continue(()))
             })?;
         }
-        let bytes = output.finish().map_err(|e| self.io("write", &path, e))?;
+        let bytes = output.finish().map_err(|(op, e)| self.io(op, &path, e))?;
         builder.push_time_entry(&cleaned);
         cleaned
             .write_indexes_to(
@@ -248,37 +255,53 @@ impl LogInner {
             .map_err(|e| self.io("write the indexes of", &path, e))?;
         let replaced: Vec<u64> = olds.iter().map(|s| s.base_offset).collect();
         swap::write_replaces(&self.dir, base, &replaced).map_err(|e| self.io("write", &path, e))?;
-        swap::commit(
-            self.shared.storage().as_ref(),
-            &self.dir,
-            base,
-            &replaced,
-            budget,
-        )
-        .map_err(|e| self.io("swap in", &path, e))?;
         cleaned.data_bytes.store(bytes, Ordering::Release);
         cleaned.disk_bytes.store(bytes, Ordering::Release);
         cleaned.next_offset.store(next_offset, Ordering::Release);
         cleaned.sealed.store(true, Ordering::Release);
-        if self.shared.uses_mmap() {
-            let reader = ringlog_sys::mmap::MapReader::open_read_only(&cleaned.file)
-                .map_err(|e| self.io("map", &cleaned.log_path(), e))?;
-            *cleaned.map.write().expect("map lock poisoned") = Some(reader);
-        }
-        {
-            let mut segments = self.segments.write().expect("segments lock poisoned");
-            for old in &olds {
-                segments.remove(&old.base_offset);
-            }
-            segments.insert(base, Arc::new(cleaned));
-        }
-        for old in &olds {
-            self.shared.cache().remove_segment(self.id, old.id);
-        }
+        self.swap_in(cleaned, &olds, &path, budget)?;
         report.bytes_after += bytes;
         report.segments_before += olds.len();
         report.segments_after += 1;
         Ok(())
+    }
+
+    /// Commits the swap of `cleaned` (staged at `path`) for `olds` and serves it. From the
+    /// commit point on the log serves the cleaned segment even if a later step fails: the next
+    /// open, or the next compaction (which starts with `swap::recover`), finishes that swap, so
+    /// what the log serves never differs from what recovery makes of the files.
+    fn swap_in(
+        &self,
+        cleaned: Segment,
+        olds: &[Arc<Segment>],
+        path: &Path,
+        budget: &mut StepBudget,
+    ) -> Result<(), MaintenanceError> {
+        let storage = self.shared.storage().as_ref();
+        let base = cleaned.base_offset;
+        swap::stage(storage, &self.dir, base, budget).map_err(|e| self.io("swap in", path, e))?;
+        // Committed. Without a mapping (mmap path) fetches fall back to read calls.
+        let mapped = if self.shared.uses_mmap() {
+            ringlog_sys::mmap::MapReader::open_read_only(&cleaned.file).map(|reader| {
+                *cleaned.map.write().expect("map lock poisoned") = Some(reader);
+            })
+        } else {
+            Ok(())
+        };
+        {
+            let mut segments = self.segments.write().expect("segments lock poisoned");
+            for old in olds {
+                segments.remove(&old.base_offset);
+            }
+            segments.insert(base, Arc::new(cleaned));
+        }
+        for old in olds {
+            self.shared.cache().remove_segment(self.id, old.id);
+        }
+        let replaced: Vec<u64> = olds.iter().map(|s| s.base_offset).collect();
+        swap::complete(storage, &self.dir, base, &replaced, budget)
+            .map_err(|e| self.io("swap in", path, e))?;
+        mapped.map_err(|e| self.io("map", path, e))
     }
 
     fn read_checkpoint(&self) -> Result<u64, MaintenanceError> {
@@ -417,14 +440,19 @@ impl<'a> SegmentOutput<'a> {
         Ok(())
     }
 
-    /// Writes what is left, trims the file to its data and makes it durable; returns its size.
-    fn finish(mut self) -> std::io::Result<u64> {
+    /// Writes what is left, trims the file to its data and makes it durable; returns its size,
+    /// or the operation that failed and its error.
+    fn finish(mut self) -> Result<u64, (&'static str, std::io::Error)> {
         let total = self.position();
         if !self.buf.is_empty() {
-            self.write_out()?;
+            self.write_out().map_err(|e| ("write", e))?;
         }
-        self.storage.set_len(&self.segment.file, total)?;
-        self.storage.sync_data(&self.segment.file)?;
+        self.storage
+            .set_len(&self.segment.file, total)
+            .map_err(|e| ("truncate", e))?;
+        self.storage
+            .sync_data(&self.segment.file)
+            .map_err(|e| ("fdatasync", e))?;
         Ok(total)
     }
 }

@@ -20,8 +20,8 @@ use crate::config::{CleanupPolicy, Config};
 use crate::error::{AppendError, MaintenanceError, OpenError};
 use crate::io::IoPath;
 use crate::record::{
-    BatchLimits, Record, encode_batch, encoded_batch_bytes, peek_batch_bytes, set_base_offset,
-    validate_batch,
+    Record, encode_batch, encoded_batch_bytes, peek_batch_bytes, set_base_offset,
+    validate_producer_batch,
 };
 use crate::segment::Segment;
 use crate::shared::{Shared, SharedConfig};
@@ -59,6 +59,11 @@ pub(crate) struct LogInner {
     flushed: Condvar,
     /// The next offset to be assigned, published after the batch is readable.
     next_offset: AtomicU64,
+    /// The high watermark under `Write` and `Sync` durability: fetches serve records below it
+    /// only, the records that reached the configured durability, so a consumer never sees a
+    /// record that a crash or a failed write could take back. Under `None` fetches go to
+    /// `next_offset` and this is unused.
+    durable_offset: AtomicU64,
     /// The earliest offset held.
     start_offset: AtomicU64,
     /// One compaction of this log at a time.
@@ -87,7 +92,9 @@ impl Log {
     /// errors, or a sealed segment that is corrupt.
     pub fn open(dir: impl AsRef<Path>, config: Config) -> Result<Log, OpenError> {
         let dir = dir.as_ref();
-        create_dir(dir)?;
+        // Before `Shared` exists (its O_DIRECT probe needs the directory), so not through the
+        // storage seam.
+        create_dir(dir, ringlog_sys::file::fsync_dir)?;
         let shared_config = SharedConfig {
             io_mode: config.io_mode,
             ..SharedConfig::default()
@@ -107,7 +114,7 @@ impl Log {
     ) -> Result<Log, OpenError> {
         config.validate().map_err(OpenError::Config)?;
         let dir = dir.as_ref();
-        create_dir(dir)?;
+        create_dir(dir, |parent| shared.storage().sync_dir(parent))?;
         let inner = Arc::new(open::open(dir, config, Arc::clone(shared))?);
         if inner.config.flush_interval_ms.is_some()
             || inner.config.retention_check_interval_ms.is_some()
@@ -146,29 +153,27 @@ impl Log {
     }
 
     /// Appends an already encoded batch (as a producer sends it): validated (lengths, magic,
-    /// CRC, records, contiguous offset deltas), then its base offset rewritten to the log's
-    /// next offset. `batch` must hold exactly one batch.
+    /// CRC, records, contiguous offset deltas, timestamps: see
+    /// [`validate_producer_batch`]), then its base offset rewritten to the log's next offset.
+    /// `batch` must hold exactly one batch.
     ///
     /// # Errors
     /// [`AppendError::InvalidBatch`] naming what is wrong, [`AppendError::TooLarge`], or a
     /// write failure as for [`Log::append`].
     pub fn append_batch(&self, batch: &[u8]) -> Result<AppendInfo, AppendError> {
-        let limits = BatchLimits {
-            max_batch_bytes: self.inner.config.max_batch_bytes,
-            require_contiguous_offsets: true,
-        };
+        let max_batch_bytes = self.inner.config.max_batch_bytes;
         // A whole batch over the limit is refused as too large, not as malformed, so the
         // message names the setting the operator controls.
         if let Ok(total) = peek_batch_bytes(batch, usize::MAX)
-            && total > limits.max_batch_bytes
+            && total > max_batch_bytes
             && total <= batch.len()
         {
             return Err(AppendError::TooLarge {
                 bytes: total,
-                max: limits.max_batch_bytes,
+                max: max_batch_bytes,
             });
         }
-        let header = validate_batch(batch, &limits)?;
+        let header = validate_producer_batch(batch, max_batch_bytes)?;
         let total = header.total_bytes();
         if batch.len() != total {
             return Err(AppendError::TrailingBytes {
@@ -225,6 +230,14 @@ impl Log {
     /// The next offset to be assigned (Kafka's log end offset).
     pub fn next_offset(&self) -> u64 {
         self.inner.next_offset.load(Ordering::Acquire)
+    }
+
+    /// The high watermark: fetches return records below it. Under `Write` and `Sync`
+    /// durability it is the end of what reached that durability (a record becomes visible to
+    /// consumers when its append is acknowledged, never before, so nothing a consumer read can
+    /// be taken back by a crash); under `None` it is [`Log::next_offset`].
+    pub fn high_watermark(&self) -> u64 {
+        self.inner.high_watermark()
     }
 
     /// The earliest offset the log holds (Kafka's log start offset).
@@ -305,6 +318,7 @@ impl LogInner {
         if w.closed {
             return Ok(());
         }
+        let w = self.drain_failed_writes(w);
         let mut w = self.settle(w)?;
         w.closed = true;
         self.seal_active(&mut w)
@@ -377,10 +391,14 @@ impl LogInner {
     }
 }
 
-fn create_dir(dir: &Path) -> Result<(), OpenError> {
-    std::fs::create_dir_all(dir).map_err(|source| OpenError::Io {
-        op: "create directory",
-        path: dir.to_path_buf(),
+/// [`crate::io::create_dir_durable`] with the error an open reports.
+fn create_dir(
+    dir: &Path,
+    sync_dir: impl Fn(&Path) -> std::io::Result<()>,
+) -> Result<(), OpenError> {
+    crate::io::create_dir_durable(dir, sync_dir).map_err(|(op, path, source)| OpenError::Io {
+        op,
+        path,
         source,
     })
 }

@@ -88,6 +88,7 @@ pub(super) fn open(dir: &Path, config: Config, shared: Arc<Shared>) -> Result<Lo
         segments: RwLock::new(segments),
         flushed: Condvar::new(),
         next_offset: AtomicU64::new(next),
+        durable_offset: AtomicU64::new(next),
         start_offset: AtomicU64::new(start),
         last_retention_ms: std::sync::atomic::AtomicI64::new(super::now_ms()),
         compaction: Mutex::new(()),
@@ -204,15 +205,7 @@ fn load_segment(
         }
         None => (0, IndexBuilder::new(config.index_interval_bytes)),
     };
-    let outcome = recovery::scan(
-        shared,
-        &segment,
-        file_len,
-        from,
-        config.max_batch_bytes,
-        &mut builder,
-    )
-    .map_err(|source| io_error("read", &path, source))?;
+    let (from, outcome) = scan(shared, &segment, file_len, from, config, &mut builder)?;
     if let Some((position, reason)) = outcome.stop.as_ref().filter(|_| !is_last) {
         let source = match reason {
             StopReason::Invalid(e) => e.clone(),
@@ -258,6 +251,41 @@ fn load_segment(
         .next_offset
         .store(outcome.next_offset.max(base), Ordering::Release);
     Ok((segment, builder))
+}
+
+/// Runs the recovery scan of `segment` from `from` (its last loaded index entry, or 0); returns
+/// where the scan that counts started, and what it found.
+fn scan(
+    shared: &Shared,
+    segment: &Segment,
+    file_len: u64,
+    from: u64,
+    config: &Config,
+    builder: &mut IndexBuilder,
+) -> Result<(u64, recovery::ScanOutcome), OpenError> {
+    let read_error = |source| io_error("read", &segment.log_path(), source);
+    let max = config.max_batch_bytes;
+    let outcome =
+        recovery::scan(shared, segment, file_len, from, max, builder).map_err(read_error)?;
+    if from == 0 || outcome.stop.is_none() {
+        return Ok((from, outcome));
+    }
+    // The scan resumed at the last loaded index entry and stopped short. The index itself may be
+    // what is damaged (an entry pointing inside a batch): rebuild it from a full scan rather than
+    // truncate, or refuse, batches that a scan from the start keeps.
+    forget_indexes(segment);
+    *builder = IndexBuilder::new(config.index_interval_bytes);
+    let outcome = recovery::scan(shared, segment, file_len, 0, max, builder).map_err(read_error)?;
+    Ok((0, outcome))
+}
+
+/// Drops the indexes and timestamps loaded for `segment`, before a full scan rebuilds them.
+fn forget_indexes(segment: &Segment) {
+    *segment.index.write().expect("index lock poisoned") = OffsetIndex::new();
+    *segment.time_index.write().expect("index lock poisoned") = TimeIndex::new();
+    let none = crate::segment::time_index::NO_TIMESTAMP;
+    segment.max_timestamp.store(none, Ordering::Relaxed);
+    segment.first_timestamp.store(none, Ordering::Relaxed);
 }
 
 fn stop_reason_text(reason: &StopReason) -> &'static str {

@@ -21,12 +21,14 @@ use crate::segment::Segment;
 /// records).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FetchedBatches {
-    /// The batches' bytes; empty when the fetch offset is the log end.
+    /// The batches' bytes; empty when the fetch offset is the high watermark.
     pub bytes: Bytes,
     /// The offset to fetch next: one past the last returned batch.
     pub next_fetch_offset: u64,
-    /// The log end offset when the fetch ran.
-    pub log_end_offset: u64,
+    /// The high watermark when the fetch ran ([`Log::high_watermark`]): the log end offset
+    /// under `None` durability, the end of what reached the durability under `Write` and
+    /// `Sync`. Returned batches end below it.
+    pub high_watermark: u64,
 }
 
 /// One record, owned, as [`Log::read_records`] returns it.
@@ -48,7 +50,9 @@ impl Log {
     /// Whole batches from the one holding `offset`, up to `max_bytes` but always at least one
     /// batch, even a larger one, as Kafka does. A fetch may return fewer bytes than
     /// `max_bytes` (at a segment end, or where cached ranges end); fetch again from
-    /// `next_fetch_offset`.
+    /// `next_fetch_offset`. Only records below the high watermark are returned
+    /// ([`Log::high_watermark`]): under `Write` and `Sync` durability a record is visible once
+    /// it reached that durability, so a consumer never reads what a crash could take back.
     ///
     /// # Errors
     /// [`ReadError::OffsetOutOfRange`] outside `[start_offset, next_offset]`; read errors;
@@ -124,21 +128,23 @@ impl Log {
 
 impl LogInner {
     fn fetch(&self, offset: u64, max_bytes: usize) -> Result<FetchedBatches, ReadError> {
-        let end = self.next_offset.load(std::sync::atomic::Ordering::Acquire);
+        // The high watermark before the log end: a record below it is below the end too.
+        let end = self.high_watermark();
+        let log_end = self.next_offset.load(std::sync::atomic::Ordering::Acquire);
         let start = self.start_offset.load(std::sync::atomic::Ordering::Acquire);
-        if offset < start || offset > end {
+        if offset < start || offset > log_end {
             return Err(ReadError::OffsetOutOfRange {
                 requested: offset,
                 start,
-                end,
+                end: log_end,
             });
         }
         let empty = FetchedBatches {
             bytes: Bytes::new(),
             next_fetch_offset: offset,
-            log_end_offset: end,
+            high_watermark: end,
         };
-        if offset == end {
+        if offset >= end {
             return Ok(empty);
         }
         let found = self.segment_for(offset);
@@ -171,7 +177,7 @@ impl LogInner {
         Ok(FetchedBatches {
             bytes,
             next_fetch_offset: last_offset + 1,
-            log_end_offset: end,
+            high_watermark: end,
         })
     }
 
@@ -190,8 +196,8 @@ impl LogInner {
     }
 
     /// Whole batches at the start of `view` (which starts at `position`) within `max_bytes`,
-    /// at least one, none at or past `log_end` (appends that landed after the fetch read the
-    /// log end are left for the next fetch, so `log_end_offset` stays consistent); and the last
+    /// at least one, none at or past `log_end` (the high watermark the fetch read: later appends
+    /// are left for the next fetch, so `high_watermark` stays consistent); and the last
     /// offset they hold.
     fn whole_batches(
         &self,
@@ -464,7 +470,19 @@ impl<'a> Cursor<'a> {
     fn view_from(&mut self, pos: u64) -> Result<Bytes, ReadError> {
         let head = self.bytes(pos, BATCH_HEADER_BYTES)?;
         let total = self.log.header_in(self.segment, pos, &head)?.total_bytes();
-        self.bytes(pos, total)?;
+        let available = self.bytes(pos, total)?.len();
+        if available < total {
+            // Recovered data holds whole batches; one that runs past it was reached through a
+            // damaged index.
+            return Err(ReadError::Corrupt {
+                path: self.segment.log_path(),
+                position: pos,
+                source: BatchError::Truncated {
+                    needed: total,
+                    available,
+                },
+            });
+        }
         let from = (pos - self.view_start) as usize;
         Ok(self.view.slice(from..))
     }

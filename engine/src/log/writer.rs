@@ -21,7 +21,7 @@ use bytes::Bytes;
 
 use crate::buffer_pool::PooledBuf;
 use crate::config::Durability;
-use crate::error::AppendError;
+use crate::error::{AppendError, ReadError};
 use crate::io::PendingWrite;
 use crate::record::{BatchError, BatchHeader};
 use crate::segment::{IndexBuilder, Segment};
@@ -168,6 +168,27 @@ impl Writer {
 }
 
 impl LogInner {
+    /// Raises the high watermark to what reached the log's durability (`written_offset` under
+    /// `Write`, `synced_offset` under `Sync`). Called under the writer lock wherever either
+    /// grows; the Release store pairs with the Acquire load of fetches, which read the bytes
+    /// below it (published earlier by `data_bytes`) only after seeing it.
+    fn publish_durable(&self, w: &Writer) {
+        let durable = match self.config.durability {
+            Durability::None => return,
+            Durability::Write => w.written_offset,
+            Durability::Sync => w.synced_offset,
+        };
+        self.durable_offset.fetch_max(durable, Ordering::Release);
+    }
+
+    /// The high watermark: see [`crate::Log::high_watermark`].
+    pub(super) fn high_watermark(&self) -> u64 {
+        match self.config.durability {
+            Durability::None => self.next_offset.load(Ordering::Acquire),
+            Durability::Write | Durability::Sync => self.durable_offset.load(Ordering::Acquire),
+        }
+    }
+
     /// Appends one batch of `total_bytes` covering `offset_count` offsets, encoded in place by
     /// `encode(dst, base_offset)`, and waits as the log's durability asks.
     pub(crate) fn append_encoded(
@@ -230,6 +251,7 @@ impl LogInner {
         if w.map.is_some() {
             // In the page cache: as safe as a completed write.
             w.written_offset = w.next_offset;
+            self.publish_durable(&w);
             w.queued_pos = w.end_pos;
             active.disk_bytes.store(w.end_pos, Ordering::Release);
         }
@@ -317,21 +339,21 @@ impl LogInner {
                 .storage()
                 .read(&active.file, aligned, tail_pos, pool.align());
         buf.restore(aligned);
-        match result {
-            Ok(n) if n >= len => Ok(Bytes::copy_from_slice(&buf.as_slice()[..len])),
-            Ok(n) => Err(AppendError::Io {
-                op: "read the last page of",
-                path: active.log_path(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!("got {n} of {len} bytes"),
-                ),
-            }),
-            Err(source) => Err(AppendError::Io {
+        // A failed read changes nothing (the tail is not replaced): not a reason to poison.
+        let failed = |source| {
+            AppendError::Read(ReadError::Io {
                 op: "read the last page of",
                 path: active.log_path(),
                 source,
-            }),
+            })
+        };
+        match result {
+            Ok(n) if n >= len => Ok(Bytes::copy_from_slice(&buf.as_slice()[..len])),
+            Ok(n) => Err(failed(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("got {n} of {len} bytes"),
+            ))),
+            Err(source) => Err(failed(source)),
         }
     }
 
@@ -465,6 +487,7 @@ impl LogInner {
                 );
             }
             w.synced_offset = w.synced_offset.max(written);
+            self.publish_durable(&w);
         }
         (w, Ok(()))
     }
@@ -502,6 +525,7 @@ impl LogInner {
             );
         }
         w.synced_offset = w.synced_offset.max(target);
+        self.publish_durable(&w);
         w.map_synced_pos = w.map_synced_pos.max(to);
         (w, Ok(()))
     }
@@ -560,6 +584,24 @@ impl LogInner {
             }
         }
         (w, Ok(()))
+    }
+
+    /// On a poisoned log, waits for the writes still in flight (their results no longer
+    /// matter): after a failed write the flusher stops waiting for the ones behind it, and
+    /// they must not land in the files after the log is closed and reopened.
+    pub(crate) fn drain_failed_writes<'a>(&'a self, mut w: Guard<'a>) -> Guard<'a> {
+        while w.poisoned.is_some() && w.flushing {
+            w = self.flushed.wait(w).expect("writer lock poisoned");
+        }
+        if w.poisoned.is_none() || w.in_flight.is_empty() {
+            return w;
+        }
+        let pending = std::mem::take(&mut w.in_flight);
+        drop(w);
+        for write in pending {
+            let _ = write.pending.wait();
+        }
+        self.lock_writer()
     }
 
     /// Waits until everything appended is written and synced and no flush runs, flushing as
@@ -638,6 +680,7 @@ impl LogInner {
                 );
             }
             w.written_offset = w.written_offset.max(write.offset_end);
+            self.publish_durable(&w);
             active
                 .disk_bytes
                 .fetch_max(write.data_end, Ordering::AcqRel);

@@ -1,5 +1,6 @@
 //! Reading batches from untrusted bytes: sizing ([`peek_batch_bytes`]), full checking
-//! ([`validate_batch`]), offset assignment ([`set_base_offset`]) and zero-copy record
+//! ([`validate_batch`], and [`validate_producer_batch`] for a batch about to be appended),
+//! offset assignment ([`set_base_offset`]) and zero-copy record
 //! iteration ([`records`]).
 //!
 //! Nothing here allocates, and no length read from the bytes is trusted before it has been
@@ -110,12 +111,41 @@ fn check_count(header: &BatchHeader) -> Result<usize, BatchError> {
 /// that exactly `recordsCount` records fill the records region, each parsing within its own
 /// length with well-formed varints and UTF-8 header keys. Offset deltas must increase strictly
 /// (with `require_contiguous_offsets`, be exactly `0..recordsCount`) and the last must equal
-/// `lastOffsetDelta`. `maxTimestamp` is not checked against the records.
+/// `lastOffsetDelta` (an empty batch's `lastOffsetDelta` must be at least -1).
+/// `maxTimestamp` is not checked against the records here; [`validate_producer_batch`] does.
 ///
 /// # Errors
 /// The first problem found, as a [`BatchError`]; truncated input is
 /// [`BatchError::Truncated`], whatever else may be wrong with the bytes that are present.
 pub fn validate_batch(bytes: &[u8], limits: &BatchLimits) -> Result<BatchHeader, BatchError> {
+    validate(bytes, limits).map(|(header, _)| header)
+}
+
+/// Validates a batch as a producer sends it, before it is appended: everything
+/// [`validate_batch`] checks with `require_contiguous_offsets`, and then the timestamps. The
+/// timestamp type must be `CreateTime` (only a broker sets `LogAppendTime`), and when the batch
+/// has records, `baseTimestamp` must not exceed `maxTimestamp`, no record's timestamp delta
+/// may overflow from `baseTimestamp`, and `maxTimestamp` must be the largest record timestamp:
+/// the time index and time-based retention trust it.
+///
+/// # Errors
+/// Those of [`validate_batch`], then [`BatchError::LogAppendTimeFromProducer`],
+/// [`BatchError::MaxTimestampBeforeBase`], [`BatchError::TimestampOverflow`] or
+/// [`BatchError::MaxTimestampMismatch`].
+pub fn validate_producer_batch(
+    bytes: &[u8],
+    max_batch_bytes: usize,
+) -> Result<BatchHeader, BatchError> {
+    let limits = BatchLimits {
+        max_batch_bytes,
+        require_contiguous_offsets: true,
+    };
+    let (header, timestamps) = validate(bytes, &limits)?;
+    check_producer_timestamps(&header, timestamps)?;
+    Ok(header)
+}
+
+fn validate(bytes: &[u8], limits: &BatchLimits) -> Result<(BatchHeader, Timestamps), BatchError> {
     let (header, batch) = frame(bytes, limits.max_batch_bytes)?;
     let computed = format::batch_crc(batch);
     if computed != header.crc {
@@ -126,8 +156,57 @@ pub fn validate_batch(bytes: &[u8], limits: &BatchLimits) -> Result<BatchHeader,
     }
     check_uncompressed(&header)?;
     let count = check_count(&header)?;
-    check_records(batch, &header, count, limits.require_contiguous_offsets)?;
-    Ok(header)
+    let timestamps = check_records(batch, &header, count, limits.require_contiguous_offsets)?;
+    Ok((header, timestamps))
+}
+
+/// Record timestamps seen by [`check_records`], for the producer rules.
+#[derive(Clone, Copy, Debug, Default)]
+struct Timestamps {
+    /// The largest record timestamp, `baseTimestamp + delta` wrapping as readers compute it;
+    /// `None` for an empty batch.
+    max: Option<i64>,
+    /// The first record whose delta overflows from `baseTimestamp`: its index and delta.
+    overflow: Option<(usize, i64)>,
+}
+
+impl Timestamps {
+    fn add(&mut self, index: usize, base_timestamp: i64, delta: i64) {
+        if base_timestamp.checked_add(delta).is_none() && self.overflow.is_none() {
+            self.overflow = Some((index, delta));
+        }
+        let timestamp = base_timestamp.wrapping_add(delta);
+        self.max = Some(self.max.map_or(timestamp, |max| max.max(timestamp)));
+    }
+}
+
+fn check_producer_timestamps(header: &BatchHeader, seen: Timestamps) -> Result<(), BatchError> {
+    if header.timestamp_type() == TimestampType::LogAppendTime {
+        return Err(BatchError::LogAppendTimeFromProducer);
+    }
+    let Some(found) = seen.max else {
+        return Ok(());
+    };
+    if header.max_timestamp < header.base_timestamp {
+        return Err(BatchError::MaxTimestampBeforeBase {
+            base_timestamp: header.base_timestamp,
+            max_timestamp: header.max_timestamp,
+        });
+    }
+    if let Some((index, delta)) = seen.overflow {
+        return Err(BatchError::TimestampOverflow {
+            index,
+            base_timestamp: header.base_timestamp,
+            delta,
+        });
+    }
+    if found != header.max_timestamp {
+        return Err(BatchError::MaxTimestampMismatch {
+            declared: header.max_timestamp,
+            found,
+        });
+    }
+    Ok(())
 }
 
 fn check_records(
@@ -135,9 +214,10 @@ fn check_records(
     header: &BatchHeader,
     count: usize,
     contiguous: bool,
-) -> Result<(), BatchError> {
+) -> Result<Timestamps, BatchError> {
     let mut pos = BATCH_HEADER_BYTES;
     let mut last_delta = None;
+    let mut timestamps = Timestamps::default();
     for index in 0..count {
         if pos == batch.len() {
             return Err(BatchError::RecordCountMismatch {
@@ -148,6 +228,7 @@ fn check_records(
         let (record, used) = parse_record(&batch[pos..], pos, index)?;
         check_offset_delta(index, record.offset_delta, last_delta, contiguous)?;
         last_delta = Some(record.offset_delta);
+        timestamps.add(index, header.base_timestamp, record.timestamp_delta);
         pos += used;
     }
     if pos != batch.len() {
@@ -168,7 +249,12 @@ fn check_records(
             expected: i64::from(header.last_offset_delta),
             found: i64::from(found),
         }),
-        _ => Ok(()),
+        // An empty batch covers offsets up to `baseOffset + lastOffsetDelta`; below -1 that
+        // would end before it starts, and a reader's next offset would go backwards.
+        None if header.last_offset_delta < -1 => Err(BatchError::LastOffsetDeltaOutOfRange {
+            last_offset_delta: header.last_offset_delta,
+        }),
+        _ => Ok(timestamps),
     }
 }
 

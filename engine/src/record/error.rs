@@ -97,6 +97,51 @@ pub enum BatchError {
         found: i64,
     },
 
+    /// An empty batch's `lastOffsetDelta` is below -1: it would move the log's next offset
+    /// backwards. (A batch with records is held to its records' deltas instead.)
+    #[error("lastOffsetDelta {last_offset_delta} of an empty batch is below -1")]
+    LastOffsetDeltaOutOfRange {
+        /// The `lastOffsetDelta` read from the header.
+        last_offset_delta: i32,
+    },
+
+    /// A producer's batch says `LogAppendTime`, a timestamp type only a broker may set.
+    #[error(
+        "the batch has timestamp type LogAppendTime, which only a broker sets; a producer must send CreateTime"
+    )]
+    LogAppendTimeFromProducer,
+
+    /// A batch's `maxTimestamp` is below its `baseTimestamp`, the first record's timestamp.
+    #[error("maxTimestamp {max_timestamp} is below baseTimestamp {base_timestamp}")]
+    MaxTimestampBeforeBase {
+        /// The `baseTimestamp` read from the header.
+        base_timestamp: i64,
+        /// The `maxTimestamp` read from the header.
+        max_timestamp: i64,
+    },
+
+    /// A record's timestamp delta added to the batch's `baseTimestamp` overflows i64.
+    #[error(
+        "record {index} has timestamp delta {delta}, which overflows the timestamp range from baseTimestamp {base_timestamp}"
+    )]
+    TimestampOverflow {
+        /// Position of the record in the batch, from 0.
+        index: usize,
+        /// The `baseTimestamp` read from the header.
+        base_timestamp: i64,
+        /// The record's timestamp delta.
+        delta: i64,
+    },
+
+    /// The header's `maxTimestamp` is not the largest record timestamp.
+    #[error("maxTimestamp {declared} in the header is not the largest record timestamp, {found}")]
+    MaxTimestampMismatch {
+        /// The `maxTimestamp` read from the header.
+        declared: i64,
+        /// The largest timestamp among the records.
+        found: i64,
+    },
+
     /// A batch must hold at least one record to be encoded.
     #[error("cannot encode a batch with no records")]
     Empty,

@@ -2,8 +2,9 @@
 //!
 //! ringlog stores batches byte for byte as Kafka does, so Kafka's own tools can read its
 //! segment files. This module encodes uncompressed batches ([`encode_batch`]), checks batches
-//! read back from disk or received from clients ([`peek_batch_bytes`], [`validate_batch`]),
-//! assigns offsets ([`set_base_offset`]) and iterates records without copying ([`records`]).
+//! read back from disk or received from clients ([`peek_batch_bytes`], [`validate_batch`],
+//! [`validate_producer_batch`]), assigns offsets ([`set_base_offset`]) and iterates records
+//! without copying ([`records`]).
 //!
 //! The byte layout is documented in [`format`](mod@format). Nothing in this module allocates, and every
 //! length read from bytes is checked against the bytes present before it is used.
@@ -20,7 +21,7 @@ mod round_trip_tests;
 
 pub use decode::{
     BatchLimits, DEFAULT_MAX_BATCH_BYTES, HeaderIter, HeaderView, RecordIter, RecordView,
-    peek_batch_bytes, records, set_base_offset, validate_batch,
+    peek_batch_bytes, records, set_base_offset, validate_batch, validate_producer_batch,
 };
 pub use encode::{BatchOptions, Header, Record, encode_batch, encoded_batch_bytes};
 pub use error::BatchError;

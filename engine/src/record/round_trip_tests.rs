@@ -4,8 +4,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 use super::{
-    BatchLimits, BatchOptions, Header, HeaderView, Record, TimestampType, encode_batch,
-    encoded_batch_bytes, records, validate_batch,
+    BatchError, BatchLimits, BatchOptions, Header, HeaderView, Record, TimestampType, encode_batch,
+    encoded_batch_bytes, records, validate_batch, validate_producer_batch,
 };
 
 #[derive(Clone, Debug)]
@@ -68,6 +68,16 @@ proptest! {
         let written = encode_batch(&mut batch, base_offset, &input, &BatchOptions::default()).unwrap();
         let limits = BatchLimits { max_batch_bytes: size, require_contiguous_offsets: true };
         prop_assert_eq!(validate_batch(&batch, &limits), Ok(written));
+        // The encoder's batches pass the producer rules, unless a timestamp is so far from the
+        // first that its delta wraps (a producer's clock never is).
+        let producer = validate_producer_batch(&batch, size);
+        let first = input[0].timestamp_ms;
+        if input.iter().all(|r| r.timestamp_ms.checked_sub(first).is_some()) {
+            prop_assert_eq!(producer, Ok(written));
+        } else {
+            let overflow = matches!(producer, Err(BatchError::TimestampOverflow { .. }));
+            prop_assert!(overflow, "{producer:?}");
+        }
         prop_assert_eq!(written.timestamp_type(), TimestampType::CreateTime);
         prop_assert_eq!(written.max_timestamp, input.iter().map(|r| r.timestamp_ms).max().unwrap());
 

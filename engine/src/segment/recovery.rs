@@ -115,7 +115,9 @@ pub(crate) fn scan(
                 },
             ));
         }
-        if header.last_offset() as u64 - segment.base_offset > u64::from(u32::MAX) {
+        // Wrapping: an empty batch with lastOffsetDelta -1 at the segment's base offset ends
+        // before the segment starts, and is out of range like any other.
+        if (header.last_offset() as u64).wrapping_sub(segment.base_offset) > u64::from(u32::MAX) {
             break Some((
                 pos,
                 StopReason::Invalid(BatchError::MalformedRecord {

@@ -184,16 +184,30 @@ impl TopicManager {
         config: TopicManagerConfig,
     ) -> Result<TopicManager, TopicError> {
         let data_dir = data_dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&data_dir).map_err(|source| TopicError::Io {
-            op: "create directory",
-            path: data_dir.clone(),
-            source,
-        })?;
-        let shared = Shared::new(&data_dir, &config.shared).map_err(|source| TopicError::Open {
-            topic: String::new(),
-            partition: 0,
-            source,
-        })?;
+        // Before `Shared` exists (its O_DIRECT probe needs the directory), so not through the
+        // storage seam.
+        crate::io::create_dir_durable(&data_dir, ringlog_sys::file::fsync_dir)
+            .map_err(|(op, path, source)| TopicError::Io { op, path, source })?;
+        let shared = Shared::new(&data_dir, &config.shared).map_err(TopicError::Setup)?;
+        TopicManager::open_with_shared(data_dir, config, shared)
+    }
+
+    /// [`TopicManager::open`] on given shared resources (tests: a [`Shared`] whose storage is
+    /// wrapped with [`Shared::with_storage`]); `config.shared` is not used.
+    ///
+    /// # Errors
+    /// As [`TopicManager::open`].
+    #[doc(hidden)]
+    pub fn open_with_shared(
+        data_dir: impl AsRef<Path>,
+        config: TopicManagerConfig,
+        shared: Arc<Shared>,
+    ) -> Result<TopicManager, TopicError> {
+        let data_dir = data_dir.as_ref().to_path_buf();
+        // Before `Shared` exists (its O_DIRECT probe needs the directory), so not through the
+        // storage seam.
+        crate::io::create_dir_durable(&data_dir, ringlog_sys::file::fsync_dir)
+            .map_err(|(op, path, source)| TopicError::Io { op, path, source })?;
         let manager = TopicManager {
             data_dir,
             config,
@@ -292,7 +306,9 @@ impl TopicManager {
     /// in between is finished at the next open.
     ///
     /// # Errors
-    /// An unknown topic, or I/O failures.
+    /// An unknown topic, or I/O failures. When the metadata cannot be marked `deleting`, the
+    /// topic stays and serves as before (should only the directory fsync after the rename have
+    /// failed, the next open may still finish the delete).
     pub fn delete_topic(&self, name: &str) -> Result<(), TopicError> {
         let _busy = self.claim(name)?;
         let topic = self
@@ -305,11 +321,19 @@ impl TopicManager {
             })?;
         let config = topic.config.read().expect("topic lock poisoned").clone();
         let partitions = config.partitions;
-        self.write_metadata(&TopicMetadata {
+        let marked = self.write_metadata(&TopicMetadata {
             name: name.to_string(),
             state: TopicState::Deleting,
             config,
-        })?;
+        });
+        if let Err(e) = marked {
+            // Nothing is deleted: the topic stays, as the next open would find it.
+            self.topics
+                .write()
+                .expect("topics lock poisoned")
+                .insert(name.to_string(), topic);
+            return Err(e);
+        }
         for log in topic.partitions.read().expect("topic lock poisoned").iter() {
             // Closing may fail on a poisoned log; the directory goes anyway.
             let _ = log.close();
@@ -484,6 +508,7 @@ impl TopicManager {
                     self.partition(&request.topic, request.partition)
                         .and_then(|log| {
                             let (start, end) = (log.start_offset(), log.next_offset());
+                            let high_watermark = log.high_watermark();
                             if request.offset < start || request.offset > end {
                                 return Err(TopicError::Read {
                                     topic: request.topic.clone(),
@@ -498,7 +523,7 @@ impl TopicManager {
                             Ok(FetchedBatches {
                                 bytes: bytes::Bytes::new(),
                                 next_fetch_offset: request.offset,
-                                log_end_offset: end,
+                                high_watermark,
                             })
                         })
                 } else {
@@ -515,7 +540,7 @@ impl TopicManager {
                             FetchedBatches {
                                 bytes: bytes::Bytes::new(),
                                 next_fetch_offset: request.offset,
-                                log_end_offset: fetched.log_end_offset,
+                                high_watermark: fetched.high_watermark,
                             }
                         } else {
                             fetched

@@ -69,7 +69,7 @@ pub fn write(
     metadata: &TopicMetadata,
 ) -> Result<(), (PathBuf, std::io::Error)> {
     let dir = metadata_dir(data_dir);
-    std::fs::create_dir_all(&dir).map_err(|e| (dir.clone(), e))?;
+    crate::io::create_dir_durable(&dir, |d| storage.sync_dir(d)).map_err(|(_, p, e)| (p, e))?;
     let path = metadata_path(data_dir, &metadata.name);
     // A short unique name: `<topic>.json.tmp` would pass the 255-byte file-name limit for
     // names of 247 to 249 characters, which Kafka allows. It still ends in `.json.tmp`, so

@@ -175,6 +175,10 @@ pub enum TopicError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// Setting up the I/O resources every partition shares (io_uring, the O_DIRECT probe of
+    /// the data directory) failed; the message names the directory.
+    #[error(transparent)]
+    Setup(OpenError),
     /// Opening a partition failed.
     #[error("partition {partition} of topic {topic:?}: {source}")]
     Open {

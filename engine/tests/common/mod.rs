@@ -178,11 +178,12 @@ pub fn numbered_batches(
         .collect()
 }
 
-/// Every record of `log` from its start offset to its end, read with [`Log::read_records`].
+/// Every record of `log` a consumer can read (from its start offset to its high watermark),
+/// read with [`Log::read_records`].
 pub fn read_all(log: &Log) -> Vec<Expected> {
     let mut out = Vec::new();
     let mut offset = log.start_offset();
-    while offset < log.next_offset() {
+    while offset < log.high_watermark() {
         let records = log.read_records(offset, 256 * 1024).expect("read succeeds");
         assert!(!records.is_empty(), "read at {offset} returned nothing");
         for record in &records {

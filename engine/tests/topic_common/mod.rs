@@ -140,7 +140,7 @@ pub fn read_partition(manager: &TopicManager, topic: &str, partition: u32) -> Ve
             .unwrap_or_else(|e| panic!("fetch {topic:?}/{partition} at {offset}: {e}"));
         if fetched.bytes.is_empty() {
             assert_eq!(
-                offset, fetched.log_end_offset,
+                offset, fetched.high_watermark,
                 "{topic:?}/{partition}: an empty fetch before the log end"
             );
             break;

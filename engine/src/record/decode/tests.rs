@@ -579,3 +579,110 @@ fn error_messages_read_as_sentences() {
         assert_eq!(error.to_string(), message);
     }
 }
+
+/// The sample batch with its header's timestamps replaced, resealed.
+fn with_timestamps(base_timestamp: i64, max_timestamp: i64) -> Vec<u8> {
+    let mut batch = sample_batch();
+    batch[27..35].copy_from_slice(&base_timestamp.to_be_bytes());
+    batch[35..43].copy_from_slice(&max_timestamp.to_be_bytes());
+    reseal(&mut batch);
+    batch
+}
+
+#[test]
+fn producer_batches_from_the_encoder_pass_the_timestamp_rules() {
+    let batch = sample_batch();
+    let header = validate_producer_batch(&batch, 1 << 20).unwrap();
+    assert_eq!(Ok(header), validate_batch(&batch, &LIMITS));
+    assert_eq!(
+        (header.base_timestamp, header.max_timestamp),
+        (1_000, 1_500)
+    );
+    // Extreme timestamps wrap in the encoder, as in Java; a producer never sends them.
+    let extremes = [i64::MIN, i64::MAX].map(|timestamp_ms| Record {
+        key: None,
+        value: None,
+        timestamp_ms,
+        headers: &[],
+    });
+    let wrapped = encode(0, &extremes, &BatchOptions::default());
+    assert!(validate_batch(&wrapped, &LIMITS).is_ok());
+    assert_eq!(
+        validate_producer_batch(&wrapped, 1 << 20),
+        Err(BatchError::TimestampOverflow {
+            index: 1,
+            base_timestamp: i64::MIN,
+            delta: -1
+        })
+    );
+}
+
+#[test]
+fn producer_batch_max_timestamp_must_be_the_largest_record_timestamp() {
+    // The sample's records carry 1000, 900 and 1500 as deltas 0, -100 and 500 from 1000.
+    let lying_max = with_timestamps(1_000, 1_400);
+    assert!(
+        validate_batch(&lying_max, &LIMITS).is_ok(),
+        "stored batches are not held to it"
+    );
+    assert_eq!(
+        validate_producer_batch(&lying_max, 1 << 20),
+        Err(BatchError::MaxTimestampMismatch {
+            declared: 1_400,
+            found: 1_500
+        })
+    );
+    assert_eq!(
+        validate_producer_batch(&with_timestamps(1_000, 999), 1 << 20),
+        Err(BatchError::MaxTimestampBeforeBase {
+            base_timestamp: 1_000,
+            max_timestamp: 999
+        })
+    );
+    let overflowing = with_timestamps(i64::MAX - 100, i64::MAX);
+    assert_eq!(
+        validate_producer_batch(&overflowing, 1 << 20),
+        Err(BatchError::TimestampOverflow {
+            index: 2,
+            base_timestamp: i64::MAX - 100,
+            delta: 500
+        })
+    );
+}
+
+#[test]
+fn producer_batch_must_not_claim_log_append_time() {
+    let batch = encode(
+        0,
+        &sample_records(),
+        &BatchOptions {
+            timestamp_type: TimestampType::LogAppendTime,
+            ..BatchOptions::default()
+        },
+    );
+    assert!(validate_batch(&batch, &LIMITS).is_ok());
+    assert_eq!(
+        validate_producer_batch(&batch, 1 << 20),
+        Err(BatchError::LogAppendTimeFromProducer)
+    );
+}
+
+#[test]
+fn empty_batch_last_offset_delta_is_at_least_minus_one() {
+    for delta in [-1, 0, 7] {
+        let batch = batch_with_region(&[], 0, delta);
+        assert!(validate_batch(&batch, &LIMITS).is_ok(), "{delta}");
+        assert!(
+            validate_producer_batch(&batch, 1 << 20).is_ok(),
+            "empty batches are refused by the log, not the codec"
+        );
+    }
+    for delta in [-2, i32::MIN] {
+        let batch = batch_with_region(&[], 0, delta);
+        let expected = Err(BatchError::LastOffsetDeltaOutOfRange {
+            last_offset_delta: delta,
+        });
+        assert_eq!(validate_batch(&batch, &LIMITS), expected);
+        assert_eq!(validate_producer_batch(&batch, 1 << 20), expected);
+    }
+}
