@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Runs ringlog's benchmark suite and writes one results directory:
 #
-#   scripts/run_benchmarks.sh [--quick|--full] [--io uring|mmap|both]
+#   scripts/run_benchmarks.sh [--quick|--full] [--io uring|mmap|both] [--no-peers]
 #
 # First the disk's own limits with fio (fio.json, when fio is installed); then, for each I/O
 # path, the Divan suite (`cargo bench -p benches`, raw output in divan-<io>.txt) and the
-# scenario suite (`ringbench suite`, ringbench-<io>.json); then `ringbench report`, which
-# writes summary.md and the SVG plots. Everything lands in results/<UTC timestamp>/;
-# results/README.md explains the files.
+# scenario suite (`ringbench suite`, ringbench-<io>.json); then ringlog against its peers
+# (`ringbench peers`, peers.json: raft-engine, fjall, glommio and the naive baseline on the
+# same workload); then `ringbench report`, which writes summary.md and the SVG plots.
+# Everything lands in results/<UTC timestamp>/; results/README.md explains the files.
 #
 # The io_uring build uses the default target directory and the mmap build target/mmap, so
-# the two ringbench binaries do not overwrite each other. Benchmark data goes to
-# $RINGLOG_BENCH_DIR, else target/bench-data (the repository's own filesystem, not tmpfs), in
-# a fresh subdirectory that is removed at exit.
+# the two ringbench binaries do not overwrite each other. The io_uring build has the cargo
+# feature `peers` (the peer engines, and the Divan `peers` bench); --no-peers leaves it out.
+# RocksDB (feature `peer-rocksdb`) is never built here: see benches/README.md. Benchmark data
+# goes to $RINGLOG_BENCH_DIR, else target/bench-data (the repository's own filesystem, not
+# tmpfs), in a fresh subdirectory that is removed at exit.
 #
-# Run time on this 2-core VM, builds not counted: --quick about 4 minutes (fio 30 s, then
-# 1-2 minutes per I/O path), --full under 60.
+# Run time on this 2-core VM, builds not counted: --quick about 5 minutes (fio 30 s, then
+# 1-2 minutes per I/O path, the peers about 30 s), --full under 60. The first build with
+# the peers takes about 10 minutes more (raft-engine, fjall, glommio and their dependencies).
 # Any failed step stops the run with a message naming it; "completed: <dir>" is printed only
 # when every step succeeded.
 set -euo pipefail
@@ -24,11 +28,13 @@ readonly PROG=run_benchmarks
 
 usage() {
     cat <<'EOF'
-usage: scripts/run_benchmarks.sh [--quick|--full] [--io uring|mmap|both]
+usage: scripts/run_benchmarks.sh [--quick|--full] [--io uring|mmap|both] [--no-peers]
 
   --quick        trimmed grids (RINGLOG_BENCH_QUICK=1), fio jobs capped at 10 s (default)
   --full         full grids, fio jobs capped at 60 s
   --io PATH      uring, mmap or both (default: both)
+  --no-peers     leave out the peer engines (ringbench peers, the Divan peers bench) and
+                 their build; the peers run only with the io_uring path
   -h, --help     this text
 
 Writes results/<UTC timestamp>/ (see results/README.md). Set RINGLOG_BENCH_DIR to measure
@@ -45,10 +51,12 @@ usage_error() {
 
 profile=quick
 io_arg=both
+peers=yes
 while (($# > 0)); do
     case $1 in
         --quick) profile=quick ;;
         --full) profile=full ;;
+        --no-peers) peers=no ;;
         --io)
             (($# >= 2)) || usage_error "--io needs a value: uring, mmap or both"
             io_arg=$2
@@ -135,13 +143,20 @@ target_dir() {
     esac
 }
 
-# Cargo feature flags of a path, one per line (none for io_uring).
+# Cargo feature flags of a path, one per line: the peers on io_uring (unless --no-peers),
+# mmap on mmap.
 features() {
     case $1 in
-        uring) ;;
+        uring) if [[ $peers == yes ]]; then printf '%s\n' --features peers; fi ;;
         mmap) printf '%s\n' --features mmap ;;
     esac
 }
+
+# The peers run on the io_uring build only (ringlog's default path).
+if [[ $peers == yes && " ${io_paths[*]} " != *" uring "* ]]; then
+    echo "$PROG: note: --io $io_arg has no io_uring build, so the peers are not run" >&2
+    peers=no
+fi
 
 if [[ $profile == quick ]]; then
     profile_env=(RINGLOG_BENCH_QUICK=1)
@@ -241,6 +256,16 @@ for io in "${io_paths[@]}"; do
     [[ -s $results_dir/ringbench-$io.json ]] ||
         fail "ringbench suite ($io)" "it did not write $results_dir/ringbench-$io.json"
 done
+
+# --- peers -------------------------------------------------------------------------------
+
+if [[ $peers == yes ]]; then
+    step "ringbench peers ($profile) -> $results_dir/peers.json" \
+        env RINGLOG_BENCH_DIR="$data_dir" "$(target_dir uring)/release/ringbench" \
+        peers "--$profile" --out "$results_dir"
+    [[ -s $results_dir/peers.json ]] ||
+        fail "ringbench peers" "it did not write $results_dir/peers.json"
+fi
 
 # --- report ------------------------------------------------------------------------------
 

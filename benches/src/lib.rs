@@ -1,11 +1,13 @@
-//! Shared pieces of the benchmark suite: where data goes, the quick profile, payloads, and the
-//! naive baseline engine.
+//! Shared pieces of the benchmark suite: where data goes, the quick profile, payloads, the
+//! naive baseline engine, and the peer engines ringlog is compared with ([`peers`]).
 //!
-//! The benches themselves are `benches/log.rs` and `benches/topic.rs`
-//! (`cargo bench -p benches`, `cargo bench -p benches --features mmap`).
+//! The benches themselves are `benches/log.rs`, `benches/topic.rs` and, with the `peers`
+//! feature, `benches/peers.rs` (`cargo bench -p benches`, `cargo bench -p benches --features
+//! mmap`, `cargo bench -p benches --features peers`).
 
 pub mod fixtures;
 pub mod naive;
+pub mod peers;
 pub mod report;
 pub mod results;
 pub mod scenarios;

@@ -38,6 +38,51 @@ impl NaiveLog {
         })
     }
 
+    /// Opens `dir/naive.log` as written before, rebuilding the positions by reading every
+    /// record's length prefix (there is no index file); with `sync`, every append is followed
+    /// by `fdatasync`.
+    ///
+    /// # Errors
+    /// The operating system's error, or `InvalidData` for a file that ends inside a record.
+    pub fn open(dir: &Path, sync: bool) -> io::Result<NaiveLog> {
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(dir.join("naive.log"))?;
+        let end = file.metadata()?.len();
+        let mut positions = Vec::new();
+        let mut position = 0;
+        let mut len = [0u8; 4];
+        while position < end {
+            file.read_exact_at(&mut len, position)?;
+            positions.push(position);
+            position += 4 + u64::from(u32::from_be_bytes(len));
+        }
+        if position != end {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "naive.log ends inside the record at {}",
+                    positions.len() - 1
+                ),
+            ));
+        }
+        Ok(NaiveLog {
+            file,
+            positions,
+            end,
+            sync,
+        })
+    }
+
+    /// `fdatasync` of the file.
+    ///
+    /// # Errors
+    /// The operating system's error.
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
     /// Appends one record with one `write` call; returns its offset.
     ///
     /// # Errors

@@ -2,6 +2,12 @@
 //! one JSON document per run and I/O path (`results/<UTC timestamp>/ringbench-<path>.json`).
 //!
 //! Units are in the field names. A figure that does not apply is `null`, never 0.
+//!
+//! `ringbench peers` writes the same document as `peers.json`: its scenarios are the peer
+//! workloads (category "peers", one engine each) and [`RunResult::peers`] says how each engine
+//! was driven. Fields added after the first layout ([`RunResult::peers`],
+//! [`ScenarioResult::disk_write_bytes`]) are optional and left out when absent, so files of
+//! either age load with either reader and [`SCHEMA_VERSION`] stays 1.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +23,72 @@ pub struct RunResult {
     pub environment: Environment,
     /// Every scenario case, in the order run.
     pub scenarios: Vec<ScenarioResult>,
+    /// For `ringbench peers`: the engines, what their durability modes mean, how the page
+    /// cache was emptied, and ringlog's ratio to each peer. Absent in suite results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peers: Option<PeersInfo>,
+}
+
+/// How a `ringbench peers` run was made, beside its figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeersInfo {
+    /// How cold phases emptied the page cache: `drop_caches` (`sync`, then "1" written to
+    /// `/proc/sys/vm/drop_caches`: the whole machine's clean page cache) or `fadvise`
+    /// (`fdatasync` and `posix_fadvise(DONTNEED)` on each of the engine's files).
+    pub cache_drop: String,
+    /// Payload bytes of every record.
+    pub record_bytes: u64,
+    /// Records per appended batch.
+    pub batch_records: u64,
+    /// Seed of the point reads' offsets (the same for every engine).
+    pub point_read_seed: u64,
+    /// Every engine of the run, ringlog first.
+    pub engines: Vec<PeerDescription>,
+    /// Engines asked for but not built into this binary (their cargo feature was off).
+    pub not_built: Vec<String>,
+    /// Engines whose workload failed, with the error; their figures up to the failure are
+    /// kept.
+    #[serde(default)]
+    pub failures: Vec<String>,
+    /// ringlog's ratio to each peer, case by case.
+    pub ratios: Vec<PeerRatio>,
+}
+
+/// One engine of a peers run, described so a reader can check the comparison is fair.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeerDescription {
+    /// `ringlog`, `raft-engine`, `fjall`, `glommio`, `naive`, `rocksdb`.
+    pub name: String,
+    /// Crate and version, or "this workspace".
+    pub version: String,
+    /// The I/O path as the engine takes it (page cache, O_DIRECT, io_uring, ...).
+    pub io_path: String,
+    /// What the "cheapest" appends of this engine guarantee when acknowledged.
+    pub cheapest: String,
+    /// What the "sync" appends (one sync per batch) guarantee, and how they are made.
+    pub sync: String,
+    /// How concurrent producers write, or why the engine has none.
+    pub producers: String,
+    /// How the workload drives the engine: append, read and reopen calls.
+    pub driven: String,
+}
+
+/// ringlog's figure over a peer's on the same case: above 1 means ringlog did better.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeerRatio {
+    /// The case's scenario name (`peer_append`, `peer_read_seq`, ...).
+    pub scenario: String,
+    /// Its durability label (`cheapest`, `sync`), `None` for reads and reopens.
+    pub durability: Option<String>,
+    /// Its parameters, as in [`ScenarioResult::params`].
+    pub params: std::collections::BTreeMap<String, u64>,
+    /// The peer.
+    pub peer: String,
+    /// What was compared: `records/s` (ringlog / peer) or `time` (peer / ringlog, for the
+    /// one-operation reopen).
+    pub metric: String,
+    /// The ratio.
+    pub ringlog_vs_peer: f64,
 }
 
 /// The machine and build a run measured.
@@ -132,6 +204,28 @@ pub struct ScenarioResult {
     pub scaling: Option<f64>,
     /// For compaction cases.
     pub compaction: Option<CompactionFigures>,
+    /// Bytes the process sent to storage during the case: the delta of `write_bytes` in
+    /// `/proc/self/io` (every thread, io_uring workers included), when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_write_bytes: Option<u64>,
+}
+
+impl Latency {
+    /// The percentiles of a histogram of nanoseconds; `None` when it is empty.
+    pub fn from_histogram_ns(h: &hdrhistogram::Histogram<u64>) -> Option<Latency> {
+        if h.is_empty() {
+            return None;
+        }
+        let us = |ns: u64| ns as f64 / 1e3;
+        Some(Latency {
+            p50_us: us(h.value_at_quantile(0.50)),
+            p90_us: us(h.value_at_quantile(0.90)),
+            p99_us: us(h.value_at_quantile(0.99)),
+            p999_us: us(h.value_at_quantile(0.999)),
+            max_us: us(h.max()),
+            mean_us: h.mean() / 1e3,
+        })
+    }
 }
 
 impl RunResult {

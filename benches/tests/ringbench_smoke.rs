@@ -221,3 +221,83 @@ fn consume_with_a_target_rate_reads_everything_produced() {
         "perf-test line: {stdout}"
     );
 }
+
+/// `ringbench peers --smoke` end to end with the engines of this build (ringlog and the naive
+/// baseline always; the others with `--features peers`): every engine runs every case it
+/// can, reads are verified (a failed check fails the command), ratios to each peer are
+/// written, and the engines left out are named.
+#[test]
+fn smoke_peers_runs_every_built_engine_and_writes_ratios() {
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let run = Command::new(env!("CARGO_BIN_EXE_ringbench"))
+        .args(["peers", "--smoke", "--cache-drop", "fadvise", "--out"])
+        .arg(out.path())
+        .output()
+        .expect("run ringbench peers");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "ringbench peers failed:\n{stderr}");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("### ringlog vs each peer"), "{stdout}");
+    let path = PathBuf::from(stdout.lines().last().expect("the result path").trim());
+    assert_eq!(path, out.path().join("peers.json"));
+
+    let result = RunResult::load(&path).expect("peers.json loads");
+    let info = result.peers.as_ref().expect("peer descriptions");
+    assert_eq!(info.cache_drop, "fadvise");
+    let mut named: Vec<&str> = info.engines.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(named.first(), Some(&"ringlog"), "ringlog runs first");
+    named.extend(info.not_built.iter().map(String::as_str));
+    named.sort_unstable();
+    assert_eq!(
+        named,
+        [
+            "fjall",
+            "glommio",
+            "naive",
+            "raft-engine",
+            "ringlog",
+            "rocksdb"
+        ]
+    );
+    assert!(info.failures.is_empty(), "{:?}", info.failures);
+    for e in &info.engines {
+        let cases: BTreeSet<(&str, Option<&str>)> = result
+            .scenarios
+            .iter()
+            .filter(|s| s.engine == e.name)
+            .map(|s| (s.name.as_str(), s.durability.as_deref()))
+            .collect();
+        for case in [
+            ("peer_append", Some("cheapest")),
+            ("peer_append", Some("sync")),
+            ("peer_reopen", None),
+            ("peer_read_seq", None),
+            ("peer_read_point", None),
+        ] {
+            assert!(cases.contains(&case), "{}: {case:?} missing", e.name);
+        }
+        assert!(!e.cheapest.is_empty() && !e.sync.is_empty(), "{e:?}");
+    }
+    for s in &result.scenarios {
+        assert!(
+            s.category == "peers" && s.messages > 0 && s.messages_per_s > 0.0,
+            "{} {} {:?}",
+            s.engine,
+            s.name,
+            s.params
+        );
+        // tmpfs pages are never written back, so `write_bytes` does not count them.
+        let tmpfs = result.environment.filesystem == "tmpfs";
+        if !tmpfs && s.name == "peer_append" && s.durability.as_deref() == Some("cheapest") {
+            assert!(
+                s.disk_write_bytes.is_none_or(|w| w >= s.payload_bytes / 2),
+                "{}: {:?} bytes written for {} of payload",
+                s.engine,
+                s.disk_write_bytes,
+                s.payload_bytes
+            );
+        }
+    }
+    let naive = info.ratios.iter().filter(|r| r.peer == "naive").count();
+    assert!(naive >= 7, "ratios to naive: {:?}", info.ratios);
+}

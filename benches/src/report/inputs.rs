@@ -1,5 +1,5 @@
 //! The files of a results directory the report reads: one `ringbench-<path>.json` per I/O
-//! path, and optionally `fio.json` and `divan-*.txt`.
+//! path, and optionally `fio.json`, `divan-*.txt` and `peers.json`.
 
 use std::path::Path;
 
@@ -41,6 +41,8 @@ pub struct Inputs {
     pub fio: Option<Result<FioReport, String>>,
     /// The raw Divan outputs.
     pub divan: Vec<DivanFile>,
+    /// `peers.json` of `ringbench peers`: absent, or read, or why it could not be read.
+    pub peers: Option<Result<RunResult, String>>,
 }
 
 /// Reads the results directory.
@@ -75,10 +77,13 @@ pub fn load(dir: &Path) -> Result<Inputs, String> {
             .map_err(|e| e.to_string())
             .and_then(|text| fio::parse(&text))
     });
+    let peers_path = dir.join(super::peers::PEERS_FILE);
+    let peers = peers_path.exists().then(|| RunResult::load(&peers_path));
     Ok(Inputs {
         runs,
         fio,
         divan: divan::find(dir)?,
+        peers,
     })
 }
 

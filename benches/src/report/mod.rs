@@ -3,13 +3,15 @@
 //! Layout: `inputs.rs` finds and reads the files (`fio.rs`, `divan.rs` for the optional ones);
 //! `targets.rs` and `compare.rs` are the pure decisions (target verdicts, path and baseline
 //! ratios); `summary.rs` writes the Markdown, `plots.rs` chooses what each plot shows and
-//! `svg.rs` draws it; `fmt.rs` prints figures the same way everywhere.
+//! `svg.rs` draws it; `fmt.rs` prints figures the same way everywhere. `peers.rs` writes the
+//! section and plot of `peers.json` (`ringbench peers`), when the directory has one.
 
 pub mod compare;
 pub mod divan;
 pub mod fio;
 pub mod fmt;
 pub mod inputs;
+pub mod peers;
 pub mod plots;
 pub mod summary;
 pub mod svg;
@@ -20,7 +22,8 @@ use std::path::{Path, PathBuf};
 /// Name of the Markdown report in the results directory.
 pub const SUMMARY_FILE: &str = "summary.md";
 
-/// Reads `dir/ringbench-*.json` (and `fio.json`, `divan-*.txt` when present) and writes
+/// Reads `dir/ringbench-*.json` (and `fio.json`, `divan-*.txt`, `peers.json` when present) and
+/// writes
 /// `dir/summary.md` and the SVG plots beside it; returns the files written.
 ///
 /// # Errors
@@ -30,6 +33,10 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut written = Vec::new();
     for (name, svg) in plots::all(&inputs.runs) {
         written.push(write(dir, name, &svg)?);
+    }
+    if let Some(Ok(result)) = &inputs.peers {
+        let svg = svg::bar_chart(&peers::plot(result));
+        written.push(write(dir, peers::PEERS_PLOT, &svg)?);
     }
     written.push(write(dir, SUMMARY_FILE, &summary::render(&inputs))?);
     Ok(written)

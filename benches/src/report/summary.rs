@@ -7,6 +7,7 @@ use super::compare::{self, Comparison};
 use super::fio::{Direction, FioReport};
 use super::fmt::{ABSENT, cell, durability, num, opt, params, ratio};
 use super::inputs::{FIO_FILE, Inputs, Run};
+use super::peers::{PEERS_FILE, PEERS_PLOT};
 use super::plots;
 use super::targets::{self, Outcome, Target};
 use crate::results::ScenarioResult;
@@ -44,6 +45,7 @@ fn write_all(out: &mut String, inputs: &Inputs, outcomes: &[Vec<Outcome>]) -> Re
     environment(out, runs)?;
     categories(out, runs)?;
     comparisons(out, runs)?;
+    peers_section(out, inputs)?;
     let fio = match &inputs.fio {
         Some(Ok(report)) => Some(report),
         _ => None,
@@ -51,8 +53,25 @@ fn write_all(out: &mut String, inputs: &Inputs, outcomes: &[Vec<Outcome>]) -> Re
     disk_limit(out, runs, inputs.fio.as_ref())?;
     bottlenecks(out, runs, fio)?;
     target_table(out, runs, outcomes)?;
-    plot_links(out)?;
+    plot_links(out, inputs)?;
     raw_files(out, inputs)
+}
+
+/// The Peers section when `peers.json` is there; a line saying why when it cannot be read.
+fn peers_section(out: &mut String, inputs: &Inputs) -> Result {
+    match &inputs.peers {
+        None => Ok(()),
+        Some(Ok(result)) => super::peers::section(out, result),
+        Some(Err(e)) => writeln!(
+            out,
+            "## Peers
+
+`{}` could not be read: {}
+",
+            PEERS_FILE,
+            cell(e)
+        ),
+    }
 }
 
 fn title(out: &mut String, runs: &[Run]) -> Result {
@@ -626,7 +645,7 @@ fn target_table(out: &mut String, runs: &[Run], outcomes: &[Vec<Outcome>]) -> Re
     writeln!(out)
 }
 
-fn plot_links(out: &mut String) -> Result {
+fn plot_links(out: &mut String, inputs: &Inputs) -> Result {
     writeln!(out, "## Plots\n")?;
     writeln!(
         out,
@@ -642,7 +661,14 @@ fn plot_links(out: &mut String) -> Result {
         out,
         "![Throughput relative to one thread against threads, with the linear line; durability in each label]({})\n",
         plots::SCALING
-    )
+    )?;
+    if matches!(inputs.peers, Some(Ok(_))) {
+        writeln!(
+            out,
+            "![Records per second of every peer case, one bar per engine, durability in each label]({PEERS_PLOT})\n"
+        )?;
+    }
+    Ok(())
 }
 
 fn raw_files(out: &mut String, inputs: &Inputs) -> Result {
@@ -662,6 +688,14 @@ fn raw_files(out: &mut String, inputs: &Inputs) -> Result {
             out,
             "- [`{}`]({}): Divan's output, {} lines",
             divan.name, divan.name, divan.lines
+        )?;
+    }
+    if let Some(Ok(peers)) = &inputs.peers {
+        writeln!(
+            out,
+            "- [`{PEERS_FILE}`]({PEERS_FILE}): `ringbench peers`, {} cases of {} engines",
+            peers.scenarios.len(),
+            peers.peers.as_ref().map_or(0, |p| p.engines.len())
         )?;
     }
     match &inputs.fio {

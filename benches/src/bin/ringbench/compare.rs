@@ -210,6 +210,7 @@ mod tests {
             allocations_per_op: None,
             scaling: None,
             compaction: None,
+            disk_write_bytes: None,
         }
     }
 
@@ -233,6 +234,7 @@ mod tests {
                 started_utc: String::new(),
             },
             scenarios,
+            peers: None,
         }
     }
 

@@ -7,6 +7,8 @@
 //!                   [--target-rate R]
 //! ringbench consume --dir DIR [--partitions P] [--consumers T] [--fetch-bytes N]
 //!                   [--target-rate R]
+//! ringbench peers [--smoke|--quick|--full] [--out DIR] [--engines a,b] [--cache-drop M]
+//!                                                        # DIR/peers.json
 //! ringbench compare OLD.json NEW.json [--threshold PCT]  # exit 1 on a regression
 //! ringbench report DIR                                   # summary.md and plots
 //! ```
@@ -19,6 +21,7 @@ mod compare;
 mod environment;
 mod log_scenarios;
 mod measure;
+mod peers;
 mod perf;
 mod suite;
 mod topic_read_scenarios;
@@ -63,6 +66,32 @@ enum Command {
         /// Output directory (default results/<UTC timestamp>).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Runs ringlog and the peer engines built into this binary (`--features peers`) on one
+    /// workload: batched appends (cheapest durability, then a sync per batch with 1 and 4
+    /// producers), reopen, sequential and point reads cold and warm. Prints the figures and
+    /// ringlog's ratio to each peer, writes DIR/peers.json, and prints its path last.
+    Peers {
+        /// Tiny sizes (seconds; CI).
+        #[arg(long, group = "peers_profile")]
+        smoke: bool,
+        /// 50 000 records (about 50 MiB) per engine: under a minute for all (the default).
+        #[arg(long, group = "peers_profile")]
+        quick: bool,
+        /// 1 000 000 records (about 1 GiB) per engine: a few minutes for all.
+        #[arg(long, group = "peers_profile")]
+        full: bool,
+        /// Output directory (default results/<UTC timestamp>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Engines beside ringlog, comma-separated (default: all): raft-engine, fjall,
+        /// glommio, naive, rocksdb.
+        #[arg(long)]
+        engines: Option<String>,
+        /// How cold phases empty the page cache: auto (drop_caches when it is writable, i.e.
+        /// as root; else fadvise), drop_caches, fadvise.
+        #[arg(long, default_value = "auto")]
+        cache_drop: benches::peers::os::CacheDrop,
     },
     /// Produces to a topic and prints what kafka-producer-perf-test prints.
     Produce {
@@ -180,6 +209,34 @@ fn main() -> ExitCode {
                 PathBuf::from("results").join(environment::dir_stamp(SystemTime::now()))
             });
             finish(suite::run(profile, &out).map(|path| path.display().to_string()))
+        }
+        Command::Peers {
+            smoke,
+            quick: _,
+            full,
+            out,
+            engines,
+            cache_drop,
+        } => {
+            let profile = if smoke {
+                Profile::Smoke
+            } else if full {
+                Profile::Full
+            } else {
+                Profile::Quick
+            };
+            let out = out.unwrap_or_else(|| {
+                PathBuf::from("results").join(environment::dir_stamp(SystemTime::now()))
+            });
+            finish(peers::engines(engines.as_deref()).and_then(|engines| {
+                peers::run(&peers::PeersOptions {
+                    profile,
+                    out,
+                    engines,
+                    cache: cache_drop,
+                })
+                .map(|path| path.display().to_string())
+            }))
         }
         Command::Produce {
             dir,

@@ -104,19 +104,7 @@ fn log_spec(name: &'static str, category: &'static str, case: &Case) -> Spec {
 }
 
 fn latency_of(meter: &Meter) -> Option<Latency> {
-    let h = &meter.hist;
-    if h.is_empty() {
-        return None;
-    }
-    let us = |ns: u64| ns as f64 / 1e3;
-    Some(Latency {
-        p50_us: us(h.value_at_quantile(0.50)),
-        p90_us: us(h.value_at_quantile(0.90)),
-        p99_us: us(h.value_at_quantile(0.99)),
-        p999_us: us(h.value_at_quantile(0.999)),
-        max_us: us(h.max()),
-        mean_us: h.mean() / 1e3,
-    })
+    Latency::from_histogram_ns(&meter.hist)
 }
 
 fn finish(spec: Spec, meter: &Meter, compaction: Option<CompactionFigures>) -> ScenarioResult {
@@ -142,6 +130,7 @@ fn finish(spec: Spec, meter: &Meter, compaction: Option<CompactionFigures>) -> S
         allocations_per_op: meter.allocations_per_op(),
         scaling: None,
         compaction,
+        disk_write_bytes: None,
     }
 }
 
@@ -530,6 +519,7 @@ pub fn run(profile: Profile, out: &Path) -> Result<PathBuf, String> {
         schema: SCHEMA_VERSION,
         environment,
         scenarios,
+        peers: None,
     };
     let path = out.join(result_file_name());
     result
@@ -572,6 +562,7 @@ mod tests {
             allocations_per_op: None,
             scaling: None,
             compaction: None,
+            disk_write_bytes: None,
         }
     }
 
