@@ -339,6 +339,22 @@ fn count_cases() -> Vec<Case> {
         "declares 1 records but the batch holds 3",
     ));
 
+    let mut past_max = good.clone();
+    past_max[..8].copy_from_slice(&i64::MAX.to_be_bytes());
+    cases.push(case(
+        "baseOffset i64::MAX, so the last offset is past it",
+        past_max,
+        |e| {
+            matches!(
+                invalid(e),
+                Some(BatchError::LastOffsetOverflow {
+                    last_offset_delta: 2,
+                    ..
+                })
+            )
+        },
+        "outside the offset range",
+    ));
     let mut last_delta = good.clone();
     set_i32(&mut last_delta, LAST_OFFSET_DELTA_OFFSET, i32::MAX);
     fix_crc(&mut last_delta);

@@ -3,8 +3,9 @@
 //! `recovery_scan` fuzz target) must not cost data: a resumed scan that stops short is redone
 //! from the start, so the active segment is not truncated at the bogus position and a sealed
 //! segment still opens. An earlier entry pointing at bytes that look like a batch running past
-//! the segment's data makes fetches through it fail as corrupt, not panic. Runs on every I/O
-//! path.
+//! the segment's data, or holding offsets outside the segment, makes fetches through it fail as
+//! corrupt, not panic; and a time index of a segment named for a base offset near u64::MAX does
+//! not overflow. Runs on every I/O path.
 
 mod common;
 
@@ -15,9 +16,10 @@ use common::{
     Expected, append_rows, for_each_io_mode, log_file, numbered_batches, open_log, read_all,
     segment_path, sync_config,
 };
-use ringlog::segment::INDEX_EXTENSION;
+use ringlog::record::Record;
 use ringlog::segment::index::OffsetIndex;
-use ringlog::{Config, IoMode, ReadError};
+use ringlog::segment::{INDEX_EXTENSION, TIME_INDEX_EXTENSION};
+use ringlog::{AppendError, CLEAN_SHUTDOWN_FILE, Config, IoMode, ReadError};
 
 fn config(io_mode: IoMode) -> Config {
     Config {
@@ -109,17 +111,24 @@ fn sealed_segment_opens(io_mode: IoMode) {
 }
 
 #[test]
-fn index_entry_at_a_fake_header_running_past_the_data_fails_fetches_as_corrupt() {
-    for_each_io_mode(fake_header_is_corrupt);
+fn index_entry_at_a_fake_header_fails_fetches_as_corrupt() {
+    for_each_io_mode(|io_mode| {
+        // A plausible base offset, but a length running far past the segment's data.
+        fake_header_is_corrupt(io_mode, 1000, "truncated");
+        // Offsets that cannot be in this segment (a last offset of -1 would also overflow the
+        // next fetch offset).
+        fake_header_is_corrupt(io_mode, -1, "outside the segment based at offset 0");
+    });
 }
 
-fn fake_header_is_corrupt(io_mode: IoMode) {
+fn fake_header_is_corrupt(io_mode: IoMode, fake_base_offset: i64, phrase: &str) {
     let dir = tempfile::tempdir().unwrap();
-    // The first record's value looks like a batch header: a huge base offset, then a length
-    // of 1,000,000 bytes (below max_batch_bytes) that runs far past the segment's data.
+    // The first record's value looks like a batch header: the given base offset, a length of
+    // 1,000,000 bytes (below max_batch_bytes), lastOffsetDelta 0.
     let mut fake = vec![0x55_u8; 64];
-    fake[..8].copy_from_slice(&(i64::MAX / 2).to_be_bytes());
+    fake[..8].copy_from_slice(&fake_base_offset.to_be_bytes());
     fake[8..12].copy_from_slice(&1_000_000_i32.to_be_bytes());
+    fake[23..27].copy_from_slice(&0_i32.to_be_bytes());
     let mut batches = numbered_batches(0, 12, 2, 100, |o| 1_700_000_000_000 + o as i64);
     batches[0][0].value = Some(fake.clone());
     write_log(dir.path(), config(io_mode), &batches);
@@ -147,7 +156,38 @@ fn fake_header_is_corrupt(io_mode: IoMode) {
         matches!(error, ReadError::Corrupt { position, .. } if position == fake_at as u64),
         "{error:?}"
     );
-    assert!(error.to_string().contains("truncated"), "{error}");
+    assert!(error.to_string().contains(phrase), "{error}");
     // Offsets before the damaged entry are still served.
     assert!(!log.fetch(0, 1).unwrap().bytes.is_empty());
+}
+
+#[test]
+fn time_index_of_a_segment_named_near_u64_max_does_not_overflow() {
+    for_each_io_mode(segment_near_u64_max_opens);
+}
+
+fn segment_near_u64_max_opens(io_mode: IoMode) {
+    let dir = tempfile::tempdir().unwrap();
+    let base = u64::MAX - 1;
+    fs::write(log_file(dir.path(), base), []).unwrap();
+    fs::write(segment_path(dir.path(), base, INDEX_EXTENSION), []).unwrap();
+    // One entry at relative offset 5: base + 5 is past u64::MAX.
+    let mut entry = 1_i64.to_be_bytes().to_vec();
+    entry.extend_from_slice(&5_u32.to_be_bytes());
+    fs::write(segment_path(dir.path(), base, TIME_INDEX_EXTENSION), entry).unwrap();
+    fs::write(dir.path().join(CLEAN_SHUTDOWN_FILE), b"0\n").unwrap();
+
+    let log = open_log(dir.path(), config(io_mode));
+    assert_eq!(log.next_offset(), base);
+    assert_eq!(log.offset_for_timestamp(5).unwrap(), None);
+    let record = Record {
+        key: None,
+        value: Some(b"v"),
+        timestamp_ms: 0,
+        headers: &[],
+    };
+    assert!(matches!(
+        log.append(&[record]),
+        Err(AppendError::OffsetOverflow { .. })
+    ));
 }

@@ -246,6 +246,19 @@ impl LogInner {
                 max: self.config.max_batch_bytes as i64,
             }));
         }
+        // The recovery scan's offset rule: only bytes reached through a damaged index break it,
+        // and a last offset of at least 0 keeps `last + 1` from overflowing.
+        let last = header.last_offset();
+        if header.base_offset < 0
+            || last < 0
+            || (last as u64).wrapping_sub(segment.base_offset) > u64::from(u32::MAX)
+        {
+            return Err(corrupt(BatchError::OffsetsOutsideSegment {
+                base_offset: header.base_offset,
+                last_offset: last,
+                segment_base_offset: segment.base_offset,
+            }));
+        }
         Ok(header)
     }
 
@@ -271,7 +284,10 @@ impl LogInner {
             .expect("index lock poisoned")
             .lookup(timestamp_ms)
             .map_or(segment.base_offset, |e| {
-                segment.base_offset + u64::from(e.relative_offset)
+                // Saturating, as in `IndexBuilder::resume`: the base comes from a file name.
+                segment
+                    .base_offset
+                    .saturating_add(u64::from(e.relative_offset))
             });
         let limit = segment.data_bytes();
         let mut cursor = Cursor::new(self, segment, limit, self.config.read_ahead_bytes);

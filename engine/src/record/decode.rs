@@ -107,11 +107,12 @@ fn check_count(header: &BatchHeader) -> Result<usize, BatchError> {
 /// Fully validates the batch at the start of `bytes`; more bytes may follow it.
 ///
 /// Checks, in order: length bounds and magic (as [`peek_batch_bytes`]), that the whole batch
-/// is present, the CRC-32C, that it is uncompressed, that `recordsCount` is not negative, and
-/// that exactly `recordsCount` records fill the records region, each parsing within its own
-/// length with well-formed varints and UTF-8 header keys. Offset deltas must increase strictly
-/// (with `require_contiguous_offsets`, be exactly `0..recordsCount`) and the last must equal
-/// `lastOffsetDelta` (an empty batch's `lastOffsetDelta` must be at least -1).
+/// is present, the CRC-32C, that it is uncompressed, that `recordsCount` is not negative, that
+/// `baseOffset + lastOffsetDelta` does not overflow, and that exactly `recordsCount` records
+/// fill the records region, each parsing within its own length with well-formed varints and
+/// UTF-8 header keys. Offset deltas must increase strictly (with `require_contiguous_offsets`,
+/// be exactly `0..recordsCount`) and the last must equal `lastOffsetDelta` (an empty batch's
+/// `lastOffsetDelta` must be at least -1).
 /// `maxTimestamp` is not checked against the records here; [`validate_producer_batch`] does.
 ///
 /// # Errors
@@ -156,6 +157,16 @@ fn validate(bytes: &[u8], limits: &BatchLimits) -> Result<(BatchHeader, Timestam
     }
     check_uncompressed(&header)?;
     let count = check_count(&header)?;
+    if header
+        .base_offset
+        .checked_add(i64::from(header.last_offset_delta))
+        .is_none()
+    {
+        return Err(BatchError::LastOffsetOverflow {
+            base_offset: header.base_offset,
+            last_offset_delta: header.last_offset_delta,
+        });
+    }
     let timestamps = check_records(batch, &header, count, limits.require_contiguous_offsets)?;
     Ok((header, timestamps))
 }

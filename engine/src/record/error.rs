@@ -105,6 +105,17 @@ pub enum BatchError {
         last_offset_delta: i32,
     },
 
+    /// `baseOffset + lastOffsetDelta` is outside the i64 offset range.
+    #[error(
+        "baseOffset {base_offset} plus lastOffsetDelta {last_offset_delta} is outside the offset range"
+    )]
+    LastOffsetOverflow {
+        /// The `baseOffset` read from the header.
+        base_offset: i64,
+        /// The `lastOffsetDelta` read from the header.
+        last_offset_delta: i32,
+    },
+
     /// A producer's batch says `LogAppendTime`, a timestamp type only a broker may set.
     #[error(
         "the batch has timestamp type LogAppendTime, which only a broker sets; a producer must send CreateTime"
@@ -140,6 +151,21 @@ pub enum BatchError {
         declared: i64,
         /// The largest timestamp among the records.
         found: i64,
+    },
+
+    /// A batch's offsets cannot belong to the segment it was found in: negative, or beyond a
+    /// 32-bit relative offset from the segment's base. Recovery keeps no such batch, so one is
+    /// only met where a damaged index points.
+    #[error(
+        "batch offsets {base_offset} to {last_offset} are outside the segment based at offset {segment_base_offset}"
+    )]
+    OffsetsOutsideSegment {
+        /// The batch's `baseOffset`.
+        base_offset: i64,
+        /// Its last offset, `baseOffset + lastOffsetDelta` (wrapping).
+        last_offset: i64,
+        /// The base offset of the segment holding it.
+        segment_base_offset: u64,
     },
 
     /// A batch must hold at least one record to be encoded.

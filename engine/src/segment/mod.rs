@@ -196,7 +196,11 @@ impl IndexBuilder {
             .last()
         {
             builder.max_timestamp = last.timestamp_ms;
-            builder.offset_of_max_timestamp = segment.base_offset + u64::from(last.relative_offset);
+            // Saturating: a segment named for a base offset near u64::MAX (no valid offset is
+            // above i64::MAX) must not make a loaded index overflow.
+            builder.offset_of_max_timestamp = segment
+                .base_offset
+                .saturating_add(u64::from(last.relative_offset));
             segment
                 .max_timestamp
                 .fetch_max(last.timestamp_ms, Ordering::AcqRel);

@@ -686,3 +686,21 @@ fn empty_batch_last_offset_delta_is_at_least_minus_one() {
         assert_eq!(validate_producer_batch(&batch, 1 << 20), expected);
     }
 }
+
+#[test]
+fn last_offset_past_i64_max_is_rejected() {
+    let mut batch = sample_batch();
+    set_base_offset(&mut batch, i64::MAX - 1);
+    assert_eq!(
+        validate_batch(&batch, &LIMITS),
+        Err(BatchError::LastOffsetOverflow {
+            base_offset: i64::MAX - 1,
+            last_offset_delta: 2
+        })
+    );
+    set_base_offset(&mut batch, i64::MAX - 2);
+    assert!(
+        validate_batch(&batch, &LIMITS).is_ok(),
+        "the last offset is i64::MAX"
+    );
+}
