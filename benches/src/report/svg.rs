@@ -9,7 +9,7 @@ use super::fmt::num;
 /// Chart area, in SVG units.
 const PLOT_WIDTH: f64 = 560.0;
 const PLOT_HEIGHT: f64 = 320.0;
-const MARGIN_LEFT: f64 = 72.0;
+const MARGIN_LEFT: f64 = 120.0;
 const MARGIN_TOP: f64 = 40.0;
 /// Room for slanted group labels under bar charts.
 const MARGIN_BOTTOM: f64 = 150.0;
