@@ -35,11 +35,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Expected, for_each_io_mode, open_log, read_all};
+use common::{Expected, for_each_io_mode, open_log, read_all, with_records};
 use ringlog::config::DEFAULT_PREALLOCATE_BYTES;
-use ringlog::record::{
-    BatchLimits, Header, Record, RecordView, peek_batch_bytes, records, validate_batch,
-};
+use ringlog::record::{BatchLimits, RecordView, peek_batch_bytes, records, validate_batch};
 use ringlog::segment::LOG_EXTENSION;
 use ringlog::topic::ProduceResult;
 use ringlog::{
@@ -296,33 +294,6 @@ fn rows(tag: &str, first_offset: u64, count: usize) -> Vec<Expected> {
             row
         })
         .collect()
-}
-
-/// Calls `f` with `rows` as records.
-fn with_records<T>(rows: &[Expected], f: impl FnOnce(&[Record<'_>]) -> T) -> T {
-    let headers: Vec<Vec<Header<'_>>> = rows
-        .iter()
-        .map(|r| {
-            r.headers
-                .iter()
-                .map(|(key, value)| Header {
-                    key,
-                    value: value.as_deref(),
-                })
-                .collect()
-        })
-        .collect();
-    let records: Vec<Record<'_>> = rows
-        .iter()
-        .zip(&headers)
-        .map(|(r, headers)| Record {
-            key: r.key.as_deref(),
-            value: r.value.as_deref(),
-            timestamp_ms: r.timestamp_ms,
-            headers,
-        })
-        .collect();
-    f(&records)
 }
 
 fn offsets_of(rows: &[Expected]) -> (u64, u64) {

@@ -123,8 +123,8 @@ impl Expected {
     }
 }
 
-/// Appends `rows` as one batch through [`Log::append`]; asserts the offsets they were given.
-pub fn append_rows(log: &Log, rows: &[Expected]) {
+/// Calls `f` with `rows` as [`Record`]s (borrowing their bytes).
+pub fn with_records<T>(rows: &[Expected], f: impl FnOnce(&[Record<'_>]) -> T) -> T {
     let headers: Vec<Vec<Header<'_>>> = rows
         .iter()
         .map(|r| {
@@ -147,7 +147,12 @@ pub fn append_rows(log: &Log, rows: &[Expected]) {
             headers,
         })
         .collect();
-    let info = log.append(&records).expect("append succeeds");
+    f(&records)
+}
+
+/// Appends `rows` as one batch through [`Log::append`]; asserts the offsets they were given.
+pub fn append_rows(log: &Log, rows: &[Expected]) {
+    let info = with_records(rows, |records| log.append(records)).expect("append succeeds");
     assert_eq!(
         (info.base_offset, info.last_offset),
         (rows[0].offset, rows[rows.len() - 1].offset),
