@@ -54,6 +54,25 @@ pub enum OpenError {
         /// What is wrong with it.
         source: BatchError,
     },
+    /// Another opener (in this process or another) holds the directory's lock: one writing
+    /// process per directory, or a live writer and a recovering opener would destroy each
+    /// other's data.
+    #[error(
+        "{dir} is in use by another process{holder}: one process at a time may open a log directory for writing; stop that process, or use a read-only command (logtool dump, verify, topics list, topics describe)",
+        holder = holder_pid.map_or_else(String::new, |pid| format!(" (pid {pid})"))
+    )]
+    Locked {
+        /// The locked directory.
+        dir: PathBuf,
+        /// The holder's pid, as it wrote it into the lock file, when readable.
+        holder_pid: Option<u32>,
+    },
+    /// A read-only open found no log in the directory (a read-only open creates nothing).
+    #[error("{dir} holds no segment files: a read-only open needs an existing log")]
+    NoLog {
+        /// The directory.
+        dir: PathBuf,
+    },
     /// Offsets of two segments overlap or go backwards.
     #[error(
         "segment {path} starts at offset {base_offset} but the previous segment ends at {previous_next_offset}"
@@ -138,6 +157,9 @@ pub enum AppendError {
     /// The log was closed.
     #[error("the log is closed")]
     Closed,
+    /// The log was opened read-only ([`crate::Log::open_read_only`]).
+    #[error("the log was opened read-only; open it with Log::open to write")]
+    ReadOnly,
     /// A compacted log (`cleanup.policy=compact`) needs a key on every record.
     #[error(
         "record {index} has no key, but the log is compacted (cleanup.policy=compact) and compaction keeps the latest record per key"
@@ -212,6 +234,9 @@ pub enum MaintenanceError {
     /// Reading a segment failed (or found a corrupt batch) during compaction.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// The log was opened read-only ([`crate::Log::open_read_only`]).
+    #[error("the log was opened read-only: retention, compaction and flushes need Log::open")]
+    ReadOnly,
     /// Compaction cannot proceed.
     #[error("compaction of {path}: {reason}")]
     Compaction {
@@ -227,6 +252,7 @@ impl From<AppendError> for MaintenanceError {
         match error {
             AppendError::Poisoned { cause } => MaintenanceError::Poisoned { cause },
             AppendError::Io { op, path, source } => MaintenanceError::Io { op, path, source },
+            AppendError::ReadOnly => MaintenanceError::ReadOnly,
             other => MaintenanceError::Io {
                 op: "flush",
                 path: PathBuf::new(),

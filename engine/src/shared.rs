@@ -81,12 +81,7 @@ impl Shared {
     /// message names the cause and the fix); [`OpenError::DirectIo`] or [`OpenError::Io`] when
     /// the probe itself fails; [`OpenError::Config`] for a bad buffer size.
     pub fn new(data_dir: &Path, config: &SharedConfig) -> Result<Arc<Shared>, OpenError> {
-        if config.buffer_bytes < PAGE_BYTES || !config.buffer_bytes.is_power_of_two() {
-            return Err(OpenError::Config(format!(
-                "buffer_bytes {} must be a power of two of at least {PAGE_BYTES}",
-                config.buffer_bytes
-            )));
-        }
+        check_buffer_bytes(config.buffer_bytes)?;
         let (alignment, mut fallback_reason) = match probe_direct_io(data_dir) {
             Ok(dio) => (Some(dio.memory.max(dio.offset).max(PAGE_BYTES)), None),
             Err(DirectIoError::Unsupported { filesystem, .. }) => (
@@ -134,6 +129,23 @@ impl Shared {
             cache: ReadCache::new(config.cache_bytes),
             next_log_id: AtomicU64::new(1),
             fallback_reason,
+            flusher: Flusher::new(),
+        }))
+    }
+
+    /// Resources for read-only logs ([`crate::Log::open_read_only`]): buffered `pread`s of
+    /// files opened read-only. Nothing is probed, so nothing is written anywhere.
+    ///
+    /// # Errors
+    /// [`OpenError::Config`] for a bad buffer size.
+    pub fn read_only(config: &SharedConfig) -> Result<Arc<Shared>, OpenError> {
+        check_buffer_bytes(config.buffer_bytes)?;
+        Ok(Arc::new(Shared {
+            storage: Arc::new(PortableStorage::read_only()),
+            pool: BufferPool::new(config.buffer_bytes, PAGE_BYTES, config.buffer_pool_bytes),
+            cache: ReadCache::new(config.cache_bytes),
+            next_log_id: AtomicU64::new(1),
+            fallback_reason: Some("read-only: buffered pread through the page cache".to_string()),
             flusher: Flusher::new(),
         }))
     }
@@ -192,6 +204,15 @@ impl Shared {
         shared.storage = wrap(shared.storage);
         Ok(Arc::new(shared))
     }
+}
+
+fn check_buffer_bytes(buffer_bytes: usize) -> Result<(), OpenError> {
+    if buffer_bytes < PAGE_BYTES || !buffer_bytes.is_power_of_two() {
+        return Err(OpenError::Config(format!(
+            "buffer_bytes {buffer_bytes} must be a power of two of at least {PAGE_BYTES}"
+        )));
+    }
+    Ok(())
 }
 
 fn fallback_message(error: &UringError) -> String {

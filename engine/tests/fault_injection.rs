@@ -1351,7 +1351,7 @@ fn open_pristines(root: &Path, io_mode: IoMode) -> Vec<(&'static str, std::path:
     let mut model = Model::default();
     let log = open_log(&crashed, config.clone());
     append_keyed(&log, &mut model, 60, 0);
-    std::mem::forget(log);
+    log.abandon();
     let clean = root.join("clean");
     let log = open_log(&clean, config.clone());
     append_keyed(&log, &mut Model::default(), 60, 0);
@@ -1365,7 +1365,7 @@ fn open_pristines(root: &Path, io_mode: IoMode) -> Vec<(&'static str, std::path:
         ..compact_options()
     });
     assert!(stopped.is_err(), "the compaction stops");
-    std::mem::forget(log);
+    log.abandon();
     vec![
         ("crashed", crashed),
         ("clean", clean),

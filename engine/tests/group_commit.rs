@@ -147,7 +147,7 @@ fn reopen_after(
             drop(log);
             std::fs::remove_file(dir.join(CLEAN_SHUTDOWN_FILE)).expect("remove the marker");
         }
-        Shutdown::Abandon => std::mem::forget(log),
+        Shutdown::Abandon => log.abandon(),
     }
     assert!(!dir.join(CLEAN_SHUTDOWN_FILE).exists());
     Log::open_with(dir, config.clone(), shared).expect("reopen after an unclean shutdown")

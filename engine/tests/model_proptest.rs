@@ -308,7 +308,7 @@ impl Harness<'_> {
             std::fs::remove_file(self.dir.join(CLEAN_SHUTDOWN_FILE))
                 .map_err(|e| TestCaseError::fail(format!("remove marker: {e}")))?;
         } else {
-            std::mem::forget(log);
+            log.abandon();
             prop_assert!(
                 !self.dir.join(CLEAN_SHUTDOWN_FILE).exists(),
                 "an open log has no clean-shutdown marker"

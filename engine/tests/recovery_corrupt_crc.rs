@@ -43,10 +43,26 @@ fn active_segment_crc_mismatch_is_truncated(io_mode: IoMode) {
     let (middle_start, middle_bytes) = spans[2];
     flip_record_byte(&path, middle_start, middle_bytes);
 
+    let file_bytes = fs::metadata(&path).unwrap().len();
     let log = open_log(dir.path(), sync_config(io_mode));
     let kept: Vec<Expected> = batches[..2].concat();
     let damaged_base = batches[2][0].offset;
     assert_eq!(log.next_offset(), damaged_base);
+    // Never silent: the cut is reported with its byte range and the reason.
+    let cuts = log.recovery_cuts();
+    assert_eq!(cuts.len(), 1, "one cut reported: {cuts:?}");
+    let cut = &cuts[0];
+    assert_eq!(cut.path, path);
+    assert_eq!(
+        (cut.from_byte, cut.to_byte),
+        (middle_start as u64, file_bytes)
+    );
+    assert_eq!(cut.next_offset, damaged_base);
+    assert!(cut.written);
+    assert!(
+        cut.to_string().contains("CRC"),
+        "the reason names the CRC: {cut}"
+    );
     assert_eq!(read_all(&log), kept);
     assert_eq!(fs::metadata(&path).unwrap().len(), middle_start as u64);
 

@@ -35,7 +35,7 @@ fn unclosed_log_recovers(io_mode: IoMode) {
     let data_bytes = log.size_bytes();
     // The crash: no close, no marker. The leaked log runs no background flusher
     // (`flush_interval_ms: None`), so nothing touches the files after this point.
-    std::mem::forget(log);
+    log.abandon();
 
     let path = log_file(dir.path(), 0);
     assert!(!dir.path().join(CLEAN_SHUTDOWN_FILE).exists());
@@ -52,6 +52,11 @@ fn unclosed_log_recovers(io_mode: IoMode) {
         fs::metadata(&path).unwrap().len(),
         data_bytes,
         "recovery trims the zero-filled tail"
+    );
+    assert!(
+        log.recovery_cuts().is_empty(),
+        "never-written space is not reported as a cut: {:?}",
+        log.recovery_cuts()
     );
     assert_eq!(read_all(&log), acknowledged);
 

@@ -80,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
         reseal_all(&mut log_bytes);
     }
     let base = input.segment_base;
-    let model = model::scan(&log_bytes, base, input.max_batch_bytes);
+    let model = model::scan(&log_bytes, base);
     write(&h.dir, base, LOG_EXTENSION, &log_bytes);
     if let Some((index, time_index)) = input.indexes {
         write(&h.dir, base, INDEX_EXTENSION, index);

@@ -3,7 +3,8 @@
 //! engine keeps of a segment must be exactly what this keeps.
 //!
 //! Rules: walking from byte 0, a batch is kept if its 12-byte overhead is not all zeros, its
-//! length is within `[49, max_batch_bytes - 12]` and its magic is 2, all its bytes are present,
+//! length is at least 49 and its magic is 2, all its bytes are present (the file bounds a
+//! batch; the log's `max_batch_bytes` does not: it limits new appends only),
 //! it validates (CRC, records, increasing offset deltas), its base offset is not negative nor
 //! below the previous batch's next offset, and its last offset is within a 32-bit relative
 //! offset of the segment's base. The first batch that breaks a rule ends the valid prefix.
@@ -44,9 +45,9 @@ pub struct ModelScan {
 }
 
 /// Walks `log`, the bytes of the segment based at `segment_base`.
-pub fn scan(log: &[u8], segment_base: u64, max_batch_bytes: usize) -> ModelScan {
+pub fn scan(log: &[u8], segment_base: u64) -> ModelScan {
     let limits = BatchLimits {
-        max_batch_bytes,
+        max_batch_bytes: usize::MAX,
         require_contiguous_offsets: false,
     };
     let mut batches = Vec::new();

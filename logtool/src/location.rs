@@ -92,13 +92,30 @@ pub struct TopicLocation {
     pub topic: String,
 }
 
-/// Opens every topic under `data_dir` on `io_mode` (the engine's default when `None`).
+/// Opens every topic under `data_dir` on `io_mode` (the engine's default when `None`), for
+/// writing: the data directory's lock is taken, so this fails with a message naming the holder
+/// while another process has it open.
 ///
 /// # Errors
 /// The engine's reason, naming the data directory.
 pub fn open_manager(data_dir: &Path, io_mode: Option<IoMode>) -> Result<TopicManager, String> {
+    TopicManager::open(data_dir, manager_config(io_mode))
+        .map_err(|e| format!("cannot open data directory {}: {e}", data_dir.display()))
+}
+
+/// Opens every topic under the existing `data_dir` read-only: nothing on disk changes and no
+/// lock is taken, so it works beside a live writer.
+///
+/// # Errors
+/// The engine's reason, naming the data directory.
+pub fn open_manager_read_only(data_dir: &Path) -> Result<TopicManager, String> {
+    TopicManager::open_read_only(data_dir, manager_config(None))
+        .map_err(|e| format!("cannot read data directory {}: {e}", data_dir.display()))
+}
+
+fn manager_config(io_mode: Option<IoMode>) -> TopicManagerConfig {
     let io_mode = io_mode.unwrap_or(IoMode::DEFAULT);
-    let config = TopicManagerConfig {
+    TopicManagerConfig {
         shared: SharedConfig {
             io_mode,
             ..SharedConfig::default()
@@ -107,9 +124,7 @@ pub fn open_manager(data_dir: &Path, io_mode: Option<IoMode>) -> Result<TopicMan
             io_mode,
             ..Config::default()
         },
-    };
-    TopicManager::open(data_dir, config)
-        .map_err(|e| format!("cannot open data directory {}: {e}", data_dir.display()))
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use ringlog::topic::{
 use ringlog::{CleanupPolicy, Durability, IoMode, TopicConfig, TopicManager};
 
 use crate::fail;
-use crate::location::{TopicLocation, open_manager};
+use crate::location::{TopicLocation, open_manager, open_manager_read_only};
 
 /// Arguments of `logtool topics`.
 #[derive(Debug, clap::Args)]
@@ -105,7 +105,18 @@ pub fn run(args: &TopicsArgs) -> ExitCode {
         TopicsCommand::List { data_dir } => data_dir,
         TopicsCommand::Describe(at) | TopicsCommand::Delete(at) => &at.data_dir,
     };
-    let result = open_manager(data_dir, args.io_mode).and_then(|manager| {
+    // Listing and describing change nothing and work beside a live writer; creating and
+    // deleting take the data directory's lock.
+    let read_only = matches!(
+        args.command,
+        TopicsCommand::List { .. } | TopicsCommand::Describe(_)
+    );
+    let opened = if read_only {
+        open_manager_read_only(data_dir)
+    } else {
+        open_manager(data_dir, args.io_mode)
+    };
+    let result = opened.and_then(|manager| {
         let done = execute(&manager, &args.command);
         let closed = manager
             .close()

@@ -16,6 +16,8 @@ use super::{IoPath, PendingWrite, Storage, open_file, pread};
 pub struct PortableStorage {
     direct: bool,
     alignment: usize,
+    /// Files are opened for reading only (read-only logs); nothing is created.
+    read_only: bool,
 }
 
 impl PortableStorage {
@@ -24,6 +26,17 @@ impl PortableStorage {
         PortableStorage {
             direct: alignment.is_some(),
             alignment: alignment.unwrap_or(1),
+            read_only: false,
+        }
+    }
+
+    /// Buffered storage that opens files for reading only and never creates one: what a
+    /// read-only log reads through ([`crate::Log::open_read_only`]).
+    pub fn read_only() -> Self {
+        PortableStorage {
+            direct: false,
+            alignment: 1,
+            read_only: true,
         }
     }
 }
@@ -42,6 +55,15 @@ impl Storage for PortableStorage {
     }
 
     fn open(&self, path: &Path, create: bool) -> io::Result<Arc<File>> {
+        if self.read_only {
+            if create {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("{} not created: read-only storage", path.display()),
+                ));
+            }
+            return Ok(Arc::new(File::open(path)?));
+        }
         open_file(path, create, self.direct)
     }
 

@@ -45,6 +45,7 @@ impl Log {
         &self,
         options: &CompactOptions,
     ) -> Result<Option<CompactionReport>, MaintenanceError> {
+        self.inner.refuse_read_only()?;
         self.inner.compact(options)
     }
 }

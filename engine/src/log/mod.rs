@@ -70,6 +70,15 @@ pub(crate) struct LogInner {
     compaction: Mutex<()>,
     /// When the background flusher last ran retention (ms since the epoch).
     last_retention_ms: std::sync::atomic::AtomicI64,
+    /// What recovery cut (or, read-only, ignored) at open: see [`Log::recovery_cuts`].
+    recovery_cuts: Vec<crate::segment::RecoveryCut>,
+    /// Opened with [`Log::open_read_only`]: nothing is ever written.
+    read_only: bool,
+    /// The directory's lock (`None` for a read-only open). Released when the [`Log`] handle is
+    /// dropped, after its close, not when the last `Arc<LogInner>` goes: the background flusher
+    /// may hold one for a moment, and a reopen right after a drop must not find the directory
+    /// locked.
+    lock: Mutex<Option<crate::lock::DirLock>>,
 }
 
 impl std::fmt::Debug for Log {
@@ -90,20 +99,35 @@ impl Log {
     /// # Errors
     /// See [`OpenError`]: bad configuration, io_uring refused under `IoMode::Uring`, file
     /// errors, or a sealed segment that is corrupt.
+    ///
+    /// The directory is locked (`.lock`, see [`crate::lock`]) before anything in it is read, and
+    /// stays locked until the log is dropped: one writing process per directory.
+    ///
+    /// Recovery checks stored batches against the format only, never against `config`: a log
+    /// written with larger limits (`max_batch_bytes`, `segment_bytes`, ...) opens with smaller
+    /// ones, keeps every batch, and applies the new limits to new appends.
+    ///
+    /// # Errors
+    /// See [`OpenError`]: bad configuration, [`OpenError::Locked`] when another opener holds
+    /// the directory, io_uring refused under `IoMode::Uring`, file errors, or a sealed segment
+    /// that is corrupt.
     pub fn open(dir: impl AsRef<Path>, config: Config) -> Result<Log, OpenError> {
+        config.validate().map_err(OpenError::Config)?;
         let dir = dir.as_ref();
         // Before `Shared` exists (its O_DIRECT probe needs the directory), so not through the
         // storage seam.
         create_dir(dir, ringlog_sys::file::fsync_dir)?;
+        let lock = crate::lock::DirLock::acquire(dir)?;
         let shared_config = SharedConfig {
             io_mode: config.io_mode,
             ..SharedConfig::default()
         };
         let shared = Shared::new(dir, &shared_config)?;
-        Log::open_with(dir, config, &shared)
+        Log::open_locked(dir, config, &shared, lock)
     }
 
-    /// Opens the log in `dir` on I/O resources shared with other logs.
+    /// Opens the log in `dir` on I/O resources shared with other logs, locking the directory as
+    /// [`Log::open`] does.
     ///
     /// # Errors
     /// As [`Log::open`].
@@ -115,7 +139,56 @@ impl Log {
         config.validate().map_err(OpenError::Config)?;
         let dir = dir.as_ref();
         create_dir(dir, |parent| shared.storage().sync_dir(parent))?;
-        let inner = Arc::new(open::open(dir, config, Arc::clone(shared))?);
+        let lock = crate::lock::DirLock::acquire(dir)?;
+        Log::open_locked(dir, config, shared, lock)
+    }
+
+    /// Opens the existing log in `dir` for reading only. Nothing on disk changes: no recovery
+    /// truncation, no trimming, no index rewrite, no clean-shutdown marker, no interrupted
+    /// compaction settled, no lock taken; so it works on a directory that a live process is
+    /// writing, and reads only what is valid (what a recovering open would keep) as of the
+    /// open. Reads go through the page cache with `pread` (no O_DIRECT probe file is written).
+    /// Appends, flushes, retention and compaction fail with a read-only error.
+    ///
+    /// # Errors
+    /// [`OpenError::NoLog`] when `dir` holds no segment files, bad configuration, file errors,
+    /// or a sealed segment that is corrupt.
+    pub fn open_read_only(dir: impl AsRef<Path>, config: Config) -> Result<Log, OpenError> {
+        config.validate().map_err(OpenError::Config)?;
+        let shared = Shared::read_only(&SharedConfig::default())?;
+        Log::open_read_only_with(dir, config, &shared)
+    }
+
+    /// [`Log::open_read_only`] on given shared resources (a read-only topic manager's).
+    ///
+    /// # Errors
+    /// As [`Log::open_read_only`].
+    pub fn open_read_only_with(
+        dir: impl AsRef<Path>,
+        config: Config,
+        shared: &Arc<Shared>,
+    ) -> Result<Log, OpenError> {
+        config.validate().map_err(OpenError::Config)?;
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(OpenError::NoLog {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let inner = open::open(dir, config, Arc::clone(shared), open::Access::ReadOnly)?;
+        Ok(Log {
+            inner: Arc::new(inner),
+        })
+    }
+
+    fn open_locked(
+        dir: &Path,
+        config: Config,
+        shared: &Arc<Shared>,
+        lock: crate::lock::DirLock,
+    ) -> Result<Log, OpenError> {
+        let access = open::Access::Write(lock);
+        let inner = Arc::new(open::open(dir, config, Arc::clone(shared), access)?);
         if inner.config.flush_interval_ms.is_some()
             || inner.config.retention_check_interval_ms.is_some()
         {
@@ -131,6 +204,7 @@ impl Log {
     /// [`AppendError::Empty`], [`AppendError::TooLarge`], an invalid record (a length beyond
     /// the format's range), or a write failure, after which the log is poisoned.
     pub fn append(&self, records: &[Record<'_>]) -> Result<AppendInfo, AppendError> {
+        self.inner.refuse_read_only()?;
         if records.is_empty() {
             return Err(AppendError::Empty);
         }
@@ -161,6 +235,7 @@ impl Log {
     /// [`AppendError::InvalidBatch`] naming what is wrong, [`AppendError::TooLarge`], or a
     /// write failure as for [`Log::append`].
     pub fn append_batch(&self, batch: &[u8]) -> Result<AppendInfo, AppendError> {
+        self.inner.refuse_read_only()?;
         let max_batch_bytes = self.inner.config.max_batch_bytes;
         // A whole batch over the limit is refused as too large, not as malformed, so the
         // message names the setting the operator controls.
@@ -211,6 +286,7 @@ impl Log {
     /// # Errors
     /// A write or sync failure (the log is poisoned), or a log poisoned earlier.
     pub fn flush(&self) -> Result<(), AppendError> {
+        self.inner.refuse_read_only()?;
         let w = self.inner.lock_writer();
         let next = w.next_offset;
         drop(self.inner.flush_to(w, Level::Synced, next)?);
@@ -300,21 +376,57 @@ impl Log {
     pub fn poisoned(&self) -> Option<Arc<str>> {
         self.inner.lock_writer().poisoned.clone()
     }
+
+    /// Simulates a crash of this process for tests that reopen in the same process: the log
+    /// stops without flushing, sealing or writing its marker (writes already submitted still
+    /// complete, as they would after a real crash), nothing of it writes again, and the
+    /// directory's lock is released so the next open recovers the files as they are.
+    #[doc(hidden)]
+    pub fn abandon(self) {
+        self.inner.lock_writer().closed = true;
+        self.inner.lock.lock().expect("lock mutex poisoned").take();
+        std::mem::forget(self);
+    }
+
+    /// Whether the log was opened with [`Log::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
+    }
+
+    /// What recovery did not keep at open, other than never-written (zero) space: torn or
+    /// invalid batches and everything after them, with their byte ranges. Empty after a clean
+    /// shutdown. Tools print these; a broker should log them as warnings.
+    pub fn recovery_cuts(&self) -> &[crate::segment::RecoveryCut] {
+        &self.inner.recovery_cuts
+    }
 }
 
 impl Drop for Log {
     fn drop(&mut self) {
         let _ = self.inner.close();
+        // Even after a failed close nothing may write any more once the lock is released (the
+        // background flusher skips closed logs), since the next opener recovers the files.
+        self.inner.lock_writer().closed = true;
+        self.inner.lock.lock().expect("lock mutex poisoned").take();
     }
 }
 
 impl LogInner {
+    /// [`AppendError::ReadOnly`] for a log opened read-only.
+    pub(crate) fn refuse_read_only(&self) -> Result<(), AppendError> {
+        if self.read_only {
+            return Err(AppendError::ReadOnly);
+        }
+        Ok(())
+    }
+
     fn lock_writer(&self) -> MutexGuard<'_, Writer> {
         self.writer.lock().expect("writer lock poisoned")
     }
 
     fn close(&self) -> Result<(), MaintenanceError> {
         let w = self.lock_writer();
+        // A read-only log starts closed: it never writes a marker or seals anything.
         if w.closed {
             return Ok(());
         }
@@ -340,6 +452,9 @@ impl LogInner {
                 source,
             })?;
         self.shared.cache().remove_log(self.id);
+        // Closed for good: nothing writes any more, so the next opener may have the directory.
+        drop(w);
+        self.lock.lock().expect("lock mutex poisoned").take();
         Ok(())
     }
 
@@ -352,9 +467,10 @@ impl LogInner {
         data_bytes: u64,
     ) -> std::io::Result<ringlog_sys::mmap::MapWriter> {
         let page = crate::shared::PAGE_BYTES as u64;
-        let map_len = (self.config.segment_bytes + self.config.max_batch_bytes as u64 + page)
-            .div_ceil(page)
-            * page;
+        // An active segment written under a larger `segment_bytes` may already hold more than
+        // today's limit; the next append then rolls, so its data plus one batch suffices.
+        let largest = self.config.segment_bytes.max(file_bytes.max(data_bytes));
+        let map_len = (largest + self.config.max_batch_bytes as u64 + page).div_ceil(page) * page;
         let (writer, reader) = ringlog_sys::mmap::MapWriter::create(
             &segment.file,
             map_len as usize,

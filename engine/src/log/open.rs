@@ -2,14 +2,15 @@
 //! after an unclean shutdown.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use crate::config::Config;
 use crate::error::OpenError;
+use crate::lock::DirLock;
 use crate::segment::index::OffsetIndex;
-use crate::segment::recovery::{self, StopReason};
+use crate::segment::recovery::{self, RecoveryCut, StopReason};
 use crate::segment::time_index::TimeIndex;
 use crate::segment::{
     INDEX_EXTENSION, IndexBuilder, LOG_EXTENSION, Segment, TIME_INDEX_EXTENSION, parse_file_name,
@@ -28,25 +29,63 @@ enum Trust {
     Nothing,
 }
 
-pub(super) fn open(dir: &Path, config: Config, shared: Arc<Shared>) -> Result<LogInner, OpenError> {
-    // An interrupted compaction is finished (committed) or undone before segments are listed.
-    crate::compaction::swap::recover(shared.storage().as_ref(), dir)
-        .map_err(|source| io_error("settle the compaction in", dir, source))?;
+/// How a log is opened.
+pub(super) enum Access {
+    /// For writing, holding the directory's lock: recovery may truncate, trim and rewrite.
+    Write(DirLock),
+    /// Read-only: nothing on disk changes (no truncation, no marker, no swap settled), and only
+    /// what is valid is read. No lock: it works beside a live writer.
+    ReadOnly,
+}
+
+impl Access {
+    fn writes(&self) -> bool {
+        matches!(self, Access::Write(_))
+    }
+}
+
+pub(super) fn open(
+    dir: &Path,
+    config: Config,
+    shared: Arc<Shared>,
+    access: Access,
+) -> Result<LogInner, OpenError> {
+    let writes = access.writes();
+    if writes {
+        // An interrupted compaction is finished (committed) or undone before segments are
+        // listed.
+        crate::compaction::swap::recover(shared.storage().as_ref(), dir)
+            .map_err(|source| io_error("settle the compaction in", dir, source))?;
+    }
     let marker = dir.join(CLEAN_SHUTDOWN_FILE);
     let clean = marker.exists();
-    let bases = list_segments(dir)?;
+    let files = list_segments(dir, writes)?;
+    if files.is_empty() && !writes {
+        return Err(OpenError::NoLog {
+            dir: dir.to_path_buf(),
+        });
+    }
     let id = shared.new_log_id();
     let mut segments = BTreeMap::new();
     let mut previous_next: Option<u64> = None;
     let mut last_builder = None;
-    for (i, &base) in bases.iter().enumerate() {
-        let is_last = i + 1 == bases.len();
-        let trust = if is_last && !clean {
+    let mut cuts = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        let base = file.base;
+        let is_last = i + 1 == files.len();
+        let trust = if (is_last && !clean) || file.staged {
             Trust::Nothing
         } else {
             Trust::Indexes
         };
-        let (segment, builder) = load_segment(dir, base, trust, is_last, &config, &shared)?;
+        let place = Placement {
+            path: &file.path,
+            trust,
+            is_last,
+            writes,
+        };
+        let (segment, builder, cut) = load_segment(dir, base, &place, &config, &shared)?;
+        cuts.extend(cut);
         if let Some(previous) = previous_next.filter(|&previous| base < previous) {
             return Err(OpenError::OffsetsOverlap {
                 path: segment.log_path(),
@@ -67,7 +106,7 @@ pub(super) fn open(dir: &Path, config: Config, shared: Arc<Shared>) -> Result<Lo
         segments.insert(0, Arc::new(segment));
         last_builder = Some(IndexBuilder::new(config.index_interval_bytes));
     }
-    if clean {
+    if clean && writes {
         // From here on a crash must trigger recovery again.
         std::fs::remove_file(&marker).map_err(|source| io_error("remove", &marker, source))?;
         shared
@@ -93,7 +132,18 @@ pub(super) fn open(dir: &Path, config: Config, shared: Arc<Shared>) -> Result<Lo
         last_retention_ms: std::sync::atomic::AtomicI64::new(super::now_ms()),
         compaction: Mutex::new(()),
         shared,
+        recovery_cuts: cuts,
+        read_only: !writes,
+        lock: Mutex::new(match access {
+            Access::Write(lock) => Some(lock),
+            Access::ReadOnly => None,
+        }),
     };
+    if !writes {
+        // Nothing is ever appended: the writer state only serves reads of the active segment,
+        // which is all on disk.
+        inner.lock_writer().closed = true;
+    }
     if inner.shared.uses_mmap() {
         map_segments(&inner, &active, end)?;
     }
@@ -132,16 +182,38 @@ fn io_error(op: &'static str, path: &Path, source: std::io::Error) -> OpenError 
     }
 }
 
-/// Base offsets of the segment files in `dir`, ascending.
-fn list_segments(dir: &Path) -> Result<Vec<u64>, OpenError> {
+/// One segment file found in a log directory.
+struct SegmentFile {
+    base: u64,
+    /// The `.log` file, or a committed compaction's `.log.swap` (read-only opens only).
+    path: PathBuf,
+    /// Whether `path` is a committed swap not yet in place, whose index files are not either.
+    staged: bool,
+}
+
+/// The segment files in `dir`, ascending by base offset.
+///
+/// A read-only open does not settle an interrupted compaction, so it reads the directory as
+/// settling would leave it: a committed swap (`B.log.swap`) replaces the segments its
+/// `B.replaces.swap` lists, and staged `.cleaned` files are ignored.
+fn list_segments(dir: &Path, writes: bool) -> Result<Vec<SegmentFile>, OpenError> {
+    use crate::compaction::swap::{REPLACES_EXTENSION, SWAP_SUFFIX, staged_path};
     let entries = std::fs::read_dir(dir).map_err(|source| io_error("list", dir, source))?;
-    let mut bases = Vec::new();
+    let mut files = BTreeMap::new();
+    let mut swaps = Vec::new();
+    let log_swap = format!(".{LOG_EXTENSION}.{SWAP_SUFFIX}");
     for entry in entries {
         let entry = entry.map_err(|source| io_error("list", dir, source))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if let Some(base) = parse_file_name(name, LOG_EXTENSION) {
-            bases.push(base);
+            files.insert(base, (entry.path(), false));
+        } else if let Some(base) = name
+            .strip_suffix(&log_swap)
+            .and_then(|stem| parse_file_name(&format!("{stem}.{LOG_EXTENSION}"), LOG_EXTENSION))
+            .filter(|_| !writes)
+        {
+            swaps.push((base, entry.path()));
         } else if Path::new(name)
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case(LOG_EXTENSION))
@@ -149,8 +221,19 @@ fn list_segments(dir: &Path) -> Result<Vec<u64>, OpenError> {
             return Err(OpenError::BadFileName { path: entry.path() });
         }
     }
-    bases.sort_unstable();
-    Ok(bases)
+    for (base, path) in swaps {
+        let list = staged_path(dir, base, REPLACES_EXTENSION, SWAP_SUFFIX);
+        let text =
+            std::fs::read_to_string(&list).map_err(|source| io_error("read", &list, source))?;
+        for replaced in text.lines().filter_map(|l| l.trim().parse::<u64>().ok()) {
+            files.remove(&replaced);
+        }
+        files.insert(base, (path, true));
+    }
+    Ok(files
+        .into_iter()
+        .map(|(base, (path, staged))| SegmentFile { base, path, staged })
+        .collect())
 }
 
 fn create_first_segment(dir: &Path, shared: &Arc<Shared>) -> Result<Segment, OpenError> {
@@ -170,16 +253,28 @@ fn create_first_segment(dir: &Path, shared: &Arc<Shared>) -> Result<Segment, Ope
     Ok(segment)
 }
 
-/// Opens one segment, loads or rebuilds its indexes, and finds its valid end.
+/// Where a segment sits in the log and what its open may do.
+struct Placement<'a> {
+    /// The segment's file.
+    path: &'a Path,
+    trust: Trust,
+    /// The last (active) segment: damage at its end is cut, not refused.
+    is_last: bool,
+    /// A writing open: damage is cut from the file; a read-only open only stops reading there.
+    writes: bool,
+}
+
+/// Opens one segment, loads or rebuilds its indexes, and finds its valid end; reports a cut of
+/// anything but never-written space.
 fn load_segment(
     dir: &Path,
     base: u64,
-    trust: Trust,
-    is_last: bool,
+    place: &Placement<'_>,
     config: &Config,
     shared: &Arc<Shared>,
-) -> Result<(Segment, IndexBuilder), OpenError> {
-    let path = dir.join(crate::segment::file_name(base, LOG_EXTENSION));
+) -> Result<(Segment, IndexBuilder, Option<RecoveryCut>), OpenError> {
+    let (trust, is_last) = (place.trust, place.is_last);
+    let path = place.path.to_path_buf();
     let storage = shared.storage();
     let file = storage
         .open(&path, false)
@@ -220,15 +315,27 @@ fn load_segment(
             source,
         });
     }
+    let cut = outcome.stop.as_ref().and_then(|(position, reason)| {
+        (*reason != StopReason::Zeros).then(|| RecoveryCut {
+            path: path.clone(),
+            from_byte: *position,
+            to_byte: file_len,
+            reason: reason.to_string(),
+            next_offset: outcome.next_offset.max(base),
+            written: place.writes,
+        })
+    });
     if outcome.valid_bytes < file_len {
-        // The tail past the last valid batch is preallocated space or a torn write: cut it so
-        // the next append continues right after acknowledged data.
-        storage
-            .set_len(&segment.file, outcome.valid_bytes)
-            .map_err(|source| io_error("truncate", &path, source))?;
-        storage
-            .sync_data(&segment.file)
-            .map_err(|source| io_error("fdatasync", &path, source))?;
+        if place.writes {
+            // The tail past the last valid batch is preallocated space or a torn write: cut it
+            // so the next append continues right after acknowledged data.
+            storage
+                .set_len(&segment.file, outcome.valid_bytes)
+                .map_err(|source| io_error("truncate", &path, source))?;
+            storage
+                .sync_data(&segment.file)
+                .map_err(|source| io_error("fdatasync", &path, source))?;
+        }
         let mut index = segment.index.write().expect("index lock poisoned");
         index.truncate_to_position(outcome.valid_bytes as u32);
     }
@@ -250,7 +357,7 @@ fn load_segment(
     segment
         .next_offset
         .store(outcome.next_offset.max(base), Ordering::Release);
-    Ok((segment, builder))
+    Ok((segment, builder, cut))
 }
 
 /// Runs the recovery scan of `segment` from `from` (its last loaded index entry, or 0); returns
@@ -264,9 +371,7 @@ fn scan(
     builder: &mut IndexBuilder,
 ) -> Result<(u64, recovery::ScanOutcome), OpenError> {
     let read_error = |source| io_error("read", &segment.log_path(), source);
-    let max = config.max_batch_bytes;
-    let outcome =
-        recovery::scan(shared, segment, file_len, from, max, builder).map_err(read_error)?;
+    let outcome = recovery::scan(shared, segment, file_len, from, builder).map_err(read_error)?;
     if from == 0 || outcome.stop.is_none() {
         return Ok((from, outcome));
     }
@@ -275,7 +380,7 @@ fn scan(
     // truncate, or refuse, batches that a scan from the start keeps.
     forget_indexes(segment);
     *builder = IndexBuilder::new(config.index_interval_bytes);
-    let outcome = recovery::scan(shared, segment, file_len, 0, max, builder).map_err(read_error)?;
+    let outcome = recovery::scan(shared, segment, file_len, 0, builder).map_err(read_error)?;
     Ok((0, outcome))
 }
 

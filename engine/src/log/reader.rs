@@ -12,9 +12,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::{Log, LogInner};
 use crate::error::ReadError;
-use crate::record::{
-    BATCH_HEADER_BYTES, BatchError, BatchHeader, LOG_OVERHEAD_BYTES, MIN_BATCH_LENGTH, records,
-};
+use crate::record::{BATCH_HEADER_BYTES, BatchError, BatchHeader, MIN_BATCH_LENGTH, records};
 use crate::segment::Segment;
 
 /// Whole batches returned by [`Log::fetch`], exactly as stored (Kafka's fetch response
@@ -226,6 +224,10 @@ impl LogInner {
     }
 
     /// Parses and sanity-checks the batch header at `bytes[0]` (found at `position`).
+    #[expect(
+        clippy::unused_self,
+        reason = "a method of the log, like every other step of a fetch"
+    )]
     fn header_in(
         &self,
         segment: &Segment,
@@ -238,12 +240,14 @@ impl LogInner {
             source,
         };
         let header = BatchHeader::parse(bytes).map_err(corrupt)?;
-        let total = i64::from(header.batch_length) + LOG_OVERHEAD_BYTES as i64;
-        if header.batch_length < MIN_BATCH_LENGTH || total > self.config.max_batch_bytes as i64 {
+        // The format's bounds, never `max_batch_bytes`: that limit is for new appends, and a
+        // batch written under a larger one is valid. Callers read at most to the segment's
+        // valid data and report a batch that runs past it as truncated.
+        if header.batch_length < MIN_BATCH_LENGTH {
             return Err(corrupt(BatchError::LengthOutOfRange {
                 length: i64::from(header.batch_length),
                 min: i64::from(MIN_BATCH_LENGTH),
-                max: self.config.max_batch_bytes as i64,
+                max: i64::from(i32::MAX),
             }));
         }
         // The recovery scan's offset rule: only bytes reached through a damaged index break it,
@@ -329,8 +333,9 @@ impl LogInner {
     ) -> Result<(), E> {
         let limit = segment.data_bytes();
         let mut cursor = Cursor::new(self, segment, limit, self.config.read_ahead_bytes);
+        // As in `header_in`: the segment bounds a stored batch, not today's `max_batch_bytes`.
         let limits = crate::record::BatchLimits {
-            max_batch_bytes: self.config.max_batch_bytes,
+            max_batch_bytes: usize::MAX,
             require_contiguous_offsets: false,
         };
         let mut position = 0;

@@ -77,6 +77,7 @@ impl Log {
     /// # Errors
     /// As [`Log::enforce_retention`].
     pub fn enforce_retention_at(&self, now_ms: i64) -> Result<RetentionReport, MaintenanceError> {
+        self.inner.refuse_read_only()?;
         self.inner.enforce_retention_at(now_ms)
     }
 }

@@ -10,6 +10,8 @@ pub mod index;
 pub(crate) mod recovery;
 pub mod time_index;
 
+pub use recovery::RecoveryCut;
+
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -5,18 +5,24 @@
 //! - The scan stops at the first zero-filled header (preallocated space never written), at a
 //!   batch that runs past the end of the file (torn write), at any batch that fails validation,
 //!   and at a batch whose offsets go backwards.
-//! - No allocation is sized from a length read from disk: the scan window is sized from the
-//!   configured `max_batch_bytes`, and a length field above it is itself a reason to stop.
+//! - A batch is checked against the format's own limits only: its length is in the format's
+//!   range and fits in the file, then magic, CRC-32C, records, offsets. Limits from
+//!   [`crate::Config`] (`max_batch_bytes`, `segment_bytes`, ...) bound new appends only: a batch
+//!   written under an earlier, larger limit is as valid as any other.
+//! - No allocation is sized from a length read from disk beyond what the file holds: a length
+//!   that runs past the end of the file stops the scan (a torn write) before anything is read
+//!   for it.
 //! - The same [`IndexBuilder`] as appends rebuilds the indexes, so a recovered segment has the
 //!   entries it would have had without the crash.
 
-use crate::buffer_pool::PooledBuf;
+use crate::buffer_pool::{BufferPool, PooledBuf};
 use crate::io::Storage;
 use crate::record::{
     BatchError, BatchHeader, BatchLimits, LOG_OVERHEAD_BYTES, peek_batch_bytes, validate_batch,
 };
 use crate::shared::Shared;
 use std::io;
+use std::sync::Arc;
 
 use super::{IndexBuilder, Segment};
 
@@ -49,6 +55,45 @@ impl std::fmt::Display for StopReason {
     }
 }
 
+/// A range of a segment file that recovery did not keep although it was not never-written
+/// (zero-filled) space: a torn or invalid batch and everything after it. A writing open cut
+/// it from the file; a read-only open only stopped reading there.
+///
+/// After an unclean shutdown a torn last write is expected and harmless (it was never
+/// acknowledged under `Write` or `Sync`), but a cut is always reported, never silent: a damaged
+/// batch in the middle of acknowledged data looks the same from here. [`crate::Log::recovery_cuts`]
+/// lists them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryCut {
+    /// The segment's `.log` file.
+    pub path: std::path::PathBuf,
+    /// Where valid data ended: the first byte not kept.
+    pub from_byte: u64,
+    /// The file's size before the cut.
+    pub to_byte: u64,
+    /// Why the scan stopped there.
+    pub reason: String,
+    /// The log's next offset after the cut: the next append takes it.
+    pub next_offset: u64,
+    /// Whether the bytes were removed from the file (a writing open) or left (read-only).
+    pub written: bool,
+}
+
+impl std::fmt::Display for RecoveryCut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "recovery {} bytes [{}, {}) of {}: {}; appends continue at offset {}",
+            if self.written { "cut" } else { "ignored" },
+            self.from_byte,
+            self.to_byte,
+            self.path.display(),
+            self.reason,
+            self.next_offset
+        )
+    }
+}
+
 /// What a scan found.
 #[derive(Debug)]
 pub(crate) struct ScanOutcome {
@@ -67,20 +112,12 @@ pub(crate) fn scan(
     segment: &Segment,
     file_len: u64,
     from: u64,
-    max_batch_bytes: usize,
     builder: &mut IndexBuilder,
 ) -> io::Result<ScanOutcome> {
     let (storage, pool) = (shared.storage().as_ref(), shared.pool());
-    let align = pool.align();
-    // Room for the largest legal batch wherever it starts within a page.
-    let mut window = Window::new(
-        storage,
-        segment,
-        pool.get_at_least(max_batch_bytes + 2 * align),
-        file_len,
-    );
+    let mut window = Window::new(storage, segment, pool, file_len);
     let limits = BatchLimits {
-        max_batch_bytes,
+        max_batch_bytes: usize::MAX,
         require_contiguous_offsets: false,
     };
     let mut pos = from;
@@ -93,7 +130,9 @@ pub(crate) fn scan(
         if head.len() >= LOG_OVERHEAD_BYTES && head[..LOG_OVERHEAD_BYTES].iter().all(|&b| b == 0) {
             break Some((pos, StopReason::Zeros));
         }
-        let total = match peek_batch_bytes(head, max_batch_bytes) {
+        // The format's own range, and the bytes the file holds from here (see the module
+        // docs): a length running past the end of the file is out of range.
+        let total = match peek_batch_bytes(head, (file_len - pos) as usize) {
             Ok(total) => total,
             Err(BatchError::Truncated { .. }) => break Some((pos, StopReason::Torn)),
             Err(e) => break Some((pos, StopReason::Invalid(e))),
@@ -148,7 +187,7 @@ pub(crate) fn first_header(
     if valid_bytes < crate::record::BATCH_HEADER_BYTES as u64 {
         return Ok(None);
     }
-    let mut window = Window::new(storage, segment, pool.get(), valid_bytes);
+    let mut window = Window::new(storage, segment, pool, valid_bytes);
     let bytes = window.bytes_at(0, crate::record::BATCH_HEADER_BYTES)?;
     Ok(BatchHeader::parse(bytes).ok())
 }
@@ -157,27 +196,41 @@ pub(crate) fn first_header(
 struct Window<'a> {
     storage: &'a dyn Storage,
     segment: &'a Segment,
+    pool: &'a Arc<BufferPool>,
     buf: PooledBuf,
     file_len: u64,
     start: u64,
 }
 
 impl<'a> Window<'a> {
-    fn new(storage: &'a dyn Storage, segment: &'a Segment, buf: PooledBuf, file_len: u64) -> Self {
+    fn new(
+        storage: &'a dyn Storage,
+        segment: &'a Segment,
+        pool: &'a Arc<BufferPool>,
+        file_len: u64,
+    ) -> Self {
         Window {
             storage,
             segment,
-            buf,
+            pool,
+            buf: pool.get(),
             file_len,
             start: u64::MAX,
         }
     }
 
     /// The file's bytes from `pos`, at least `want` of them unless the file ends first.
+    /// `want` is at most what the file holds from `pos` (callers check a batch's length
+    /// against the file first), so the window never grows past the file.
     fn bytes_at(&mut self, pos: u64, want: usize) -> io::Result<&[u8]> {
         let end = self.start.saturating_add(self.buf.len() as u64);
         let available_end = (pos + want as u64).min(self.file_len);
         if self.start == u64::MAX || pos < self.start || available_end > end {
+            // Room for `want` bytes wherever `pos` falls within a page.
+            let needed = (available_end - pos) as usize + 2 * self.buf.align();
+            if needed > self.buf.capacity() {
+                self.buf = self.pool.get_at_least(needed);
+            }
             self.load(pos)?;
         }
         let offset = (pos - self.start) as usize;

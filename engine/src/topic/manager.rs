@@ -18,6 +18,7 @@ use super::{TopicConfig, TopicError};
 use crate::compaction::{CompactOptions, CompactionReport};
 use crate::config::{CleanupPolicy, Config};
 use crate::io::IoPath;
+use crate::lock::DirLock;
 use crate::log::RetentionReport;
 use crate::log::{FetchedBatches, Log};
 use crate::record::Record;
@@ -146,6 +147,11 @@ pub struct TopicManager {
     /// Topics being created, deleted or grown, by collision form ('.' as '_'): one such
     /// change per name at a time, and never two colliding names at once.
     busy: Mutex<BTreeMap<String, String>>,
+    /// The data directory's lock (`None` when opened read-only); each partition log also holds
+    /// its own directory's.
+    _lock: Option<DirLock>,
+    /// Opened with [`TopicManager::open_read_only`].
+    read_only: bool,
 }
 
 impl std::fmt::Debug for TopicManager {
@@ -175,10 +181,13 @@ impl Drop for BusyGuard<'_> {
 
 impl TopicManager {
     /// Opens every topic under `data_dir` (created if missing), completing interrupted creates
-    /// and finishing interrupted deletes.
+    /// and finishing interrupted deletes. The data directory is locked first (`.lock`, see
+    /// [`crate::lock`]) and stays locked until the manager is dropped.
     ///
     /// # Errors
-    /// Metadata that cannot be read, a partition that cannot be opened, or I/O setup failures.
+    /// [`TopicError::Setup`] with [`crate::OpenError::Locked`] when another process holds the data
+    /// directory; metadata that cannot be read, a partition that cannot be opened, or I/O
+    /// setup failures.
     pub fn open(
         data_dir: impl AsRef<Path>,
         config: TopicManagerConfig,
@@ -188,8 +197,90 @@ impl TopicManager {
         // storage seam.
         crate::io::create_dir_durable(&data_dir, ringlog_sys::file::fsync_dir)
             .map_err(|(op, path, source)| TopicError::Io { op, path, source })?;
+        let lock = DirLock::acquire(&data_dir).map_err(TopicError::Setup)?;
         let shared = Shared::new(&data_dir, &config.shared).map_err(TopicError::Setup)?;
-        TopicManager::open_with_shared(data_dir, config, shared)
+        TopicManager::open_locked(data_dir, config, shared, lock)
+    }
+
+    /// Opens the topics under an existing `data_dir` for reading only: nothing on disk changes
+    /// (interrupted creates and deletes are left as they are, partitions open with
+    /// [`Log::open_read_only`]), no lock is taken, so it works beside a live writer. Topics being
+    /// deleted are not listed; topics being created are listed with the partitions that exist.
+    /// Creating, deleting or growing topics and producing fail with [`TopicError::ReadOnly`] (or
+    /// the partition's read-only error).
+    ///
+    /// # Errors
+    /// A missing directory, metadata that cannot be read, or a partition that cannot be opened.
+    pub fn open_read_only(
+        data_dir: impl AsRef<Path>,
+        config: TopicManagerConfig,
+    ) -> Result<TopicManager, TopicError> {
+        let data_dir = data_dir.as_ref().to_path_buf();
+        if !data_dir.is_dir() {
+            return Err(TopicError::Io {
+                op: "open data directory",
+                path: data_dir,
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        let shared = Shared::read_only(&config.shared).map_err(TopicError::Setup)?;
+        let manager = TopicManager {
+            data_dir,
+            config,
+            shared,
+            topics: RwLock::new(BTreeMap::new()),
+            busy: Mutex::new(BTreeMap::new()),
+            _lock: None,
+            read_only: true,
+        };
+        let all = metadata::load_all(&manager.data_dir)
+            .map_err(|(path, reason)| TopicError::Metadata { path, reason })?;
+        for md in all {
+            if md.state == TopicState::Deleting {
+                continue;
+            }
+            let mut logs = Vec::new();
+            for partition in 0..md.config.partitions {
+                let dir = partition_dir(&manager.data_dir, &md.name, partition);
+                if md.state == TopicState::Creating && !dir.is_dir() {
+                    break;
+                }
+                let log =
+                    Log::open_read_only_with(dir, manager.log_config(&md.config), &manager.shared)
+                        .map_err(|source| TopicError::Open {
+                            topic: md.name.clone(),
+                            partition,
+                            source,
+                        })?;
+                logs.push(Arc::new(log));
+            }
+            let topic = Arc::new(Topic {
+                name: md.name.clone(),
+                config: RwLock::new(md.config),
+                partitions: RwLock::new(logs),
+                sticky: StickyPartitioner::new(),
+            });
+            manager
+                .topics
+                .write()
+                .expect("topics lock poisoned")
+                .insert(md.name, topic);
+        }
+        Ok(manager)
+    }
+
+    /// Whether the manager was opened with [`TopicManager::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn refuse_read_only(&self) -> Result<(), TopicError> {
+        if self.read_only {
+            return Err(TopicError::ReadOnly {
+                data_dir: self.data_dir.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// [`TopicManager::open`] on given shared resources (tests: a [`Shared`] whose storage is
@@ -208,12 +299,24 @@ impl TopicManager {
         // storage seam.
         crate::io::create_dir_durable(&data_dir, ringlog_sys::file::fsync_dir)
             .map_err(|(op, path, source)| TopicError::Io { op, path, source })?;
+        let lock = DirLock::acquire(&data_dir).map_err(TopicError::Setup)?;
+        TopicManager::open_locked(data_dir, config, shared, lock)
+    }
+
+    fn open_locked(
+        data_dir: PathBuf,
+        config: TopicManagerConfig,
+        shared: Arc<Shared>,
+        lock: DirLock,
+    ) -> Result<TopicManager, TopicError> {
         let manager = TopicManager {
             data_dir,
             config,
             shared,
             topics: RwLock::new(BTreeMap::new()),
             busy: Mutex::new(BTreeMap::new()),
+            _lock: Some(lock),
+            read_only: false,
         };
         let all = metadata::load_all(&manager.data_dir)
             .map_err(|(path, reason)| TopicError::Metadata { path, reason })?;
@@ -263,6 +366,7 @@ impl TopicManager {
         name: &str,
         config: TopicConfig,
     ) -> Result<TopicDescription, TopicError> {
+        self.refuse_read_only()?;
         validate_topic_name(name)?;
         config
             .validate()
@@ -310,6 +414,7 @@ impl TopicManager {
     /// topic stays and serves as before (should only the directory fsync after the rename have
     /// failed, the next open may still finish the delete).
     pub fn delete_topic(&self, name: &str) -> Result<(), TopicError> {
+        self.refuse_read_only()?;
         let _busy = self.claim(name)?;
         let topic = self
             .topics
@@ -369,6 +474,7 @@ impl TopicManager {
         name: &str,
         partitions: u32,
     ) -> Result<TopicDescription, TopicError> {
+        self.refuse_read_only()?;
         let _busy = self.claim(name)?;
         let topic = self.topic(name)?;
         let mut config = topic.config.read().expect("topic lock poisoned").clone();

@@ -179,6 +179,14 @@ pub enum TopicError {
     /// the data directory) failed; the message names the directory.
     #[error(transparent)]
     Setup(OpenError),
+    /// The topic manager was opened read-only ([`TopicManager::open_read_only`]).
+    #[error(
+        "{data_dir} was opened read-only: creating, deleting or growing topics needs TopicManager::open"
+    )]
+    ReadOnly {
+        /// The data directory.
+        data_dir: std::path::PathBuf,
+    },
     /// Opening a partition failed.
     #[error("partition {partition} of topic {topic:?}: {source}")]
     Open {

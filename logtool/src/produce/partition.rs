@@ -23,6 +23,9 @@ struct Outcome {
 pub(super) fn run(dir: &Path, records: &[Record<'_>], args: &ProduceArgs) -> Result<(), String> {
     let log =
         Log::open(dir, config(args)).map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
+    for cut in log.recovery_cuts() {
+        eprintln!("logtool: warning: {cut}");
+    }
     let outcome = append_all(&log, dir, records, args)?;
     log.close()
         .map_err(|e| format!("cannot close {}: {e}", dir.display()))?;
