@@ -10,14 +10,21 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::log::LogInner;
+/// What the flusher does to each log it watches. A trait, so that this module knows nothing of
+/// the log (the log depends on the shared resources, which own the flusher: no import circle).
+pub(crate) trait Maintained: Send + Sync {
+    /// Writes data that waited longer than the flush interval; hands an idle tail back.
+    fn flush_if_due(&self);
+    /// Runs retention if its interval passed.
+    fn retention_if_due(&self, now_ms: i64);
+}
 
 /// How often the flusher looks at its logs; flush intervals are honoured to this precision.
 pub const FLUSHER_TICK_MS: u64 = 20;
 
 #[derive(Default)]
 struct State {
-    logs: Vec<Weak<LogInner>>,
+    logs: Vec<Weak<dyn Maintained>>,
     stop: bool,
 }
 
@@ -36,12 +43,9 @@ impl Flusher {
     }
 
     /// Starts watching `log`, starting the thread on first use.
-    pub fn register(&self, log: &Arc<LogInner>) {
+    pub fn register(&self, log: Weak<dyn Maintained>) {
         let (lock, _) = &*self.state;
-        lock.lock()
-            .expect("flusher lock poisoned")
-            .logs
-            .push(Arc::downgrade(log));
+        lock.lock().expect("flusher lock poisoned").logs.push(log);
         let mut thread = self.thread.lock().expect("flusher lock poisoned");
         if thread.is_none() {
             let state = Arc::clone(&self.state);
@@ -73,7 +77,7 @@ impl Drop for Flusher {
 fn run(state: &(Mutex<State>, Condvar)) {
     let (lock, wake) = state;
     loop {
-        let logs: Vec<Arc<LogInner>> = {
+        let logs: Vec<Arc<dyn Maintained>> = {
             let guard = lock.lock().expect("flusher lock poisoned");
             let (mut guard, _) = wake
                 .wait_timeout(guard, Duration::from_millis(FLUSHER_TICK_MS))
@@ -84,7 +88,9 @@ fn run(state: &(Mutex<State>, Condvar)) {
             guard.logs.retain(|log| log.strong_count() > 0);
             guard.logs.iter().filter_map(Weak::upgrade).collect()
         };
-        let now_ms = crate::log::now_ms();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         for log in logs {
             // A failure poisons the log, and its next append reports it; nothing to do here.
             log.flush_if_due();

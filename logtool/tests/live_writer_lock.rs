@@ -175,7 +175,11 @@ fn check_records(log: &Log, end: u64, ctx: &str) {
             .unwrap_or_else(|e| panic!("{ctx}: read {offset}: {e}"));
         for record in records {
             assert_eq!(record.offset, offset, "{ctx}: offsets are contiguous");
-            assert_eq!(record.value.as_ref().map(|v| v[..].len()), Some(100), "{ctx}");
+            assert_eq!(
+                record.value.as_ref().map(|v| v[..].len()),
+                Some(100),
+                "{ctx}"
+            );
             offset += 1;
         }
     }

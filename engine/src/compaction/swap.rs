@@ -38,6 +38,9 @@ pub const CLEANED_SUFFIX: &str = "cleaned";
 pub const SWAP_SUFFIX: &str = "swap";
 /// Extension of the list of replaced segments.
 pub const REPLACES_EXTENSION: &str = "replaces";
+/// Largest list of replaced segments read back: one 20-digit base offset per line for far more
+/// segments than one group can hold.
+pub const MAX_REPLACES_BYTES: u64 = 1024 * 1024;
 
 /// `B.{extension}.{suffix}` in `dir`.
 pub fn staged_path(dir: &Path, base: u64, extension: &str, suffix: &str) -> PathBuf {
@@ -90,17 +93,21 @@ impl StepBudget {
 ///
 /// # Errors
 /// The operating system's error.
-pub fn write_replaces(dir: &Path, base: u64, replaced: &[u64]) -> io::Result<()> {
-    use std::io::Write;
+pub fn write_replaces(
+    storage: &dyn Storage,
+    dir: &Path,
+    base: u64,
+    replaced: &[u64],
+) -> io::Result<()> {
     let text = replaced.iter().fold(String::new(), |mut text, base| {
         text.push_str(&base.to_string());
         text.push('\n');
         text
     });
-    let mut file =
-        std::fs::File::create(staged_path(dir, base, REPLACES_EXTENSION, CLEANED_SUFFIX))?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
+    storage.write_file(
+        &staged_path(dir, base, REPLACES_EXTENSION, CLEANED_SUFFIX),
+        text.as_bytes(),
+    )
 }
 
 /// Steps 1 to 4 for the cleaned group `base` (see the module docs): [`stage`], then
@@ -177,27 +184,30 @@ fn finish(
         for extension in [LOG_EXTENSION, INDEX_EXTENSION, TIME_INDEX_EXTENSION] {
             // The cleaned segment takes the first replaced base offset: once its `.swap` file of
             // an extension was renamed into place, the plain file is the new one and stays.
-            if old == base && !staged_path(dir, base, extension, SWAP_SUFFIX).exists() {
+            if old == base && !storage.exists(&staged_path(dir, base, extension, SWAP_SUFFIX))? {
                 continue;
             }
             budget.before_operation()?;
-            remove_if_present(&dir.join(file_name(old, extension)))?;
+            remove_if_present(storage, &dir.join(file_name(old, extension)))?;
         }
     }
     for extension in [INDEX_EXTENSION, TIME_INDEX_EXTENSION, LOG_EXTENSION] {
         let from = staged_path(dir, base, extension, SWAP_SUFFIX);
-        if from.exists() {
+        if storage.exists(&from)? {
             budget.before_operation()?;
             storage.rename(&from, &dir.join(file_name(base, extension)))?;
         }
     }
     budget.before_operation()?;
-    remove_if_present(&staged_path(dir, base, REPLACES_EXTENSION, SWAP_SUFFIX))?;
+    remove_if_present(
+        storage,
+        &staged_path(dir, base, REPLACES_EXTENSION, SWAP_SUFFIX),
+    )?;
     storage.sync_dir(dir)
 }
 
-fn remove_if_present(path: &Path) -> io::Result<()> {
-    match std::fs::remove_file(path) {
+fn remove_if_present(storage: &dyn Storage, path: &Path) -> io::Result<()> {
+    match storage.remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
@@ -213,9 +223,8 @@ fn remove_if_present(path: &Path) -> io::Result<()> {
 pub fn recover(storage: &dyn Storage, dir: &Path) -> io::Result<()> {
     let mut committed = Vec::new();
     let mut leftovers = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for name in storage.list_dir(dir)? {
+        let name = name.to_string_lossy().into_owned();
         let log_swap = format!(".{LOG_EXTENSION}.{SWAP_SUFFIX}");
         if let Some(stem) = name.strip_suffix(&log_swap) {
             if let Ok(base) = stem.parse::<u64>() {
@@ -224,15 +233,17 @@ pub fn recover(storage: &dyn Storage, dir: &Path) -> io::Result<()> {
         } else if name.ends_with(&format!(".{CLEANED_SUFFIX}"))
             || name.ends_with(&format!(".{SWAP_SUFFIX}"))
         {
-            leftovers.push(entry.path());
+            leftovers.push(dir.join(&name));
         }
     }
     for &base in &committed {
         let list = staged_path(dir, base, REPLACES_EXTENSION, SWAP_SUFFIX);
         // The list is renamed before the commit point and removed only after the swap is in
         // place, so a committed swap always has it.
-        let text = std::fs::read_to_string(&list)
+        let bytes = storage
+            .read_file(&list, MAX_REPLACES_BYTES)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", list.display())))?;
+        let text = String::from_utf8_lossy(&bytes);
         let replaced = text
             .lines()
             .map(|l| l.trim().parse::<u64>())
@@ -248,8 +259,8 @@ pub fn recover(storage: &dyn Storage, dir: &Path) -> io::Result<()> {
     let mut removed = false;
     for path in leftovers {
         // Files of committed swaps were consumed by `finish` above.
-        if path.exists() {
-            std::fs::remove_file(&path)?;
+        if storage.exists(&path)? {
+            storage.remove_file(&path)?;
             removed = true;
         }
     }

@@ -76,13 +76,7 @@ impl Storage for MmapStorage {
         self.files.set_len(file, len)
     }
 
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.files.rename(from, to)
-    }
-
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.files.sync_dir(dir)
-    }
+    super::std_namespace!();
 
     fn sync_mapped(
         &self,

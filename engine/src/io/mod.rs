@@ -2,6 +2,7 @@
 //! [`Storage`]. Two paths implement it: io_uring ([`uring`]) and positional syscalls
 //! ([`portable`]). Tests add wrappers behind the same trait.
 
+pub(crate) mod files;
 #[cfg(feature = "mmap")]
 pub mod mmap;
 pub mod portable;
@@ -180,6 +181,54 @@ pub trait Storage: Send + Sync + 'static {
     /// The operating system's error.
     fn set_len(&self, file: &Arc<File>, len: u64) -> io::Result<()>;
 
+    // Namespace operations: small whole files and directory entries. Every file the engine
+    // keeps besides segment data (index files, the clean-shutdown marker, the cleaner
+    // checkpoint, topic metadata, a compaction's `.replaces` list) and every directory change
+    // goes through these, so wrappers see and can fail all of them.
+
+    /// Creates or replaces the small file `path` with `bytes` and makes its content durable
+    /// (`fsync`); its name is durable once [`Storage::sync_dir`] of its directory returns.
+    ///
+    /// # Errors
+    /// The operating system's error.
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()>;
+
+    /// The whole of the small file `path`; `InvalidData` when it holds more than `max_bytes`.
+    ///
+    /// # Errors
+    /// The operating system's error (`NotFound` for a missing file).
+    fn read_file(&self, path: &Path, max_bytes: u64) -> io::Result<Vec<u8>>;
+
+    /// Removes the file `path`.
+    ///
+    /// # Errors
+    /// The operating system's error (`NotFound` for a missing file).
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+
+    /// Removes the directory `dir` and everything in it.
+    ///
+    /// # Errors
+    /// The operating system's error (`NotFound` for a missing directory).
+    fn remove_dir_all(&self, dir: &Path) -> io::Result<()>;
+
+    /// Creates the directory `dir`, whose parent exists.
+    ///
+    /// # Errors
+    /// The operating system's error (`AlreadyExists` when it exists).
+    fn create_dir(&self, dir: &Path) -> io::Result<()>;
+
+    /// Names of the entries of `dir`.
+    ///
+    /// # Errors
+    /// The operating system's error.
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<std::ffi::OsString>>;
+
+    /// Whether `path` names an entry.
+    ///
+    /// # Errors
+    /// The operating system's error, other than `NotFound`.
+    fn exists(&self, path: &Path) -> io::Result<bool>;
+
     /// Renames a file (`rename(2)`), replacing `to` if it exists. The engine's only renames
     /// are the steps of crash-safe swaps (compaction, topic metadata, the cleaner checkpoint);
     /// durability of the new name follows from [`Storage::sync_dir`].
@@ -216,24 +265,78 @@ pub trait Storage: Send + Sync + 'static {
 /// What failed (`create directory` or `fsync directory`), where, and the operating system's
 /// error.
 pub(crate) fn create_dir_durable(
+    storage: &dyn Storage,
     dir: &Path,
-    sync_dir: impl Fn(&Path) -> io::Result<()>,
 ) -> Result<(), (&'static str, std::path::PathBuf, io::Error)> {
-    let created: Vec<&Path> = dir
-        .ancestors()
-        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
-        .collect();
-    std::fs::create_dir_all(dir)
-        .map_err(|source| ("create directory", dir.to_path_buf(), source))?;
-    for new_dir in created {
+    let mut missing = Vec::new();
+    for ancestor in dir.ancestors().filter(|d| !d.as_os_str().is_empty()) {
+        match storage.exists(ancestor) {
+            Ok(true) => break,
+            Ok(false) => missing.push(ancestor),
+            Err(source) => return Err(("look for directory", ancestor.to_path_buf(), source)),
+        }
+    }
+    // Outermost first, each entry made durable in its parent before anything goes into it.
+    for new_dir in missing.into_iter().rev() {
+        match storage.create_dir(new_dir) {
+            Ok(()) => {}
+            // Created meanwhile by someone else: it exists, which is all that is asked.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(source) => return Err(("create directory", new_dir.to_path_buf(), source)),
+        }
         let parent = new_dir
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        sync_dir(parent).map_err(|source| ("fsync directory", parent.to_path_buf(), source))?;
+        storage
+            .sync_dir(parent)
+            .map_err(|source| ("fsync directory", parent.to_path_buf(), source))?;
     }
     Ok(())
 }
+
+/// Implements the namespace operations of [`Storage`] with the standard library
+/// (`crate::io::files`), for the real paths.
+macro_rules! std_namespace {
+    () => {
+        fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+            crate::io::files::write_file(path, bytes)
+        }
+
+        fn read_file(&self, path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+            crate::io::files::read_file(path, max_bytes)
+        }
+
+        fn remove_file(&self, path: &Path) -> io::Result<()> {
+            std::fs::remove_file(path)
+        }
+
+        fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
+            std::fs::remove_dir_all(dir)
+        }
+
+        fn create_dir(&self, dir: &Path) -> io::Result<()> {
+            std::fs::create_dir(dir)
+        }
+
+        fn list_dir(&self, dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+            crate::io::files::list_dir(dir)
+        }
+
+        fn exists(&self, path: &Path) -> io::Result<bool> {
+            crate::io::files::exists(path)
+        }
+
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            std::fs::rename(from, to)
+        }
+
+        fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+            ringlog_sys::file::fsync_dir(dir)
+        }
+    };
+}
+pub(crate) use std_namespace;
 
 /// Opens a file for a storage path: with O_DIRECT or buffered.
 pub(crate) fn open_file(path: &Path, create: bool, direct: bool) -> io::Result<Arc<File>> {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ringlog_sys::AlignedBuf;
 
-use super::{IoPath, PendingWrite, Storage, open_file, pread};
+use super::{IoPath, PendingWrite, Storage, files, open_file, pread};
 
 /// Segment I/O through positional syscalls.
 pub struct PortableStorage {
@@ -38,6 +38,15 @@ impl PortableStorage {
             alignment: 1,
             read_only: true,
         }
+    }
+}
+
+impl PortableStorage {
+    fn writable(&self, op: &str, path: &Path) -> io::Result<()> {
+        if self.read_only {
+            return Err(files::read_only_refusal(op, path));
+        }
+        Ok(())
     }
 }
 
@@ -95,7 +104,40 @@ impl Storage for PortableStorage {
         file.set_len(len)
     }
 
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.writable("write", path)?;
+        files::write_file(path, bytes)
+    }
+
+    fn read_file(&self, path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+        files::read_file(path, max_bytes)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.writable("remove", path)?;
+        std::fs::remove_file(path)
+    }
+
+    fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.writable("remove", dir)?;
+        std::fs::remove_dir_all(dir)
+    }
+
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
+        self.writable("create", dir)?;
+        std::fs::create_dir(dir)
+    }
+
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+        files::list_dir(dir)
+    }
+
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        files::exists(path)
+    }
+
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.writable("rename", from)?;
         std::fs::rename(from, to)
     }
 

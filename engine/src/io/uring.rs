@@ -82,13 +82,7 @@ impl Storage for UringStorage {
         file.set_len(len)
     }
 
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        std::fs::rename(from, to)
-    }
-
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        ringlog_sys::file::fsync_dir(dir)
-    }
+    super::std_namespace!();
 
     fn sync_mapped(
         &self,

@@ -27,6 +27,9 @@ use crate::io::Storage;
 use crate::record::{BatchHeader, RecordView, records};
 use crate::segment::{INDEX_EXTENSION, IndexBuilder, LOG_EXTENSION, Segment, TIME_INDEX_EXTENSION};
 
+/// The cleaner checkpoint holds one decimal offset; anything larger is not one.
+const MAX_CHECKPOINT_BYTES: u64 = 64;
+
 /// Upper bound on rounds of one call (each round makes progress; this only guards loops).
 const MAX_ROUNDS: usize = 10_000;
 
@@ -250,12 +253,14 @@ impl LogInner {
         builder.push_time_entry(&cleaned);
         cleaned
             .write_indexes_to(
+                storage.as_ref(),
                 &swap::staged_path(&self.dir, base, INDEX_EXTENSION, CLEANED_SUFFIX),
                 &swap::staged_path(&self.dir, base, TIME_INDEX_EXTENSION, CLEANED_SUFFIX),
             )
             .map_err(|e| self.io("write the indexes of", &path, e))?;
         let replaced: Vec<u64> = olds.iter().map(|s| s.base_offset).collect();
-        swap::write_replaces(&self.dir, base, &replaced).map_err(|e| self.io("write", &path, e))?;
+        swap::write_replaces(storage.as_ref(), &self.dir, base, &replaced)
+            .map_err(|e| self.io("write", &path, e))?;
         cleaned.data_bytes.store(bytes, Ordering::Release);
         cleaned.disk_bytes.store(bytes, Ordering::Release);
         cleaned.next_offset.store(next_offset, Ordering::Release);
@@ -307,7 +312,12 @@ impl LogInner {
 
     fn read_checkpoint(&self) -> Result<u64, MaintenanceError> {
         let path = self.dir.join(CLEANER_CHECKPOINT_FILE);
-        match std::fs::read_to_string(&path) {
+        match self
+            .shared
+            .storage()
+            .read_file(&path, MAX_CHECKPOINT_BYTES)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        {
             Ok(text) => text
                 .trim()
                 .parse()
@@ -321,14 +331,12 @@ impl LogInner {
     }
 
     fn write_checkpoint(&self, first_dirty: u64) -> Result<(), MaintenanceError> {
-        use std::io::Write;
         let path = self.dir.join(CLEANER_CHECKPOINT_FILE);
         let tmp = path.with_extension("tmp");
         let result = (|| {
-            let mut file = std::fs::File::create(&tmp)?;
-            writeln!(file, "{first_dirty}")?;
-            file.sync_all()?;
-            self.shared.storage().rename(&tmp, &path)?;
+            let storage = self.shared.storage();
+            storage.write_file(&tmp, format!("{first_dirty}\n").as_bytes())?;
+            storage.rename(&tmp, &path)?;
             self.shared.storage().sync_dir(&self.dir)
         })();
         result.map_err(|e| self.io("write", &path, e))

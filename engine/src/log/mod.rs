@@ -116,7 +116,7 @@ impl Log {
         let dir = dir.as_ref();
         // Before `Shared` exists (its O_DIRECT probe needs the directory), so not through the
         // storage seam.
-        create_dir(dir, ringlog_sys::file::fsync_dir)?;
+        create_dir(&crate::io::portable::PortableStorage::new(None), dir)?;
         let lock = crate::lock::DirLock::acquire(dir)?;
         let shared_config = SharedConfig {
             io_mode: config.io_mode,
@@ -138,7 +138,7 @@ impl Log {
     ) -> Result<Log, OpenError> {
         config.validate().map_err(OpenError::Config)?;
         let dir = dir.as_ref();
-        create_dir(dir, |parent| shared.storage().sync_dir(parent))?;
+        create_dir(shared.storage().as_ref(), dir)?;
         let lock = crate::lock::DirLock::acquire(dir)?;
         Log::open_locked(dir, config, shared, lock)
     }
@@ -192,7 +192,9 @@ impl Log {
         if inner.config.flush_interval_ms.is_some()
             || inner.config.retention_check_interval_ms.is_some()
         {
-            shared.flusher().register(&inner);
+            let weak = Arc::downgrade(&inner);
+            let weak: std::sync::Weak<dyn crate::flusher::Maintained> = weak;
+            shared.flusher().register(weak);
         }
         Ok(Log { inner })
     }
@@ -436,13 +438,14 @@ impl LogInner {
         self.seal_active(&mut w)
             .map_err(|(op, path, source)| MaintenanceError::Io { op, path, source })?;
         let marker = self.dir.join(CLEAN_SHUTDOWN_FILE);
-        std::fs::write(&marker, format!("{}\n", w.next_offset)).map_err(|source| {
-            MaintenanceError::Io {
+        self.shared
+            .storage()
+            .write_file(&marker, format!("{}\n", w.next_offset).as_bytes())
+            .map_err(|source| MaintenanceError::Io {
                 op: "write",
                 path: marker.clone(),
                 source,
-            }
-        })?;
+            })?;
         self.shared
             .storage()
             .sync_dir(&self.dir)
@@ -497,7 +500,7 @@ impl LogInner {
             .map_err(|e| ("create", path.clone(), e))?;
         let segment = Arc::new(Segment::new(&self.dir, base, file));
         segment
-            .write_indexes()
+            .write_indexes(self.shared.storage().as_ref())
             .map_err(|e| ("create the indexes of", path.clone(), e))?;
         self.shared
             .storage()
@@ -507,12 +510,19 @@ impl LogInner {
     }
 }
 
+impl crate::flusher::Maintained for LogInner {
+    fn flush_if_due(&self) {
+        LogInner::flush_if_due(self);
+    }
+
+    fn retention_if_due(&self, now_ms: i64) {
+        LogInner::retention_if_due(self, now_ms);
+    }
+}
+
 /// [`crate::io::create_dir_durable`] with the error an open reports.
-fn create_dir(
-    dir: &Path,
-    sync_dir: impl Fn(&Path) -> std::io::Result<()>,
-) -> Result<(), OpenError> {
-    crate::io::create_dir_durable(dir, sync_dir).map_err(|(op, path, source)| OpenError::Io {
+fn create_dir(storage: &dyn crate::io::Storage, dir: &Path) -> Result<(), OpenError> {
+    crate::io::create_dir_durable(storage, dir).map_err(|(op, path, source)| OpenError::Io {
         op,
         path,
         source,

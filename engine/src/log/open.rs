@@ -2,12 +2,14 @@
 //! after an unclean shutdown.
 
 use std::collections::BTreeMap;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use crate::config::Config;
 use crate::error::OpenError;
+use crate::io::Storage;
 use crate::lock::DirLock;
 use crate::segment::index::OffsetIndex;
 use crate::segment::recovery::{self, RecoveryCut, StopReason};
@@ -57,9 +59,12 @@ pub(super) fn open(
         crate::compaction::swap::recover(shared.storage().as_ref(), dir)
             .map_err(|source| io_error("settle the compaction in", dir, source))?;
     }
+    let storage = shared.storage().as_ref();
     let marker = dir.join(CLEAN_SHUTDOWN_FILE);
-    let clean = marker.exists();
-    let files = list_segments(dir, writes)?;
+    let clean = storage
+        .exists(&marker)
+        .map_err(|source| io_error("look for", &marker, source))?;
+    let files = list_segments(storage, dir, writes)?;
     if files.is_empty() && !writes {
         return Err(OpenError::NoLog {
             dir: dir.to_path_buf(),
@@ -108,7 +113,9 @@ pub(super) fn open(
     }
     if clean && writes {
         // From here on a crash must trigger recovery again.
-        std::fs::remove_file(&marker).map_err(|source| io_error("remove", &marker, source))?;
+        storage
+            .remove_file(&marker)
+            .map_err(|source| io_error("remove", &marker, source))?;
         shared
             .storage()
             .sync_dir(dir)
@@ -196,35 +203,44 @@ struct SegmentFile {
 /// A read-only open does not settle an interrupted compaction, so it reads the directory as
 /// settling would leave it: a committed swap (`B.log.swap`) replaces the segments its
 /// `B.replaces.swap` lists, and staged `.cleaned` files are ignored.
-fn list_segments(dir: &Path, writes: bool) -> Result<Vec<SegmentFile>, OpenError> {
-    use crate::compaction::swap::{REPLACES_EXTENSION, SWAP_SUFFIX, staged_path};
-    let entries = std::fs::read_dir(dir).map_err(|source| io_error("list", dir, source))?;
+fn list_segments(
+    storage: &dyn Storage,
+    dir: &Path,
+    writes: bool,
+) -> Result<Vec<SegmentFile>, OpenError> {
+    use crate::compaction::swap::{
+        MAX_REPLACES_BYTES, REPLACES_EXTENSION, SWAP_SUFFIX, staged_path,
+    };
+    let entries = storage
+        .list_dir(dir)
+        .map_err(|source| io_error("list", dir, source))?;
     let mut files = BTreeMap::new();
     let mut swaps = Vec::new();
     let log_swap = format!(".{LOG_EXTENSION}.{SWAP_SUFFIX}");
-    for entry in entries {
-        let entry = entry.map_err(|source| io_error("list", dir, source))?;
-        let name = entry.file_name();
+    for name in entries {
         let Some(name) = name.to_str() else { continue };
+        let entry_path = dir.join(name);
         if let Some(base) = parse_file_name(name, LOG_EXTENSION) {
-            files.insert(base, (entry.path(), false));
+            files.insert(base, (entry_path, false));
         } else if let Some(base) = name
             .strip_suffix(&log_swap)
             .and_then(|stem| parse_file_name(&format!("{stem}.{LOG_EXTENSION}"), LOG_EXTENSION))
             .filter(|_| !writes)
         {
-            swaps.push((base, entry.path()));
+            swaps.push((base, entry_path));
         } else if Path::new(name)
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case(LOG_EXTENSION))
         {
-            return Err(OpenError::BadFileName { path: entry.path() });
+            return Err(OpenError::BadFileName { path: entry_path });
         }
     }
     for (base, path) in swaps {
         let list = staged_path(dir, base, REPLACES_EXTENSION, SWAP_SUFFIX);
-        let text =
-            std::fs::read_to_string(&list).map_err(|source| io_error("read", &list, source))?;
+        let bytes = storage
+            .read_file(&list, MAX_REPLACES_BYTES)
+            .map_err(|source| io_error("read", &list, source))?;
+        let text = String::from_utf8_lossy(&bytes);
         for replaced in text.lines().filter_map(|l| l.trim().parse::<u64>().ok()) {
             files.remove(&replaced);
         }
@@ -244,7 +260,7 @@ fn create_first_segment(dir: &Path, shared: &Arc<Shared>) -> Result<Segment, Ope
         .map_err(|source| io_error("create", &path, source))?;
     let segment = Segment::new(dir, 0, file);
     segment
-        .write_indexes()
+        .write_indexes(shared.storage().as_ref())
         .map_err(|source| io_error("create the indexes of", &path, source))?;
     shared
         .storage()
@@ -285,7 +301,7 @@ fn load_segment(
         .len();
     let segment = Segment::new(dir, base, file);
     let loaded = match trust {
-        Trust::Indexes => load_indexes(&segment, file_len),
+        Trust::Indexes => load_indexes(storage.as_ref(), &segment, file_len)?,
         Trust::Nothing => None,
     };
     let (from, mut builder) = match loaded {
@@ -340,8 +356,13 @@ fn load_segment(
         index.truncate_to_position(outcome.valid_bytes as u32);
     }
     if from > 0 {
-        let first = recovery::first_header(shared, &segment, outcome.valid_bytes)
-            .map_err(|source| io_error("read", &path, source))?;
+        let first = recovery::first_header(
+            storage.as_ref(),
+            shared.pool(),
+            &segment,
+            outcome.valid_bytes,
+        )
+        .map_err(|source| io_error("read", &path, source))?;
         if let Some(first) = first {
             segment
                 .first_timestamp
@@ -370,8 +391,10 @@ fn scan(
     config: &Config,
     builder: &mut IndexBuilder,
 ) -> Result<(u64, recovery::ScanOutcome), OpenError> {
+    let (storage, pool) = (shared.storage().as_ref(), shared.pool());
     let read_error = |source| io_error("read", &segment.log_path(), source);
-    let outcome = recovery::scan(shared, segment, file_len, from, builder).map_err(read_error)?;
+    let outcome =
+        recovery::scan(storage, pool, segment, file_len, from, builder).map_err(read_error)?;
     if from == 0 || outcome.stop.is_none() {
         return Ok((from, outcome));
     }
@@ -380,7 +403,8 @@ fn scan(
     // truncate, or refuse, batches that a scan from the start keeps.
     forget_indexes(segment);
     *builder = IndexBuilder::new(config.index_interval_bytes);
-    let outcome = recovery::scan(shared, segment, file_len, 0, builder).map_err(read_error)?;
+    let outcome =
+        recovery::scan(storage, pool, segment, file_len, 0, builder).map_err(read_error)?;
     Ok((0, outcome))
 }
 
@@ -405,21 +429,37 @@ fn stop_reason_text(reason: &StopReason) -> &'static str {
 /// Both index files of a trusted segment, if present and valid for a log of `log_bytes`.
 /// An index file that is larger than one entry per smallest possible batch is not read at all
 /// (so a damaged file cannot make us allocate more than the log itself justifies).
-fn load_indexes(segment: &Segment, log_bytes: u64) -> Option<(OffsetIndex, TimeIndex)> {
+///
+/// A missing, oversized or invalid index file is rebuilt by a full scan (`Ok(None)`); a read
+/// that fails for another reason (EIO) fails the open, which the operator must hear of.
+fn load_indexes(
+    storage: &dyn Storage,
+    segment: &Segment,
+    log_bytes: u64,
+) -> Result<Option<(OffsetIndex, TimeIndex)>, OpenError> {
     let max_entries = log_bytes / crate::record::BATCH_HEADER_BYTES as u64 + 1;
-    let read = |extension: &str, entry_bytes: usize| -> Option<Vec<u8>> {
+    let read = |extension: &str, entry_bytes: usize| -> Result<Option<Vec<u8>>, OpenError> {
         let path = segment.path(extension);
-        let len = std::fs::metadata(&path).ok()?.len();
-        (len <= max_entries * entry_bytes as u64).then(|| std::fs::read(&path).ok())?
+        match storage.read_file(&path, max_entries * entry_bytes as u64) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::InvalidData) => Ok(None),
+            Err(source) => Err(io_error("read", &path, source)),
+        }
     };
-    let index_bytes = read(INDEX_EXTENSION, crate::segment::index::OFFSET_ENTRY_BYTES)?;
-    let index = OffsetIndex::decode(&index_bytes, log_bytes).ok()?;
-    let time_bytes = read(
-        TIME_INDEX_EXTENSION,
-        crate::segment::time_index::TIME_ENTRY_BYTES,
-    )?;
+    let Some(index_bytes) = read(INDEX_EXTENSION, crate::segment::index::OFFSET_ENTRY_BYTES)?
+    else {
+        return Ok(None);
+    };
+    let Ok(index) = OffsetIndex::decode(&index_bytes, log_bytes) else {
+        return Ok(None);
+    };
+    let time_entry = crate::segment::time_index::TIME_ENTRY_BYTES;
+    let Some(time_bytes) = read(TIME_INDEX_EXTENSION, time_entry)? else {
+        return Ok(None);
+    };
     // Time entries may point past the last offset-index entry (the final entry added at roll),
     // so only the 32-bit range bounds them here.
-    let time_index = TimeIndex::decode(&time_bytes, u32::MAX).ok()?;
-    Some((index, time_index))
+    Ok(TimeIndex::decode(&time_bytes, u32::MAX)
+        .ok()
+        .map(|time_index| (index, time_index)))
 }

@@ -146,7 +146,7 @@ impl LogInner {
             inner.shared.cache().remove_segment(inner.id, segment.id);
             for extension in [LOG_EXTENSION, INDEX_EXTENSION, TIME_INDEX_EXTENSION] {
                 let path = segment.path(extension);
-                match std::fs::remove_file(&path) {
+                match inner.shared.storage().remove_file(&path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(source) => {

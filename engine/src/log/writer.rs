@@ -819,7 +819,7 @@ impl LogInner {
         w.allocated_bytes = w.end_pos;
         w.builder.push_time_entry(&active);
         active
-            .write_indexes()
+            .write_indexes(storage.as_ref())
             .map_err(|e| ("write the indexes of", active.log_path(), e))?;
         active.disk_bytes.store(w.end_pos, Ordering::Release);
         active.sealed.store(true, Ordering::Release);

@@ -13,11 +13,11 @@ pub mod time_index;
 pub use recovery::RecoveryCut;
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use crate::io::Storage;
 use crate::record::BatchHeader;
 use index::OffsetIndex;
 use ringlog_sys::mmap::MapReader;
@@ -129,9 +129,11 @@ impl Segment {
         u32::try_from(relative).unwrap_or(u32::MAX)
     }
 
-    /// Writes both index files in full and makes them durable (at roll and at close).
-    pub fn write_indexes(&self) -> std::io::Result<()> {
+    /// Writes both index files in full through `storage` and makes them durable (at roll and
+    /// at close).
+    pub fn write_indexes(&self, storage: &dyn Storage) -> std::io::Result<()> {
         self.write_indexes_to(
+            storage,
             &self.path(INDEX_EXTENSION),
             &self.path(TIME_INDEX_EXTENSION),
         )
@@ -141,6 +143,7 @@ impl Segment {
     /// names).
     pub fn write_indexes_to(
         &self,
+        storage: &dyn Storage,
         index_path: &Path,
         time_index_path: &Path,
     ) -> std::io::Result<()> {
@@ -149,20 +152,14 @@ impl Segment {
             .read()
             .expect("index lock poisoned")
             .encode_into(0, &mut bytes);
-        write_durably(index_path, &bytes)?;
+        storage.write_file(index_path, &bytes)?;
         bytes.clear();
         self.time_index
             .read()
             .expect("index lock poisoned")
             .encode_into(0, &mut bytes);
-        write_durably(time_index_path, &bytes)
+        storage.write_file(time_index_path, &bytes)
     }
-}
-
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = File::create(path)?;
-    file.write_all(bytes)?;
-    file.sync_data()
 }
 
 /// Builds index entries batch by batch with Kafka's rules: an offset-index entry (the batch's

@@ -20,7 +20,6 @@ use crate::io::Storage;
 use crate::record::{
     BatchError, BatchHeader, BatchLimits, LOG_OVERHEAD_BYTES, peek_batch_bytes, validate_batch,
 };
-use crate::shared::Shared;
 use std::io;
 use std::sync::Arc;
 
@@ -108,13 +107,13 @@ pub(crate) struct ScanOutcome {
 /// Scans `segment`'s file of `file_len` bytes from byte `from` (a batch boundary), feeding
 /// each valid batch to `builder`.
 pub(crate) fn scan(
-    shared: &Shared,
+    storage: &dyn Storage,
+    pool: &Arc<BufferPool>,
     segment: &Segment,
     file_len: u64,
     from: u64,
     builder: &mut IndexBuilder,
 ) -> io::Result<ScanOutcome> {
-    let (storage, pool) = (shared.storage().as_ref(), shared.pool());
     let mut window = Window::new(storage, segment, pool, file_len);
     let limits = BatchLimits {
         max_batch_bytes: usize::MAX,
@@ -179,11 +178,11 @@ pub(crate) fn scan(
 /// The header of the segment's first batch, if it has one (rolling by age counts from its
 /// timestamp).
 pub(crate) fn first_header(
-    shared: &Shared,
+    storage: &dyn Storage,
+    pool: &Arc<BufferPool>,
     segment: &Segment,
     valid_bytes: u64,
 ) -> io::Result<Option<BatchHeader>> {
-    let (storage, pool) = (shared.storage().as_ref(), shared.pool());
     if valid_bytes < crate::record::BATCH_HEADER_BYTES as u64 {
         return Ok(None);
     }

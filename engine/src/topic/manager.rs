@@ -195,7 +195,7 @@ impl TopicManager {
         let data_dir = data_dir.as_ref().to_path_buf();
         // Before `Shared` exists (its O_DIRECT probe needs the directory), so not through the
         // storage seam.
-        crate::io::create_dir_durable(&data_dir, ringlog_sys::file::fsync_dir)
+        crate::io::create_dir_durable(&crate::io::portable::PortableStorage::new(None), &data_dir)
             .map_err(|(op, path, source)| TopicError::Io { op, path, source })?;
         let lock = DirLock::acquire(&data_dir).map_err(TopicError::Setup)?;
         let shared = Shared::new(&data_dir, &config.shared).map_err(TopicError::Setup)?;
@@ -233,7 +233,8 @@ impl TopicManager {
             _lock: None,
             read_only: true,
         };
-        let all = metadata::load_all(&manager.data_dir)
+        // Read-only: leftover temporary files stay where they are.
+        let all = metadata::load_all(manager.shared.storage().as_ref(), &manager.data_dir, false)
             .map_err(|(path, reason)| TopicError::Metadata { path, reason })?;
         for md in all {
             if md.state == TopicState::Deleting {
@@ -297,7 +298,7 @@ impl TopicManager {
         let data_dir = data_dir.as_ref().to_path_buf();
         // Before `Shared` exists (its O_DIRECT probe needs the directory), so not through the
         // storage seam.
-        crate::io::create_dir_durable(&data_dir, ringlog_sys::file::fsync_dir)
+        crate::io::create_dir_durable(shared.storage().as_ref(), &data_dir)
             .map_err(|(op, path, source)| TopicError::Io { op, path, source })?;
         let lock = DirLock::acquire(&data_dir).map_err(TopicError::Setup)?;
         TopicManager::open_locked(data_dir, config, shared, lock)
@@ -318,7 +319,7 @@ impl TopicManager {
             _lock: Some(lock),
             read_only: false,
         };
-        let all = metadata::load_all(&manager.data_dir)
+        let all = metadata::load_all(manager.shared.storage().as_ref(), &manager.data_dir, true)
             .map_err(|(path, reason)| TopicError::Metadata { path, reason })?;
         for mut md in all {
             match md.state {
@@ -933,10 +934,11 @@ impl TopicManager {
     fn finish_delete(&self, name: &str, partitions: u32) -> Result<(), TopicError> {
         for partition in 0.. {
             let dir = partition_dir(&self.data_dir, name, partition);
-            if partition >= partitions && !dir.exists() {
+            let storage = self.shared.storage();
+            if partition >= partitions && !storage.exists(&dir).unwrap_or(true) {
                 break;
             }
-            match std::fs::remove_dir_all(&dir) {
+            match storage.remove_dir_all(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => {
@@ -948,16 +950,21 @@ impl TopicManager {
                 }
             }
         }
-        ringlog_sys::file::fsync_dir(&self.data_dir).map_err(|source| TopicError::Io {
-            op: "fsync directory",
-            path: self.data_dir.clone(),
-            source,
-        })?;
-        metadata::remove(&self.data_dir, name).map_err(|(path, source)| TopicError::Io {
-            op: "remove topic metadata",
-            path,
-            source,
-        })
+        self.shared
+            .storage()
+            .sync_dir(&self.data_dir)
+            .map_err(|source| TopicError::Io {
+                op: "fsync directory",
+                path: self.data_dir.clone(),
+                source,
+            })?;
+        metadata::remove(self.shared.storage().as_ref(), &self.data_dir, name).map_err(
+            |(path, source)| TopicError::Io {
+                op: "remove topic metadata",
+                path,
+                source,
+            },
+        )
     }
 }
 

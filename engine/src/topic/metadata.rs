@@ -7,7 +7,6 @@
 //! | `state` | `creating`, `live` or `deleting`: an interrupted create is completed and an interrupted delete finished at open |
 //! | `config` | [`TopicConfig`]: partitions, cleanup policy, retention, segment size, durability, compaction settings |
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -69,7 +68,7 @@ pub fn write(
     metadata: &TopicMetadata,
 ) -> Result<(), (PathBuf, std::io::Error)> {
     let dir = metadata_dir(data_dir);
-    crate::io::create_dir_durable(&dir, |d| storage.sync_dir(d)).map_err(|(_, p, e)| (p, e))?;
+    crate::io::create_dir_durable(storage, &dir).map_err(|(_, p, e)| (p, e))?;
     let path = metadata_path(data_dir, &metadata.name);
     // A short unique name: `<topic>.json.tmp` would pass the 255-byte file-name limit for
     // names of 247 to 249 characters, which Kafka allows. It still ends in `.json.tmp`, so
@@ -78,9 +77,7 @@ pub fn write(
     let tmp = dir.join(format!(".{}-{unique}.json.tmp", std::process::id()));
     let bytes = serde_json::to_vec_pretty(metadata).expect("topic metadata serializes");
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
+        storage.write_file(&tmp, &bytes)?;
         storage.rename(&tmp, &path)?;
         storage.sync_dir(&dir)
     })();
@@ -91,15 +88,19 @@ pub fn write(
 ///
 /// # Errors
 /// The operating system's error, with the path it concerns.
-pub fn remove(data_dir: &Path, topic: &str) -> Result<(), (PathBuf, std::io::Error)> {
+pub fn remove(
+    storage: &dyn Storage,
+    data_dir: &Path,
+    topic: &str,
+) -> Result<(), (PathBuf, std::io::Error)> {
     let path = metadata_path(data_dir, topic);
-    match std::fs::remove_file(&path) {
+    match storage.remove_file(&path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err((path, e)),
     }
     let dir = metadata_dir(data_dir);
-    ringlog_sys::file::fsync_dir(&dir).map_err(|e| (dir, e))
+    storage.sync_dir(&dir).map_err(|e| (dir, e))
 }
 
 /// Every topic's metadata in `data_dir`, sorted by name. Leftover temporary files (a crash in
@@ -107,42 +108,47 @@ pub fn remove(data_dir: &Path, topic: &str) -> Result<(), (PathBuf, std::io::Err
 ///
 /// # Errors
 /// A file that cannot be read or parsed, with the reason.
-pub fn load_all(data_dir: &Path) -> Result<Vec<TopicMetadata>, (PathBuf, String)> {
+pub fn load_all(
+    storage: &dyn Storage,
+    data_dir: &Path,
+    tidy: bool,
+) -> Result<Vec<TopicMetadata>, (PathBuf, String)> {
     let dir = metadata_dir(data_dir);
-    let entries = match std::fs::read_dir(&dir) {
+    let entries = match storage.list_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err((dir, e.to_string())),
     };
     let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| (dir.clone(), e.to_string()))?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for name in entries {
+        let name = name.to_string_lossy().into_owned();
+        let path = dir.join(&name);
         if name.ends_with(".json.tmp") {
-            std::fs::remove_file(&path).map_err(|e| (path.clone(), e.to_string()))?;
+            if tidy {
+                storage
+                    .remove_file(&path)
+                    .map_err(|e| (path.clone(), e.to_string()))?;
+            }
             continue;
         }
         if path.extension().and_then(|e| e.to_str()) != Some(METADATA_EXTENSION) {
             continue;
         }
-        out.push(read_one(&path)?);
+        out.push(read_one(storage, &path)?);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
-fn read_one(path: &Path) -> Result<TopicMetadata, (PathBuf, String)> {
+fn read_one(storage: &dyn Storage, path: &Path) -> Result<TopicMetadata, (PathBuf, String)> {
     let fail = |reason: String| (path.to_path_buf(), reason);
-    let len = std::fs::metadata(path)
-        .map_err(|e| fail(e.to_string()))?
-        .len();
-    if len > MAX_METADATA_BYTES {
-        return Err(fail(format!(
-            "{len} bytes is too large for topic metadata (at most {MAX_METADATA_BYTES})"
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let bytes = storage.read_file(path, MAX_METADATA_BYTES).map_err(|e| {
+        fail(if e.kind() == std::io::ErrorKind::InvalidData {
+            format!("too large for topic metadata (at most {MAX_METADATA_BYTES} bytes): {e}")
+        } else {
+            e.to_string()
+        })
+    })?;
     let metadata: TopicMetadata = serde_json::from_slice(&bytes)
         .map_err(|e| fail(format!("not valid topic metadata: {e}")))?;
     let expected = path

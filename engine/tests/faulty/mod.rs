@@ -17,6 +17,13 @@
 //! | `SetLen` | `set_len` | return the error; the size is unchanged |
 //! | `Rename` | `rename` | return the error; nothing renamed |
 //! | `SyncDir` | `sync_dir` | return the error without syncing |
+//! | `WriteFile` | `write_file` (index files, marker, checkpoint, metadata, `.replaces`) | return the error; nothing written |
+//! | `ReadFile` | `read_file` | return the error |
+//! | `RemoveFile` | `remove_file` | return the error; nothing removed |
+//! | `RemoveDir` | `remove_dir_all` | return the error; nothing removed |
+//! | `CreateDir` | `create_dir` | return the error; nothing created |
+//! | `ListDir` | `list_dir` | return the error |
+//! | `Exists` | `exists` | return the error |
 //!
 //! On the mmap path appends are copies into the mapping: they make no `submit_write` call and
 //! reach the disk through `sync_mapped` (and `sync_data` when a segment is sealed).
@@ -67,11 +74,25 @@ pub enum Op {
     Rename,
     /// `Storage::sync_dir` (fsync of a directory).
     SyncDir,
+    /// `Storage::write_file` (a small file, written whole and fsynced).
+    WriteFile,
+    /// `Storage::read_file`.
+    ReadFile,
+    /// `Storage::remove_file`.
+    RemoveFile,
+    /// `Storage::remove_dir_all`.
+    RemoveDir,
+    /// `Storage::create_dir`.
+    CreateDir,
+    /// `Storage::list_dir`.
+    ListDir,
+    /// `Storage::exists`.
+    Exists,
 }
 
 impl Op {
     /// Every op, in counter order.
-    pub const ALL: [Op; 10] = [
+    pub const ALL: [Op; 17] = [
         Op::Open,
         Op::SubmitWrite,
         Op::Write,
@@ -82,6 +103,13 @@ impl Op {
         Op::SetLen,
         Op::Rename,
         Op::SyncDir,
+        Op::WriteFile,
+        Op::ReadFile,
+        Op::RemoveFile,
+        Op::RemoveDir,
+        Op::CreateDir,
+        Op::ListDir,
+        Op::Exists,
     ];
 
     /// A short name for reports.
@@ -97,6 +125,13 @@ impl Op {
             Op::SetLen => "set_len",
             Op::Rename => "rename",
             Op::SyncDir => "sync_dir",
+            Op::WriteFile => "write_file",
+            Op::ReadFile => "read_file",
+            Op::RemoveFile => "remove_file",
+            Op::RemoveDir => "remove_dir_all",
+            Op::CreateDir => "create_dir",
+            Op::ListDir => "list_dir",
+            Op::Exists => "exists",
         }
     }
 
@@ -369,6 +404,56 @@ impl Storage for Faulty {
             return Err(kind.error());
         }
         self.inner.sync_dir(dir)
+    }
+
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        let call = || format!("{}, {} bytes", path.display(), bytes.len());
+        if let Some(kind) = self.check(Op::WriteFile, call) {
+            return Err(kind.error());
+        }
+        self.inner.write_file(path, bytes)
+    }
+
+    fn read_file(&self, path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+        if let Some(kind) = self.check(Op::ReadFile, || path.display().to_string()) {
+            return Err(kind.error());
+        }
+        self.inner.read_file(path, max_bytes)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        if let Some(kind) = self.check(Op::RemoveFile, || path.display().to_string()) {
+            return Err(kind.error());
+        }
+        self.inner.remove_file(path)
+    }
+
+    fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
+        if let Some(kind) = self.check(Op::RemoveDir, || dir.display().to_string()) {
+            return Err(kind.error());
+        }
+        self.inner.remove_dir_all(dir)
+    }
+
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
+        if let Some(kind) = self.check(Op::CreateDir, || dir.display().to_string()) {
+            return Err(kind.error());
+        }
+        self.inner.create_dir(dir)
+    }
+
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+        if let Some(kind) = self.check(Op::ListDir, || dir.display().to_string()) {
+            return Err(kind.error());
+        }
+        self.inner.list_dir(dir)
+    }
+
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        if let Some(kind) = self.check(Op::Exists, || path.display().to_string()) {
+            return Err(kind.error());
+        }
+        self.inner.exists(path)
     }
 
     fn sync_mapped(&self, map: &MapReader, offset: usize, len: usize) -> io::Result<()> {

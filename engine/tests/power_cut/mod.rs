@@ -24,15 +24,19 @@
 //!   that position) and `sync_data` the whole file. At the cut, each page whose contents differ
 //!   from the durable image plus pending operations is dirty, and is kept, lost or torn like a
 //!   write (the kernel writes dirty pages back in any order, at any time).
+//! - Small files (index files, the clean-shutdown marker, the cleaner checkpoint, topic
+//!   metadata, `.replaces` lists) go through the seam's `write_file`, which writes them whole and
+//!   fsyncs them; it is a mutating call like the others, so the cut can land on it and nothing
+//!   gets through after it. So are `remove_file`, `create_dir` and `remove_dir_all`.
 //! - Directory entries created or removed since the last `sync_dir` of their directory vanish
 //!   or come back at random (a removed file comes back only if it was small and unmodeled, so
-//!   its contents were copied). Files created through `std::fs` after the cut are removed, and
-//!   small unmodeled files (index files, the marker) changed after the cut get back their
-//!   contents at the cut.
+//!   its contents were copied). Files created behind the seam after the cut are removed, and
+//!   small unmodeled files changed after the cut get back their contents at the cut (neither
+//!   happens while the engine keeps to the seam; the checks stay as a net).
 //!
-//! Not simulated: loss of the contents of files written with `std::fs` before the cut (the
-//! engine `fdatasync`s index files as it writes them, and only the marker's existence
-//! matters); writes that fail (not recorded, as if lost); on the mmap path, pages synced by an
+//! Not simulated: a small file torn by the cut (`write_file` returns after its fsync, so its
+//! contents are durable or the call failed); writes that fail (not recorded, as if lost); on
+//! the mmap path, pages synced by an
 //! `msync` count as durable with the bytes they hold when it returned (a store racing with it
 //! may be counted durable too early, which can only hide a loss, never invent one).
 
@@ -426,6 +430,52 @@ impl Storage for PowerCut {
             }
         }
         Ok(())
+    }
+
+    // Namespace operations are mutating calls like the rest (the cut can land on any of them,
+    // and nothing gets through after it). Small files are written whole and fsynced, so their
+    // contents are durable when the call returns and only their directory entries are at
+    // risk, which `dirs.rs` models like every other entry.
+
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.enter()?;
+        self.inner.write_file(path, bytes)
+    }
+
+    fn read_file(&self, path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+        if self.is_cut() {
+            return Err(eio());
+        }
+        self.inner.read_file(path, max_bytes)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.enter()?;
+        self.inner.remove_file(path)
+    }
+
+    fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.enter()?;
+        self.inner.remove_dir_all(dir)
+    }
+
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
+        self.enter()?;
+        self.inner.create_dir(dir)
+    }
+
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+        if self.is_cut() {
+            return Err(eio());
+        }
+        self.inner.list_dir(dir)
+    }
+
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        if self.is_cut() {
+            return Err(eio());
+        }
+        self.inner.exists(path)
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
