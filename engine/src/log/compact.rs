@@ -23,6 +23,7 @@ use crate::compaction::horizon::{new_delete_horizon_ms, retains_tombstones};
 use crate::compaction::offset_map::{DEFAULT_LOAD_FACTOR, OffsetMap};
 use crate::compaction::swap::{self, CLEANED_SUFFIX, StepBudget};
 use crate::compaction::{CLEANER_CHECKPOINT_FILE, CompactOptions, CompactionReport, merge};
+use crate::config::CleanupPolicy;
 use crate::error::MaintenanceError;
 use crate::io::Storage;
 use crate::record::{BatchHeader, RecordView, records};
@@ -44,8 +45,13 @@ impl Log {
     /// `min_cleanable_dirty_ratio` set, does nothing unless the dirty ratio passes it.
     /// Returns `None` when there was nothing to clean.
     ///
+    /// Compaction and retention of one log never run at the same time: each waits for the
+    /// other to finish. Closing the log waits for a running compaction.
+    ///
     /// # Errors
-    /// Reading or writing failed, a batch is corrupt, or the offset map cannot hold one batch. An interrupted compaction leaves the
+    /// [`MaintenanceError::NotCompacted`] for a log whose cleanup policy is not `compact`,
+    /// [`MaintenanceError::Closed`] for a closed log; reading or writing failed, a batch is
+    /// corrupt, or the offset map cannot hold one batch. An interrupted compaction leaves the
     /// log as it was or finished (it serves the cleaned segments once their swap passed its
     /// commit point); the next compaction or open settles the files. A failed compaction does
     /// not poison the log.
@@ -62,7 +68,13 @@ impl LogInner {
         &self,
         options: &CompactOptions,
     ) -> Result<Option<CompactionReport>, MaintenanceError> {
-        let _one_at_a_time = self.compaction.lock().expect("compaction lock poisoned");
+        if self.config.cleanup_policy != CleanupPolicy::Compact {
+            return Err(MaintenanceError::NotCompacted {
+                path: self.dir.clone(),
+                policy: self.config.cleanup_policy,
+            });
+        }
+        let _maintenance = self.lock_maintenance()?;
         // A compaction that failed after its commit point left its swap unfinished (the log
         // already serves its cleaned segment), and one that failed before it left staged
         // files: settle both before anything new is staged.
