@@ -393,6 +393,8 @@ struct Cleaning<'a> {
     now_ms: i64,
     /// The horizon of a batch that keeps a tombstone and has none yet.
     new_horizon_ms: i64,
+    /// The log's `max_batch_bytes`: no stamped batch grows past it (readers and recovery
+    /// refuse larger ones).
     max_batch_bytes: usize,
 }
 
