@@ -7,6 +7,7 @@ use std::sync::Arc;
 use ringlog_sys::UringError;
 use ringlog_sys::direct::DirectIoError;
 
+use crate::config::CleanupPolicy;
 use crate::record::BatchError;
 
 /// Opening (and recovering) a partition log failed.
@@ -244,6 +245,27 @@ pub enum MaintenanceError {
         path: PathBuf,
         /// Why.
         reason: String,
+    },
+    /// Compaction was asked of a log whose cleanup policy is not `compact`: its records may
+    /// lack keys, and its old data is retention's to delete.
+    #[error(
+        "{path} has cleanup policy {policy}, and only a log with cleanup policy compact is compacted; open it with cleanup_policy Compact, or use retention",
+        policy = .policy.name()
+    )]
+    NotCompacted {
+        /// The partition directory.
+        path: PathBuf,
+        /// The log's policy.
+        policy: CleanupPolicy,
+    },
+    /// The log was closed (or its topic deleted) before the compaction or retention could run;
+    /// nothing was changed.
+    #[error(
+        "{path} is closed (or its topic was deleted), so it is not maintained; reopen the log to compact it or enforce retention"
+    )]
+    Closed {
+        /// The partition directory.
+        path: PathBuf,
     },
 }
 

@@ -1,5 +1,5 @@
 //! Compaction keeps the latest record of every key at its original offset, drops tombstones
-//! past the delete horizon, and leaves the active segment alone.
+//! once their batch's delete horizon has passed, and leaves the active segment alone.
 
 mod common;
 
@@ -159,16 +159,19 @@ fn tombstones_past_the_delete_horizon_are_dropped() {
                 .unwrap();
             }
         }
-        let options = CompactOptions {
-            delete_retention_ms: 0,
+        let options = |now_ms| CompactOptions {
+            delete_retention_ms: 1_000,
+            now_ms: Some(now_ms),
             ..CompactOptions::default()
         };
-        // The first pass moves the tombstones into the cleaned section, where the horizon
-        // starts to count; nothing was cleaned before, so it keeps them all.
-        let first = log.compact(&options).unwrap().expect("dirty segments");
+        // The first pass keeps every tombstone and stamps its batch with the delete horizon,
+        // the cleaner's clock plus the retention: 1_000 ms from now.
+        let first = log.compact(&options(0)).unwrap().expect("dirty segments");
         assert_eq!(first.tombstones_removed, 0, "no horizon yet: {first}");
-        // New dirty data makes the cleaner run again (as Kafka's does). Tombstones go once they
-        // sit in the cleaned section past the horizon, which takes a pass or two more.
+        assert!(first.delete_horizons_set > 0, "{first}");
+        // New dirty data makes the cleaner run again (as Kafka's does), each pass a retention
+        // later. Tombstones go once the cleaner's clock reaches their horizon; those that were
+        // in the active segment at the first pass are stamped by a later one.
         let mut removed = 0;
         for pass in 0..4i64 {
             for i in 0..300i64 {
@@ -182,7 +185,7 @@ fn tombstones_past_the_delete_horizon_are_dropped() {
                 .unwrap();
             }
             removed += log
-                .compact(&options)
+                .compact(&options((pass + 1) * 1_000))
                 .unwrap()
                 .expect("dirty segments again")
                 .tombstones_removed;

@@ -4,7 +4,9 @@
 //!
 //! The compaction under test cleans a log that was compacted once and then got new data, so it
 //! rewrites groups of several small clean segments as well as single dirty ones, and drops
-//! tombstones (its delete retention is 0). It is stopped after `n` file operations for every
+//! tombstones: its clock is `DELETE_RETENTION_MS` past the first compaction's, so the delete
+//! horizons that one stamped have passed. Every compaction after it runs at the same clock, so
+//! the horizons it stamps have not, and recompacting keeps what it kept. It is stopped after `n` file operations for every
 //! `n` from 0 up to the count of a full swap, found as the first `n` at which it succeeds.
 //! After recovery every segment must also have both of its index files; that check runs last,
 //! over every stopping point and path, so the others are not masked by it.
@@ -43,9 +45,16 @@ fn compacted_config(io_mode: IoMode) -> Config {
     }
 }
 
-fn options(stop_after_file_operations: Option<usize>) -> CompactOptions {
+/// Delete retention of every compaction, and the clock of the first one.
+const DELETE_RETENTION_MS: u64 = 60_000;
+const FIRST_COMPACTION_MS: i64 = 1_700_000_000_000;
+/// The clock of the compaction under test and of every one after it.
+const LATER_COMPACTION_MS: i64 = FIRST_COMPACTION_MS + DELETE_RETENTION_MS as i64;
+
+fn options(now_ms: i64, stop_after_file_operations: Option<usize>) -> CompactOptions {
     CompactOptions {
-        delete_retention_ms: 0,
+        delete_retention_ms: DELETE_RETENTION_MS,
+        now_ms: Some(now_ms),
         stop_after_file_operations,
         ..CompactOptions::default()
     }
@@ -124,7 +133,7 @@ fn build_pristine(dir: &Path, io_mode: IoMode) {
             timestamp_ms,
         );
     }
-    log.compact(&options(None))
+    log.compact(&options(FIRST_COMPACTION_MS, None))
         .expect("the first compaction succeeds")
         .expect("there was something to clean");
     for i in 0..30usize {
@@ -246,7 +255,7 @@ fn check_reopened(
         *original.last_key_value().expect("records").0 + 1
     );
     check_between(&contents(&log), original, full, &when);
-    log.compact(&options(None))
+    log.compact(&options(LATER_COMPACTION_MS, None))
         .unwrap_or_else(|e| panic!("{when}: a full compaction fails: {e}"));
     let compacted = contents(&log);
     check_between(&compacted, original, full, &format!("{when}, compacted"));
@@ -285,7 +294,7 @@ fn a_swap_stopped_at_any_file_operation_recovers() {
             let log = open_log(&work, compacted_config(io_mode));
             let original = contents(&log);
             let report = log
-                .compact(&options(None))
+                .compact(&options(LATER_COMPACTION_MS, None))
                 .expect("a full compaction succeeds")
                 .expect("there is something to clean");
             (original, contents(&log), report)
@@ -300,7 +309,7 @@ fn a_swap_stopped_at_any_file_operation_recovers() {
         for n in 0..MAX_FILE_OPERATIONS {
             copy_log_dir(&pristine, &work);
             let log = open_log(&work, compacted_config(io_mode));
-            let result = log.compact(&options(Some(n)));
+            let result = log.compact(&options(LATER_COMPACTION_MS, Some(n)));
             // The log that failed to compact still reads as before or partly compacted.
             check_between(
                 &contents(&log),

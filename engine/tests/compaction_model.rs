@@ -1,5 +1,6 @@
 //! Model test of compaction: random sequences of keyed appends (values or tombstones, batches of
-//! 1 to 10 records, timestamps that mostly grow), compactions with random offset-map sizes
+//! 1 to 10 records, timestamps that mostly grow, and phases where the producer's clock is decades
+//! behind), compactions with random offset-map sizes
 //! (tiny ones force several rounds, or refuse a batch with more keys than the map holds) and
 //! delete retentions, and clean reopens, run against a model holding every record appended and
 //! the latest `(offset, value)` of every key. Runs on every I/O path.
@@ -13,7 +14,14 @@
 //! - (e) `next_offset` and `start_offset` do not move;
 //! - (f) after a compaction, no key appears twice below the active segment;
 //! - (g) a consumer fetching from any offset, removed or not, reaches the first record at or
-//!   after it without stalling.
+//!   after it without stalling;
+//! - (h) a tombstone that is the latest record of its key goes only in a compaction whose clock
+//!   has reached `now + delete_retention_ms` of an earlier compaction that found it sealed (the
+//!   delete horizon that one stamped on its batch); producer timestamps play no part. Each
+//!   round of a compaction is a cleaning of its own, as in Kafka, so with a retention of 0 a
+//!   later round of the same call may remove what an earlier round stamped.
+//!
+//! Each compaction's clock is the model's clock at that moment (`CompactOptions::now_ms`).
 //!
 //! Cases per I/O path: `PROPTEST_CASES` (default 12). A failure prints the seed and the shrunk
 //! operation list; rerun one seed with `RINGLOG_MODEL_SEED=<64 hex digits>`. Failures are not
@@ -55,7 +63,9 @@ const DELETE_RETENTIONS_MS: [u64; 3] = [0, 30_000, u64::MAX / 4];
 /// `MAX_SKEW_MS`, so segments' max timestamps are not in offset order.
 const CLOCK_STEP_MS: i64 = 10_000;
 const MAX_SKEW_MS: i64 = 40_000;
-const FIRST_TIMESTAMP_MS: i64 = 1_000_000;
+const FIRST_TIMESTAMP_MS: i64 = 1_000_000_000_000;
+/// Producer timestamps while the producer's clock is behind: older than anything else.
+const BACKDATED_TIMESTAMP_MS: i64 = 1_000;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -69,6 +79,10 @@ enum Op {
         delete_retention_ms: u64,
     },
     Reopen,
+    /// From now on, appends carry the producer's timestamps (`false`) or backdated ones.
+    ProducerClock {
+        backdated: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -90,6 +104,7 @@ fn op() -> impl Strategy<Value = Op> {
                 delete_retention_ms,
             }),
         1 => Just(Op::Reopen),
+        1 => any::<bool>().prop_map(|backdated| Op::ProducerClock { backdated }),
     ]
 }
 
@@ -126,6 +141,28 @@ struct Model {
     /// Most distinct keys in one batch so far (a map smaller than that may refuse it).
     max_keys_per_batch: usize,
     clock_ms: i64,
+    /// Whether appends carry backdated timestamps now.
+    backdated: bool,
+    /// Every compaction so far: its clock, its delete retention and the active segment's base
+    /// offset (what it could clean lies below).
+    compactions: Vec<(i64, u64, u64)>,
+}
+
+impl Model {
+    /// Whether a compaction at `now_ms` may remove the tombstone at `offset`: some earlier
+    /// compaction, or an earlier round of this one (`this_call`, when it may have had several
+    /// rounds), found it sealed and its horizon has passed (check (h)).
+    fn tombstone_may_go(&self, offset: u64, now_ms: i64, this_call: Option<(u64, u64)>) -> bool {
+        self.compactions
+            .iter()
+            .copied()
+            .chain(this_call.map(|(retention_ms, active_base)| (now_ms, retention_ms, active_base)))
+            .any(|(then_ms, retention_ms, active_base)| {
+                let horizon_ms =
+                    then_ms.saturating_add(i64::try_from(retention_ms).unwrap_or(i64::MAX));
+                offset < active_base && now_ms >= horizon_ms
+            })
+    }
 }
 
 /// Every record of `log` read by fetching from its start, each batch validated: checks (b) and
@@ -280,6 +317,11 @@ fn check_fetch_from_every_offset(
 
 fn append(log: &Log, model: &mut Model, rows: &[(usize, Option<Vec<u8>>)], skew_ms: i64) {
     model.clock_ms += CLOCK_STEP_MS;
+    let producer_ms = if model.backdated {
+        BACKDATED_TIMESTAMP_MS
+    } else {
+        model.clock_ms + skew_ms
+    };
     let keys: Vec<Vec<u8>> = rows.iter().map(|(k, _)| key(*k)).collect();
     let records: Vec<Record<'_>> = rows
         .iter()
@@ -288,7 +330,7 @@ fn append(log: &Log, model: &mut Model, rows: &[(usize, Option<Vec<u8>>)], skew_
         .map(|(i, ((_, value), key))| Record {
             key: Some(key),
             value: value.as_deref(),
-            timestamp_ms: model.clock_ms + skew_ms + i as i64,
+            timestamp_ms: producer_ms + i as i64,
             headers: &[],
         })
         .collect();
@@ -321,7 +363,7 @@ fn append(log: &Log, model: &mut Model, rows: &[(usize, Option<Vec<u8>>)], skew_
 /// more keys than the map holds.
 fn compact(
     log: &Log,
-    model: &Model,
+    model: &mut Model,
     map_slots: usize,
     delete_retention_ms: u64,
 ) -> Result<(), TestCaseError> {
@@ -330,12 +372,18 @@ fn compact(
     let active_base = *log.segment_base_offsets().last().expect("a segment");
     let before = read_log(log)?;
     let offset_map_bytes = map_slots * SLOT_BYTES;
+    let now_ms = model.clock_ms;
     let result = log.compact(&CompactOptions {
         offset_map_bytes,
         delete_retention_ms,
+        now_ms: Some(now_ms),
         ..CompactOptions::default()
     });
     let capacity = OffsetMap::with_memory(offset_map_bytes, DEFAULT_LOAD_FACTOR).capacity();
+    // Several rounds, or a refusal after some: a later round may use what an earlier stamped.
+    let several_rounds = result
+        .as_ref()
+        .map_or(true, |report| report.as_ref().is_some_and(|r| r.rounds > 1));
     let completed = match result {
         Ok(report) => {
             check_report(report.as_ref(), &before, active_base, capacity)?;
@@ -366,7 +414,36 @@ fn compact(
     if completed {
         check_compacted(&after, active_base)?;
     }
+    let this_call = several_rounds.then_some((delete_retention_ms, active_base));
+    check_tombstone_horizons(model, &before, &after, now_ms, this_call)?;
+    model
+        .compactions
+        .push((now_ms, delete_retention_ms, active_base));
     check_fetch_from_every_offset(log, &after)
+}
+
+/// (h): every latest tombstone that this compaction (at `now_ms`) removed had passed the
+/// horizon of an earlier compaction, or of an earlier round of this one (`this_call`: its
+/// retention and active segment base, when it may have had several rounds).
+fn check_tombstone_horizons(
+    model: &Model,
+    before: &BTreeMap<u64, Stored>,
+    after: &BTreeMap<u64, Stored>,
+    now_ms: i64,
+    this_call: Option<(u64, u64)>,
+) -> Result<(), TestCaseError> {
+    for &offset in model.latest.values() {
+        let removed = before.contains_key(&offset) && !after.contains_key(&offset);
+        if removed && model.appended[&offset].value.is_none() {
+            prop_assert!(
+                model.tombstone_may_go(offset, now_ms, this_call),
+                "the tombstone at offset {offset} went at clock {now_ms} before any delete \
+                 horizon had passed (earlier compactions: {:?})",
+                model.compactions
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The report agrees with what changed.
@@ -420,8 +497,9 @@ fn run_case(io_mode: IoMode, ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Compact {
                 map_slots,
                 delete_retention_ms,
-            } => compact(&log, &model, *map_slots, *delete_retention_ms)?,
+            } => compact(&log, &mut model, *map_slots, *delete_retention_ms)?,
             Op::Reopen => log = reopen(log, io_mode, dir.path())?,
+            Op::ProducerClock { backdated } => model.backdated = *backdated,
         }
         let active_base = *log.segment_base_offsets().last().expect("a segment");
         check_against_model(&model, &read_log(&log)?, active_base)?;

@@ -287,6 +287,63 @@ fn batch_options_reach_kafka_protocol() {
     }
 }
 
+/// A batch the cleaner stamped with a delete horizon (KIP-534), as Kafka's own reader sees it:
+/// attribute bit 6 (`DELETE_HORIZON_FLAG_MASK`, 0x40) set, `baseTimestamp` (which Kafka's
+/// `DefaultRecordBatch.deleteHorizonMs()` reads) the horizon, and every record with its
+/// original offset and timestamp, since the deltas were rewritten against the new base.
+/// `kafka-protocol` checks the CRC and computes each timestamp as base plus delta.
+#[test]
+fn a_batch_stamped_with_a_delete_horizon_decodes_in_kafka_protocol() {
+    use ringlog::compaction::filter::{HorizonStamp, filter_batch};
+    use ringlog::record::RecordView;
+
+    let plain = awkward_records(2_000);
+    let batch = ringlog_encode(&plain, &BatchOptions::default());
+    // Drop one record, keep the tombstone: the batch gets the horizon.
+    let dropped = 1;
+    let horizon = 1_700_000_000_000 + 86_400_000;
+    let stamp = HorizonStamp {
+        delete_horizon_ms: horizon,
+        max_batch_bytes: LIMITS.max_batch_bytes,
+    };
+    let mut stamped = Vec::new();
+    let mut index = 0;
+    let outcome = filter_batch(
+        &batch,
+        &mut |_: &RecordView<'_>| {
+            index += 1;
+            index - 1 != dropped
+        },
+        Some(&stamp),
+        &mut stamped,
+    )
+    .expect("the batch filters");
+    assert!(outcome.horizon_stamped && outcome.tombstones_kept > 0);
+    assert_eq!(
+        stamped[21..23],
+        [0x00, 0x40],
+        "attributes: only the horizon bit"
+    );
+    assert_eq!(stamped[27..35], horizon.to_be_bytes(), "baseTimestamp");
+    assert_eq!(
+        stamped[35..43],
+        batch[35..43],
+        "maxTimestamp is the producer's, untouched"
+    );
+
+    let sets = kafka_decode(&stamped);
+    assert_eq!(sets.len(), 1, "one batch");
+    let decoded: Vec<Plain> = sets[0].iter().map(from_kafka).collect();
+    let mut expected = plain.clone();
+    expected.remove(dropped);
+    assert_eq!(
+        decoded, expected,
+        "offsets, timestamps and contents unchanged"
+    );
+    assert!(sets[0].iter().all(|r| r.delete_horizon));
+    assert_eq!(ringlog_read(&stamped), expected);
+}
+
 fn arbitrary_plain() -> impl Strategy<Value = Vec<Plain>> {
     let bytes = |max| proptest::option::of(vec(any::<u8>(), 0..=max));
     let record = (

@@ -6,7 +6,8 @@
 //! on are the dirty section. A cleaning run reads the dirty section's keys into an
 //! [`OffsetMap`](super::offset_map::OffsetMap), then rewrites clean and dirty segments
 //! alike ([`CleaningChoice::rewrite`]), in groups of a bounded size ([`group_by_size`]),
-//! keeping each key's latest record. The active segment is never cleaned.
+//! keeping each key's latest record. The active segment is never cleaned. When a tombstone
+//! may go is decided per batch, by [`super::horizon`].
 
 /// Kafka's default `min.cleanable.dirty.ratio`: a log is cleaned once at least half of its
 /// sealed bytes are dirty.
@@ -41,7 +42,7 @@ pub struct CleaningChoice {
 
 impl CleaningChoice {
     /// The clean section: the segments of [`CleaningChoice::rewrite`] before the dirty ones,
-    /// whose tombstones [`delete_horizon_ms`] may let go.
+    /// cleaned by an earlier run.
     pub fn clean(&self) -> &[SegmentInfo] {
         &self.rewrite[..self.rewrite.len() - self.dirty.len()]
     }
@@ -137,25 +138,6 @@ pub fn group_by_size(segments: &[SegmentInfo], max_group_bytes: u64) -> Vec<Vec<
         }
     }
     groups
-}
-
-/// Kafka's delete horizon: the timestamp below which tombstones may be removed, given the
-/// clean section `clean` (see [`CleaningChoice::clean`]). Tombstones in a segment whose
-/// `max_timestamp_ms` is below the horizon have been visible in the clean section for at
-/// least `delete_retention_ms`, so consumers reading from the start have had that long to see
-/// them.
-///
-/// The horizon is the largest known `max_timestamp_ms` of the clean section minus
-/// `delete_retention_ms`. Returns `None` (keep every tombstone) when nothing was cleaned before
-/// or no clean segment has a known timestamp.
-pub fn delete_horizon_ms(clean: &[SegmentInfo], delete_retention_ms: u64) -> Option<i64> {
-    let newest_clean_ms = clean
-        .iter()
-        .map(|s| s.max_timestamp_ms)
-        .filter(|&ms| ms >= 0)
-        .max()?;
-    let retention_ms = i64::try_from(delete_retention_ms).unwrap_or(i64::MAX);
-    Some(newest_clean_ms.saturating_sub(retention_ms))
 }
 
 #[cfg(test)]
@@ -316,36 +298,6 @@ mod tests {
         assert_eq!(
             bases(&group_by_size(&sealed, u64::MAX)),
             [vec![0], vec![10]]
-        );
-    }
-
-    #[test]
-    fn delete_horizon_is_newest_clean_timestamp_minus_retention() {
-        // Max timestamps 0, 1000, 2000, 3000.
-        assert_eq!(delete_horizon_ms(&log()[..3], 500), Some(1_500));
-        assert_eq!(delete_horizon_ms(&log(), 0), Some(3_000));
-        assert_eq!(delete_horizon_ms(&log()[..1], 500), Some(-500));
-        assert_eq!(
-            delete_horizon_ms(&log(), u64::MAX),
-            Some(3_000 - i64::MAX),
-            "a retention beyond i64::MAX counts as i64::MAX"
-        );
-    }
-
-    #[test]
-    fn no_clean_section_or_no_known_timestamp_keeps_every_tombstone() {
-        assert_eq!(delete_horizon_ms(&[], 0), None);
-        let unknown = [SegmentInfo {
-            max_timestamp_ms: -1,
-            ..segment(0, 10, 10)
-        }];
-        assert_eq!(delete_horizon_ms(&unknown, 0), None);
-        let mut mixed = log();
-        mixed[3].max_timestamp_ms = -1;
-        assert_eq!(
-            delete_horizon_ms(&mixed, 100),
-            Some(1_900),
-            "unknown is skipped"
         );
     }
 }

@@ -2,12 +2,14 @@
 //!
 //! The decisions are pure functions, kept apart from the I/O that carries them out:
 //! [`choice`] picks the segments to clean and groups them, [`offset_map`] is the cleaner's
-//! fixed-budget map from key to latest offset, [`filter`] rewrites one batch. The worker that
+//! fixed-budget map from key to latest offset, [`horizon`] decides when a tombstone may go,
+//! [`filter`] rewrites one batch (stamping its delete horizon). The worker that
 //! reads segments, writes cleaned ones through the log's I/O path and swaps them in is
 //! `Log::compact` (in `crate::log::compact`), and [`swap`] is the crash-safe file protocol.
 
 pub mod choice;
 pub mod filter;
+pub mod horizon;
 pub mod offset_map;
 pub mod swap;
 
@@ -27,8 +29,14 @@ pub struct CompactOptions {
     /// Clean only when the dirty ratio passes this; `None` cleans whatever is dirty (on
     /// demand).
     pub min_cleanable_dirty_ratio: Option<f64>,
-    /// Tombstones stay this long once in the cleaned section.
+    /// Tombstones stay at least this long after the first cleaning that kept them: that
+    /// cleaning stamps their batch with the delete horizon `now_ms + delete_retention_ms`
+    /// (see [`horizon`]).
     pub delete_retention_ms: u64,
+    /// The cleaner's clock, in ms since the Unix epoch: the "now" of delete horizons. `None`
+    /// reads the wall clock once when the compaction starts; tests give a time so that what
+    /// is removed does not depend on how fast they run.
+    pub now_ms: Option<i64>,
     /// Memory of the offset map; a dirty section that does not fit is cleaned in rounds.
     pub offset_map_bytes: usize,
     /// Stops the swap after this many file operations (tests: a simulated crash).
@@ -41,6 +49,7 @@ impl Default for CompactOptions {
         CompactOptions {
             min_cleanable_dirty_ratio: None,
             delete_retention_ms: crate::topic::DEFAULT_DELETE_RETENTION_MS,
+            now_ms: None,
             offset_map_bytes: DEFAULT_OFFSET_MAP_BYTES,
             stop_after_file_operations: None,
         }
@@ -62,8 +71,10 @@ pub struct CompactionReport {
     pub records_after: u64,
     /// Distinct keys in the offset maps (summed over rounds).
     pub keys: u64,
-    /// Tombstones dropped because they passed the delete horizon.
+    /// Tombstones dropped because their batch's delete horizon had passed.
     pub tombstones_removed: u64,
+    /// Batches that kept a tombstone and got their delete horizon in this compaction.
+    pub delete_horizons_set: u64,
     /// Segments rewritten.
     pub segments_before: usize,
     /// Segments written in their place.
@@ -91,6 +102,7 @@ impl CompactionReport {
         self.records_after += other.records_after;
         self.keys += other.keys;
         self.tombstones_removed += other.tombstones_removed;
+        self.delete_horizons_set += other.delete_horizons_set;
         self.segments_before += other.segments_before;
         self.segments_after += other.segments_after;
     }
@@ -100,7 +112,7 @@ impl std::fmt::Display for CompactionReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} round(s): {} -> {} bytes ({} reclaimed), {} -> {} records ({} removed, {} tombstones), {} keys, {} -> {} segments, {:.3} s",
+            "{} round(s): {} -> {} bytes ({} reclaimed), {} -> {} records ({} removed, {} tombstones; {} delete horizons set), {} keys, {} -> {} segments, {:.3} s",
             self.rounds,
             self.bytes_before,
             self.bytes_after,
@@ -109,6 +121,7 @@ impl std::fmt::Display for CompactionReport {
             self.records_after,
             self.records_removed(),
             self.tombstones_removed,
+            self.delete_horizons_set,
             self.keys,
             self.segments_before,
             self.segments_after,

@@ -17,11 +17,13 @@ use bytes::Bytes;
 
 use super::{Log, LogInner};
 use crate::buffer_pool::{BufferPool, PooledBuf};
-use crate::compaction::choice::{SegmentInfo, choose_cleaning, delete_horizon_ms, group_by_size};
-use crate::compaction::filter::filter_batch;
+use crate::compaction::choice::{SegmentInfo, choose_cleaning, group_by_size};
+use crate::compaction::filter::{HorizonStamp, filter_batch};
+use crate::compaction::horizon::{new_delete_horizon_ms, retains_tombstones};
 use crate::compaction::offset_map::{DEFAULT_LOAD_FACTOR, OffsetMap};
 use crate::compaction::swap::{self, CLEANED_SUFFIX, StepBudget};
 use crate::compaction::{CLEANER_CHECKPOINT_FILE, CompactOptions, CompactionReport, merge};
+use crate::config::CleanupPolicy;
 use crate::error::MaintenanceError;
 use crate::io::Storage;
 use crate::record::{BatchHeader, RecordView, records};
@@ -33,17 +35,29 @@ const MAX_CHECKPOINT_BYTES: u64 = 64;
 /// Upper bound on rounds of one call (each round makes progress; this only guards loops).
 const MAX_ROUNDS: usize = 10_000;
 
+/// Largest cleaned segment that stamping delete horizons may grow a group to (rewritten
+/// timestamp deltas take more bytes): the largest `segment_bytes` that `Config::validate`
+/// accepts, so every batch position stays exact in the 32-bit index.
+const MAX_CLEANED_SEGMENT_BYTES: u64 = u32::MAX as u64 / 2;
+
 impl Log {
     /// Compacts the sealed segments (Kafka's log cleaner): keeps the latest record of every
-    /// key at its original offset, drops tombstones older than the delete horizon. With
+    /// key at its original offset; a tombstone is kept by the first cleaning that sees it,
+    /// which stamps its batch with a delete horizon, and removed by a later one once the
+    /// horizon has passed (see [`crate::compaction::horizon`]). With
     /// `min_cleanable_dirty_ratio` set, does nothing unless the dirty ratio passes it.
     /// Returns `None` when there was nothing to clean.
     ///
+    /// Compaction and retention of one log never run at the same time: each waits for the
+    /// other to finish. Closing the log waits for a running compaction.
+    ///
     /// # Errors
-    /// Reading or writing failed, a batch is corrupt, or the offset map cannot hold one batch.
-    /// An interrupted compaction leaves the log as it was or finished (it serves the cleaned
-    /// segments once their swap passed its commit point); the next compaction or open settles
-    /// the files. A failed compaction does not poison the log.
+    /// [`MaintenanceError::NotCompacted`] for a log whose cleanup policy is not `compact`,
+    /// [`MaintenanceError::Closed`] for a closed log; reading or writing failed, a batch is
+    /// corrupt, or the offset map cannot hold one batch. An interrupted compaction leaves the
+    /// log as it was or finished (it serves the cleaned segments once their swap passed its
+    /// commit point); the next compaction or open settles the files. A failed compaction does
+    /// not poison the log.
     pub fn compact(
         &self,
         options: &CompactOptions,
@@ -58,20 +72,27 @@ impl LogInner {
         &self,
         options: &CompactOptions,
     ) -> Result<Option<CompactionReport>, MaintenanceError> {
-        let _one_at_a_time = self.compaction.lock().expect("compaction lock poisoned");
+        if self.config.cleanup_policy != CleanupPolicy::Compact {
+            return Err(MaintenanceError::NotCompacted {
+                path: self.dir.clone(),
+                policy: self.config.cleanup_policy,
+            });
+        }
+        let _maintenance = self.lock_maintenance()?;
         // A compaction that failed after its commit point left its swap unfinished (the log
         // already serves its cleaned segment), and one that failed before it left staged
         // files: settle both before anything new is staged.
         swap::recover(self.shared.storage().as_ref(), &self.dir)
             .map_err(|e| self.io("settle the compaction in", &self.dir, e))?;
         let started = Instant::now();
+        let now_ms = options.now_ms.unwrap_or_else(super::now_ms);
         let mut budget = options
             .stop_after_file_operations
             .map_or_else(StepBudget::unlimited, StepBudget::stop_after);
         let mut total = CompactionReport::default();
         let mut min_ratio = options.min_cleanable_dirty_ratio;
         for _ in 0..MAX_ROUNDS {
-            let Some(round) = self.compact_round(options, min_ratio, &mut budget)? else {
+            let Some(round) = self.compact_round(options, now_ms, min_ratio, &mut budget)? else {
                 break;
             };
             merge(&mut total, &round);
@@ -95,6 +116,7 @@ impl LogInner {
     fn compact_round(
         &self,
         options: &CompactOptions,
+        now_ms: i64,
         min_ratio: Option<f64>,
         budget: &mut StepBudget,
     ) -> Result<Option<CompactionReport>, MaintenanceError> {
@@ -114,7 +136,6 @@ impl LogInner {
         let Some(choice) = choose_cleaning(&infos, first_dirty, min_ratio) else {
             return Ok(None);
         };
-        let horizon = delete_horizon_ms(choice.clean(), options.delete_retention_ms);
         let mut map = OffsetMap::with_memory(options.offset_map_bytes, DEFAULT_LOAD_FACTOR);
         let map_end = self.fill_offset_map(&sealed, &choice.dirty, first_dirty, &mut map)?;
         if map_end <= first_dirty {
@@ -141,7 +162,9 @@ impl LogInner {
         let cleaning = Cleaning {
             map: &map,
             map_end,
-            horizon,
+            now_ms,
+            new_horizon_ms: new_delete_horizon_ms(now_ms, options.delete_retention_ms),
+            max_batch_bytes: self.config.max_batch_bytes,
         };
         for group in group_by_size(&rewrite, self.config.segment_bytes) {
             self.clean_group(&group, &cleaning, &mut report, budget)?;
@@ -223,9 +246,11 @@ impl LogInner {
         let mut next_offset = base;
         for old in &olds {
             report.bytes_before += old.data_bytes();
-            let retain_tombstones = cleaning.horizon.is_none_or(|h| old.max_timestamp() > h);
             self.for_each_batch(old, |_, batch| {
                 scratch.clear();
+                let header =
+                    BatchHeader::parse(batch).map_err(|source| self.corrupt(old, source))?;
+                let retain_tombstones = retains_tombstones(&header, cleaning.now_ms);
                 let mut filter = |r: &RecordView<'_>| {
                     let keep = cleaning.keep(r, retain_tombstones);
                     if !keep && r.value.is_none() && cleaning.is_latest(r) {
@@ -233,10 +258,12 @@ impl LogInner {
                     }
                     keep
                 };
-                let outcome = filter_batch(batch, &mut filter, &mut scratch)
+                let stamp = cleaning.stamp(output.position());
+                let outcome = filter_batch(batch, &mut filter, Some(&stamp), &mut scratch)
                     .map_err(|source| self.corrupt(old, source))?;
                 report.records_before += outcome.records_in as u64;
                 report.records_after += outcome.records_kept as u64;
+                report.delete_horizons_set += u64::from(outcome.horizon_stamped);
                 if !scratch.is_empty() {
                     let header =
                         BatchHeader::parse(&scratch).map_err(|source| self.corrupt(old, source))?;
@@ -371,7 +398,13 @@ impl LogInner {
 struct Cleaning<'a> {
     map: &'a OffsetMap,
     map_end: u64,
-    horizon: Option<i64>,
+    /// The cleaner's clock: tombstones of a batch whose horizon it reached go.
+    now_ms: i64,
+    /// The horizon of a batch that keeps a tombstone and has none yet.
+    new_horizon_ms: i64,
+    /// The log's `max_batch_bytes`: no stamped batch grows past it (readers and recovery
+    /// refuse larger ones).
+    max_batch_bytes: usize,
 }
 
 impl Cleaning<'_> {
@@ -387,13 +420,27 @@ impl Cleaning<'_> {
         }
     }
 
-    /// Kafka's `shouldRetainRecord`: the latest record of its key, and not a tombstone past
-    /// the delete horizon. Records past the map's end are kept as they are.
+    /// Kafka's `shouldRetainRecord`: the latest record of its key, and not a tombstone of a
+    /// batch whose delete horizon has passed (`retain_tombstones` is false then). Records past
+    /// the map's end are kept as they are.
     fn keep(&self, record: &RecordView<'_>, retain_tombstones: bool) -> bool {
         if record.offset as u64 >= self.map_end || record.key.is_none() {
             return true;
         }
         self.is_latest(record) && (record.value.is_some() || retain_tombstones)
+    }
+
+    /// The horizon stamp for a batch written at `position` of the cleaned segment: a stamped
+    /// batch stays within `max_batch_bytes` and the segment within
+    /// [`MAX_CLEANED_SEGMENT_BYTES`].
+    fn stamp(&self, position: u64) -> HorizonStamp {
+        let room = MAX_CLEANED_SEGMENT_BYTES.saturating_sub(position);
+        HorizonStamp {
+            delete_horizon_ms: self.new_horizon_ms,
+            max_batch_bytes: self
+                .max_batch_bytes
+                .min(usize::try_from(room).unwrap_or(usize::MAX)),
+        }
     }
 }
 

@@ -66,7 +66,12 @@ pub(crate) struct LogInner {
     durable_offset: AtomicU64,
     /// The earliest offset held.
     start_offset: AtomicU64,
-    /// One compaction of this log at a time.
+    /// The maintenance lock: held by compaction, retention and close for as long as they
+    /// run, so that they never overlap (retention deleting a segment that a compaction has
+    /// read and is about to swap out would bring its offsets back at the next open), and so
+    /// that a log is never maintained after it was closed (its directory may be gone, or
+    /// belong to a new topic of the same name). Taken before the segment map and the writer.
+    /// (Named for its first user; it guards all maintenance.)
     compaction: Mutex<()>,
     /// When the background flusher last ran retention (ms since the epoch).
     last_retention_ms: std::sync::atomic::AtomicI64,
@@ -296,8 +301,10 @@ impl Log {
     }
 
     /// Flushes, seals the active segment's file to its real size, writes the indexes and marks
-    /// the log cleanly closed so the next open skips the recovery scan. Appends fail with
-    /// [`AppendError::Closed`] afterwards. Dropping a log closes it too, ignoring errors.
+    /// the log cleanly closed so the next open skips the recovery scan. Waits first for a
+    /// running compaction or retention. Appends fail with [`AppendError::Closed`] afterwards,
+    /// and compaction and retention with [`MaintenanceError::Closed`], also when the close
+    /// itself failed. Dropping a log closes it too, ignoring errors.
     ///
     /// # Errors
     /// A write, sync or file failure; the log is then left for recovery at the next open.
@@ -426,14 +433,50 @@ impl LogInner {
         self.writer.lock().expect("writer lock poisoned")
     }
 
+    /// Takes the maintenance lock (see `compaction`) for compaction or retention: waits for
+    /// the one running, then refuses a closed log.
+    ///
+    /// # Errors
+    /// [`MaintenanceError::Closed`].
+    fn lock_maintenance(&self) -> Result<MutexGuard<'_, ()>, MaintenanceError> {
+        let guard = self.compaction.lock().expect("maintenance lock poisoned");
+        self.refuse_closed()?;
+        Ok(guard)
+    }
+
+    /// [`MaintenanceError::Closed`] once `close` ran, whatever it returned.
+    fn refuse_closed(&self) -> Result<(), MaintenanceError> {
+        if self.lock_writer().closed {
+            return Err(MaintenanceError::Closed {
+                path: self.dir.clone(),
+            });
+        }
+        Ok(())
+    }
+
     fn close(&self) -> Result<(), MaintenanceError> {
+        // Waits for a running compaction or retention; none starts after this close, even one
+        // that fails (see `lock_maintenance`), so once it returns nothing but this log's own
+        // readers touches the directory.
+        let _maintenance = self.compaction.lock().expect("maintenance lock poisoned");
         let w = self.lock_writer();
         // A read-only log starts closed: it never writes a marker or seals anything.
         if w.closed {
-            return Ok(());
+            return w
+                .poisoned
+                .clone()
+                .map_or(Ok(()), |cause| Err(MaintenanceError::Poisoned { cause }));
         }
         let w = self.drain_failed_writes(w);
-        let mut w = self.settle(w)?;
+        let mut w = match self.settle(w) {
+            Ok(w) => w,
+            Err(error) => {
+                // Poisoned: nothing more can be made durable, but the log is closed all the
+                // same, so that no maintenance runs on it from now on.
+                self.lock_writer().closed = true;
+                return Err(error.into());
+            }
+        };
         w.closed = true;
         self.seal_active(&mut w)
             .map_err(|(op, path, source)| MaintenanceError::Io { op, path, source })?;

@@ -63,11 +63,13 @@ pub fn choose_deletions(
 
 impl Log {
     /// Deletes the oldest sealed segments that retention (`retention_bytes`, `retention_ms`)
-    /// no longer keeps, oldest first, stopping at the first segment that is kept.
+    /// no longer keeps, oldest first, stopping at the first segment that is kept. Waits for a
+    /// running compaction of the log first: the two never overlap.
     ///
     /// # Errors
-    /// A file could not be deleted or the directory not synced; segments already deleted stay
-    /// deleted and the log start offset reflects them.
+    /// [`MaintenanceError::Closed`] for a closed log. A file could not be deleted or the
+    /// directory not synced; segments already deleted stay deleted and the log start offset
+    /// reflects them.
     pub fn enforce_retention(&self) -> Result<RetentionReport, MaintenanceError> {
         self.enforce_retention_at(super::now_ms())
     }
@@ -98,14 +100,28 @@ impl LogInner {
         if now_ms.saturating_sub(last) < interval as i64 {
             return;
         }
+        // The flusher serves every log and must not wait behind a compaction: a busy log is
+        // tried again at the next pass.
+        let Ok(_maintenance) = self.compaction.try_lock() else {
+            return;
+        };
+        if self.refuse_closed().is_err() {
+            return;
+        }
         self.last_retention_ms.store(now_ms, Ordering::Relaxed);
-        let _ = self.enforce_retention_at(now_ms);
+        let _ = self.delete_expired(now_ms);
     }
 
     pub(crate) fn enforce_retention_at(
         &self,
         now_ms: i64,
     ) -> Result<RetentionReport, MaintenanceError> {
+        let _maintenance = self.lock_maintenance()?;
+        self.delete_expired(now_ms)
+    }
+
+    /// Retention proper; the caller holds the maintenance lock.
+    fn delete_expired(&self, now_ms: i64) -> Result<RetentionReport, MaintenanceError> {
         let inner = self;
         let doomed: Vec<Arc<Segment>> = {
             let mut segments = inner.segments.write().expect("segments lock poisoned");

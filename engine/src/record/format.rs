@@ -11,7 +11,7 @@
 //! |     17 |    4 | `crc`                  | u32, CRC-32C (Castagnoli) over bytes `[21, end)`     |
 //! |     21 |    2 | `attributes`           | i16, see the bit table below                         |
 //! |     23 |    4 | `lastOffsetDelta`      | i32, offset delta of the last record                 |
-//! |     27 |    8 | `baseTimestamp`        | i64, ms, timestamp of the first record               |
+//! |     27 |    8 | `baseTimestamp`        | i64, ms, first record's timestamp, or the delete horizon (bit 6) |
 //! |     35 |    8 | `maxTimestamp`         | i64, ms, largest record timestamp                    |
 //! |     43 |    8 | `producerId`           | i64, -1 when not idempotent                          |
 //! |     51 |    2 | `producerEpoch`        | i16, -1 when not idempotent                          |
@@ -20,7 +20,9 @@
 //! |     61 |    - | records                | `recordsCount` records, uncompressed here            |
 //!
 //! Attribute bits: 0-2 compression codec (0 = none), 3 timestamp type (1 = `LogAppendTime`),
-//! 4 transactional, 5 control batch, 6 has delete horizon; the rest are zero.
+//! 4 transactional, 5 control batch, 6 has delete horizon (then `baseTimestamp` holds the
+//! horizon that compaction set, and record timestamp deltas stay relative to it); the rest are
+//! zero.
 //!
 //! Each record (varints are zig-zag, see [`super::varint`]):
 //!
@@ -126,7 +128,8 @@ pub struct BatchHeader {
     pub attributes: i16,
     /// Offset delta of the last record.
     pub last_offset_delta: i32,
-    /// Timestamp of the first record, in ms.
+    /// Timestamp of the first record, in ms; the delete horizon when attribute bit 6 is set
+    /// (see [`BatchHeader::delete_horizon_ms`]). Record timestamp deltas count from it.
     pub base_timestamp: i64,
     /// Largest record timestamp, in ms.
     pub max_timestamp: i64,
@@ -265,6 +268,13 @@ impl BatchHeader {
     pub fn has_delete_horizon(&self) -> bool {
         self.attributes & DELETE_HORIZON_BIT != 0
     }
+
+    /// The compaction delete horizon (ms) when attribute bit 6 is set: `base_timestamp` then
+    /// holds it instead of the first record's timestamp (Kafka's `deleteHorizonMs()`). Record
+    /// timestamp deltas are relative to it all the same, and `max_timestamp` is unaffected.
+    pub fn delete_horizon_ms(&self) -> Option<i64> {
+        self.has_delete_horizon().then_some(self.base_timestamp)
+    }
 }
 
 /// CRC-32C of a batch as the header's `crc` field should hold it: over bytes `[21, end)`.
@@ -363,6 +373,7 @@ mod tests {
         assert!(header.is_transactional());
         assert!(!header.is_control());
         assert!(header.has_delete_horizon());
+        assert_eq!(header.delete_horizon_ms(), Some(-2), "the base timestamp");
         let plain = BatchHeader {
             attributes: 0x0023,
             ..header
@@ -371,6 +382,7 @@ mod tests {
         assert_eq!(plain.timestamp_type(), TimestampType::CreateTime);
         assert!(!plain.is_transactional());
         assert!(plain.is_control());
+        assert_eq!(plain.delete_horizon_ms(), None);
     }
 
     #[test]

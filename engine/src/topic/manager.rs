@@ -408,7 +408,9 @@ impl TopicManager {
 
     /// Deletes `name`: it disappears from the map at once, its metadata is marked `deleting`,
     /// its partitions are closed and their directories removed, then the metadata goes. A crash
-    /// in between is finished at the next open.
+    /// in between is finished at the next open. Closing a partition waits for its running
+    /// compaction or retention, and none runs on it afterwards, so no maintenance of the deleted
+    /// topic ever touches a new topic of the same name.
     ///
     /// # Errors
     /// An unknown topic, or I/O failures. When the metadata cannot be marked `deleting`, the
@@ -441,7 +443,8 @@ impl TopicManager {
             return Err(e);
         }
         for log in topic.partitions.read().expect("topic lock poisoned").iter() {
-            // Closing may fail on a poisoned log; the directory goes anyway.
+            // Closing may fail on a poisoned log; the directory goes anyway. Either way the
+            // log's maintenance is over before its files go.
             let _ = log.close();
         }
         self.finish_delete(name, partitions)
