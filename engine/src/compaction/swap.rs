@@ -214,7 +214,7 @@ fn remove_if_present(storage: &dyn Storage, path: &Path) -> io::Result<()> {
 }
 
 /// Settles every interrupted compaction in `dir`: at open, before segments are listed, and
-/// when a compaction starts (under the log's compaction lock, so no swap is in progress), where
+/// when a compaction starts (under the log's maintenance lock, so no swap is in progress), where
 /// it finishes the swaps a failed compaction committed and already serves.
 ///
 /// # Errors

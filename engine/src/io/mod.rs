@@ -338,6 +338,50 @@ macro_rules! std_namespace {
 }
 pub(crate) use std_namespace;
 
+/// Forwards the namespace operations a wrapper does not intercept (`write_file`, `read_file`,
+/// `remove_file`, `remove_dir_all`, `create_dir`, `list_dir`, `exists`) to the wrapped storage
+/// in field `$inner`: for test wrappers that only care about segment I/O or renames.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! forward_namespace {
+    ($inner:ident) => {
+        fn write_file(&self, path: &::std::path::Path, bytes: &[u8]) -> ::std::io::Result<()> {
+            self.$inner.write_file(path, bytes)
+        }
+
+        fn read_file(
+            &self,
+            path: &::std::path::Path,
+            max_bytes: u64,
+        ) -> ::std::io::Result<Vec<u8>> {
+            self.$inner.read_file(path, max_bytes)
+        }
+
+        fn remove_file(&self, path: &::std::path::Path) -> ::std::io::Result<()> {
+            self.$inner.remove_file(path)
+        }
+
+        fn remove_dir_all(&self, dir: &::std::path::Path) -> ::std::io::Result<()> {
+            self.$inner.remove_dir_all(dir)
+        }
+
+        fn create_dir(&self, dir: &::std::path::Path) -> ::std::io::Result<()> {
+            self.$inner.create_dir(dir)
+        }
+
+        fn list_dir(
+            &self,
+            dir: &::std::path::Path,
+        ) -> ::std::io::Result<Vec<::std::ffi::OsString>> {
+            self.$inner.list_dir(dir)
+        }
+
+        fn exists(&self, path: &::std::path::Path) -> ::std::io::Result<bool> {
+            self.$inner.exists(path)
+        }
+    };
+}
+
 /// Opens a file for a storage path: with O_DIRECT or buffered.
 pub(crate) fn open_file(path: &Path, create: bool, direct: bool) -> io::Result<Arc<File>> {
     let mut options = std::fs::OpenOptions::new();

@@ -71,8 +71,7 @@ pub(crate) struct LogInner {
     /// read and is about to swap out would bring its offsets back at the next open), and so
     /// that a log is never maintained after it was closed (its directory may be gone, or
     /// belong to a new topic of the same name). Taken before the segment map and the writer.
-    /// (Named for its first user; it guards all maintenance.)
-    compaction: Mutex<()>,
+    maintenance: Mutex<()>,
     /// When the background flusher last ran retention (ms since the epoch).
     last_retention_ms: std::sync::atomic::AtomicI64,
     /// What recovery cut (or, read-only, ignored) at open: see [`Log::recovery_cuts`].
@@ -439,7 +438,7 @@ impl LogInner {
     /// # Errors
     /// [`MaintenanceError::Closed`].
     fn lock_maintenance(&self) -> Result<MutexGuard<'_, ()>, MaintenanceError> {
-        let guard = self.compaction.lock().expect("maintenance lock poisoned");
+        let guard = self.maintenance.lock().expect("maintenance lock poisoned");
         self.refuse_closed()?;
         Ok(guard)
     }
@@ -458,7 +457,7 @@ impl LogInner {
         // Waits for a running compaction or retention; none starts after this close, even one
         // that fails (see `lock_maintenance`), so once it returns nothing but this log's own
         // readers touches the directory.
-        let _maintenance = self.compaction.lock().expect("maintenance lock poisoned");
+        let _maintenance = self.maintenance.lock().expect("maintenance lock poisoned");
         let w = self.lock_writer();
         // A read-only log starts closed: it never writes a marker or seals anything.
         if w.closed {

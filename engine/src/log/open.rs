@@ -137,7 +137,7 @@ pub(super) fn open(
         durable_offset: AtomicU64::new(next),
         start_offset: AtomicU64::new(start),
         last_retention_ms: std::sync::atomic::AtomicI64::new(super::now_ms()),
-        compaction: Mutex::new(()),
+        maintenance: Mutex::new(()),
         shared,
         recovery_cuts: cuts,
         read_only: !writes,

@@ -102,7 +102,7 @@ impl LogInner {
         }
         // The flusher serves every log and must not wait behind a compaction: a busy log is
         // tried again at the next pass.
-        let Ok(_maintenance) = self.compaction.try_lock() else {
+        let Ok(_maintenance) = self.maintenance.try_lock() else {
             return;
         };
         if self.refuse_closed().is_err() {

@@ -199,4 +199,6 @@ impl Storage for Gated {
     fn sync_mapped(&self, map: &MapReader, offset: usize, len: usize) -> io::Result<()> {
         self.inner.sync_mapped(map, offset, len)
     }
+
+    ringlog::forward_namespace!(inner);
 }
