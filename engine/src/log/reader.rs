@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::{Log, LogInner};
 use crate::error::ReadError;
+use crate::io::read_at_least;
 use crate::record::{
     BATCH_HEADER_BYTES, BatchError, BatchHeader, LOG_OVERHEAD_BYTES, MIN_BATCH_LENGTH, records,
 };
@@ -412,10 +413,11 @@ impl LogInner {
         let mut buf = pool.get_at_least(len);
         let aligned = buf.take();
         let len = len.min(aligned.capacity());
-        let (result, aligned) = self
-            .shared
-            .storage()
-            .read(&segment.file, aligned, start, len);
+        // Every byte of the read below `on_disk` was written, so fewer is an error, never the
+        // end of the data.
+        let need = (on_disk.saturating_sub(start) as usize).min(len);
+        let storage = self.shared.storage().as_ref();
+        let (result, aligned) = read_at_least(storage, &segment.file, aligned, start, len, need);
         buf.restore(aligned);
         let read = result.map_err(|source| ReadError::Io {
             op: "read",
