@@ -55,7 +55,11 @@ fn child() {
     assert_eq!(len, LIMIT_BYTES, "the kernel wrote up to the limit");
     let mut back = vec![0u8; LIMIT_BYTES];
     file.read_exact_at(&mut back, 0).expect("read back");
-    assert_eq!(back, data[..LIMIT_BYTES], "the bytes below the limit landed");
+    assert_eq!(
+        back,
+        data[..LIMIT_BYTES],
+        "the bytes below the limit landed"
+    );
     println!("continued, then: {error}");
 }
 
