@@ -1,12 +1,17 @@
 //! The I/O seam: every byte the engine moves to or from a segment file goes through one
 //! [`Storage`]. Two paths implement it: io_uring ([`uring`]) and positional syscalls
-//! ([`portable`]). Tests add wrappers behind the same trait.
+//! ([`portable`]). Tests add wrappers behind the same trait. Short reads and writes are
+//! looped to completion in [`short`].
 
 pub(crate) mod files;
 #[cfg(feature = "mmap")]
 pub mod mmap;
 pub mod portable;
+mod short;
 pub mod uring;
+
+pub(crate) use short::read_at_least;
+use short::{WriteProgress, read_until};
 
 use std::fs::File;
 use std::io;
@@ -62,15 +67,26 @@ pub struct PendingWrite {
 }
 
 enum PendingState {
+    /// On the ring: `ticket` carries the bytes from `progress.from()` on; a short completion is
+    /// submitted again for its rest.
     Ring {
         ring: Arc<ringlog_sys::Ring>,
         ticket: ringlog_sys::Ticket<Bytes>,
+        file: Arc<File>,
+        progress: WriteProgress,
     },
     Done(io::Result<usize>),
 }
 
+/// What became of a ring write after one completion.
+enum RingStep {
+    Finished(io::Result<()>),
+    Resubmitted(ringlog_sys::Ticket<Bytes>),
+}
+
 impl PendingWrite {
-    /// A write that already completed (synchronous paths and test wrappers).
+    /// A write that already completed (synchronous paths and test wrappers). A result short of
+    /// `expected_bytes` is final: [`PendingWrite::wait`] reports it as an error.
     pub fn done(result: io::Result<usize>, expected_bytes: usize) -> Self {
         PendingWrite {
             state: PendingState::Done(result),
@@ -78,44 +94,107 @@ impl PendingWrite {
         }
     }
 
+    /// A write of `len` bytes at `offset` submitted whole on `ring` as `ticket`; continuations
+    /// of short completions stay multiples of `align`.
     fn on_ring(
         ring: Arc<ringlog_sys::Ring>,
         ticket: ringlog_sys::Ticket<Bytes>,
-        expected_bytes: usize,
+        file: &Arc<File>,
+        (offset, len, align): (u64, usize, usize),
     ) -> Self {
         PendingWrite {
-            state: PendingState::Ring { ring, ticket },
-            expected_bytes,
+            state: PendingState::Ring {
+                ring,
+                ticket,
+                file: Arc::clone(file),
+                progress: WriteProgress::new(offset, len, align),
+            },
+            expected_bytes: len,
         }
     }
 
-    /// Blocks until the write completed.
+    /// Blocks until the write completed. On the ring, a short completion is continued with the
+    /// rest of the bytes until all are written.
     ///
     /// # Errors
-    /// The write's error; a short write is an error too (`WriteZero`), since the engine never
-    /// retries a write blindly.
+    /// The write's error. A write that cannot be completed is an error too (`WriteZero`, a
+    /// message that starts "short write"): a storage that reported a short result as final, or
+    /// a ring completion of 0 bytes; the engine never leaves a write half done silently.
     pub fn wait(self) -> io::Result<()> {
         let expected = self.expected_bytes;
-        let result = match self.state {
-            PendingState::Ring { ring, ticket } => ring.wait(ticket).0,
-            PendingState::Done(result) => result,
-        };
-        check_complete(result, expected)
+        match self.state {
+            PendingState::Ring {
+                ring,
+                mut ticket,
+                file,
+                mut progress,
+            } => loop {
+                let completion = ring.wait(ticket);
+                match ring_step(&ring, &file, &mut progress, completion) {
+                    RingStep::Finished(result) => return result,
+                    RingStep::Resubmitted(next) => ticket = next,
+                }
+            },
+            PendingState::Done(result) => check_complete(result, expected),
+        }
     }
 
-    /// The result if the write already completed, else the write back.
+    /// The result if the write already completed, else the write back (after a short
+    /// completion, with its rest submitted).
     ///
     /// # Errors
     /// As [`PendingWrite::wait`].
     pub fn try_wait(self) -> Result<io::Result<()>, PendingWrite> {
         let expected = self.expected_bytes;
         match self.state {
-            PendingState::Ring { ring, ticket } => match ring.try_wait(ticket) {
-                Ok((result, _bytes)) => Ok(check_complete(result, expected)),
-                Err(ticket) => Err(PendingWrite::on_ring(ring, ticket, expected)),
-            },
+            PendingState::Ring {
+                ring,
+                ticket,
+                file,
+                mut progress,
+            } => {
+                let ticket = match ring.try_wait(ticket) {
+                    Ok(completion) => match ring_step(&ring, &file, &mut progress, completion) {
+                        RingStep::Finished(result) => return Ok(result),
+                        RingStep::Resubmitted(next) => next,
+                    },
+                    Err(ticket) => ticket,
+                };
+                Err(PendingWrite {
+                    state: PendingState::Ring {
+                        ring,
+                        ticket,
+                        file,
+                        progress,
+                    },
+                    expected_bytes: expected,
+                })
+            }
             PendingState::Done(result) => Ok(check_complete(result, expected)),
         }
+    }
+}
+
+/// Takes one completion of a ring write: finished (done or failed), or the rest submitted.
+/// `bytes` are the ones the completed submission carried, from `progress.from()` on.
+fn ring_step(
+    ring: &ringlog_sys::Ring,
+    file: &Arc<File>,
+    progress: &mut WriteProgress,
+    (result, bytes): (io::Result<usize>, Bytes),
+) -> RingStep {
+    let submitted_from = progress.from();
+    match progress.on_completion(result) {
+        Ok(None) => RingStep::Finished(Ok(())),
+        Ok(Some(from)) => {
+            let rest = bytes.slice(from - submitted_from..);
+            let offset = progress.offset_of(from);
+            match ring.submit_write(file, rest, offset) {
+                Ok(ticket) => RingStep::Resubmitted(ticket),
+                Err(e) => RingStep::Finished(Err(e)),
+            }
+        }
+        Err(e) => RingStep::Finished(Err(e)),
     }
 }
 
@@ -154,7 +233,10 @@ pub trait Storage: Send + Sync + 'static {
     fn submit_write(&self, file: &Arc<File>, data: Bytes, offset: u64) -> io::Result<PendingWrite>;
 
     /// Reads up to `len` bytes at `offset` into `buf[..len]`, giving the buffer back with its
-    /// length set to the bytes read.
+    /// length set to the bytes read. The paths of this crate read until `len` bytes are in or
+    /// the file ends, but a read may still come back short (a wrapper, a kernel that stops
+    /// early): the engine reads through `read_at_least`, which continues short reads and checks
+    /// the count against the bytes the file holds.
     fn read(
         &self,
         file: &Arc<File>,
@@ -394,13 +476,14 @@ pub(crate) fn open_file(path: &Path, create: bool, direct: bool) -> io::Result<A
     Ok(Arc::new(file))
 }
 
-/// Positional read with the standard library, used by the portable path and by the uring
-/// path for buffered files.
+/// Positional read with the standard library, used by the portable path: `read_at` looped until
+/// `len` bytes or the end of the file, continuations aligned to `align` (see [`short`]).
 pub(crate) fn pread(
     file: &File,
-    mut buf: AlignedBuf,
+    buf: AlignedBuf,
     offset: u64,
     len: usize,
+    align: usize,
 ) -> (io::Result<usize>, AlignedBuf) {
     use std::os::unix::fs::FileExt;
     assert!(
@@ -408,18 +491,8 @@ pub(crate) fn pread(
         "read of {len} bytes into a {}-byte buffer",
         buf.capacity()
     );
-    let mut done = 0;
-    let result = loop {
-        if done == len {
-            break Ok(done);
-        }
-        match file.read_at(&mut buf.full_mut()[done..len], offset + done as u64) {
-            Ok(0) => break Ok(done),
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => break Err(e),
-        }
-    };
-    buf.set_len(done);
-    (result, buf)
+    read_until(buf, len, len, align, |mut buf, start| {
+        let result = file.read_at(&mut buf.full_mut()[start..len], offset + start as u64);
+        (result, buf)
+    })
 }

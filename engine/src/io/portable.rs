@@ -89,7 +89,7 @@ impl Storage for PortableStorage {
         offset: u64,
         len: usize,
     ) -> (io::Result<usize>, AlignedBuf) {
-        pread(file, buf, offset, len)
+        pread(file, buf, offset, len, self.alignment)
     }
 
     fn sync_data(&self, file: &Arc<File>) -> io::Result<()> {

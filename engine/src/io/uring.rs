@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ringlog_sys::{AlignedBuf, Ring, SyncKind};
 
-use super::{IoPath, PendingWrite, Storage, open_file};
+use super::{IoPath, PendingWrite, Storage, open_file, read_until};
 
 /// Segment I/O through io_uring.
 pub struct UringStorage {
@@ -50,9 +50,18 @@ impl Storage for UringStorage {
     fn submit_write(&self, file: &Arc<File>, data: Bytes, offset: u64) -> io::Result<PendingWrite> {
         let len = data.len();
         let ticket = self.ring.submit_write(file, data, offset)?;
-        Ok(PendingWrite::on_ring(Arc::clone(&self.ring), ticket, len))
+        let write = (offset, len, self.alignment);
+        Ok(PendingWrite::on_ring(
+            Arc::clone(&self.ring),
+            ticket,
+            file,
+            write,
+        ))
     }
 
+    /// One ring read per call of `read_until`'s step: the first from `buf[0]`, continuations
+    /// after short completions from where the last one stopped (aligned), until `len` bytes or
+    /// the end of the file, as `io::pread` loops `pread`.
     fn read(
         &self,
         file: &Arc<File>,
@@ -60,13 +69,16 @@ impl Storage for UringStorage {
         offset: u64,
         len: usize,
     ) -> (io::Result<usize>, AlignedBuf) {
-        match self.ring.submit_read(file, buf, offset, len) {
-            Ok(ticket) => self.ring.wait(ticket),
-            // The ring could not take the read (submission queue trouble): the buffer was
-            // never handed to the kernel, but it was moved; fall back to a plain read with a
-            // fresh buffer rather than losing the caller's request.
-            Err(e) => (Err(e), AlignedBuf::new(len.max(1), self.alignment.max(1))),
-        }
+        let (capacity, align) = (buf.capacity(), buf.align());
+        read_until(buf, len, len, self.alignment, |buf, start| {
+            match self.ring.submit_read_from(file, buf, start, offset, len) {
+                Ok(ticket) => self.ring.wait(ticket),
+                // The ring could not take the read: the buffer went into the in-flight table
+                // and stays there until the kernel is known to be done with it, so the caller
+                // gets the error and a fresh buffer of the same size.
+                Err(e) => (Err(e), AlignedBuf::new(capacity, align)),
+            }
+        })
     }
 
     fn sync_data(&self, file: &Arc<File>) -> io::Result<()> {
@@ -91,5 +103,56 @@ impl Storage for UringStorage {
         len: usize,
     ) -> io::Result<()> {
         map.sync(offset, len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn storage() -> UringStorage {
+        UringStorage::new(Arc::new(Ring::new(8).expect("an io_uring")), None)
+    }
+
+    /// A buffered file of `len` bytes whose byte `i` is `i % 251`.
+    fn patterned_file(len: usize) -> (Arc<File>, Vec<u8>) {
+        use std::io::Write;
+        let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut file = tempfile::tempfile().expect("a temporary file");
+        file.write_all(&bytes).expect("write the pattern");
+        (Arc::new(file), bytes)
+    }
+
+    #[test]
+    fn a_read_past_the_end_of_the_file_returns_what_the_file_holds() {
+        // The kernel completes the read short at the end of the file; the loop asks again and
+        // stops at the read of 0 bytes.
+        let (file, bytes) = patterned_file(10_000);
+        let (result, buf) = storage().read(&file, AlignedBuf::new(16_384, 4096), 4096, 16_384);
+        assert_eq!(result.expect("the read succeeds"), 10_000 - 4096);
+        assert_eq!(buf.as_slice(), &bytes[4096..]);
+    }
+
+    #[test]
+    fn a_read_inside_the_file_returns_every_byte_asked_for() {
+        let (file, bytes) = patterned_file(100_000);
+        let (result, buf) = storage().read(&file, AlignedBuf::new(65_536, 4096), 100, 65_536);
+        assert_eq!(result.expect("the read succeeds"), 65_536);
+        assert_eq!(buf.as_slice(), &bytes[100..100 + 65_536]);
+    }
+
+    #[test]
+    fn a_write_on_the_ring_completes_whole() {
+        use std::os::unix::fs::FileExt;
+        let (file, _) = patterned_file(0);
+        let data = Bytes::from(vec![7u8; 20_000]);
+        let storage = storage();
+        let pending = storage
+            .submit_write(&file, data.clone(), 4096)
+            .expect("submitted");
+        pending.wait().expect("the write completes");
+        let mut back = vec![0u8; 20_000];
+        file.read_exact_at(&mut back, 4096).expect("read back");
+        assert_eq!(back, data);
     }
 }

@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::{Log, LogInner};
 use crate::error::ReadError;
+use crate::io::read_at_least;
 use crate::record::{BATCH_HEADER_BYTES, BatchError, BatchHeader, MIN_BATCH_LENGTH, records};
 use crate::segment::Segment;
 
@@ -19,7 +20,9 @@ use crate::segment::Segment;
 /// records).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FetchedBatches {
-    /// The batches' bytes; empty when the fetch offset is the high watermark.
+    /// The batches' bytes; empty when nothing below the high watermark is at or after the
+    /// fetch offset (the fetch offset is the high watermark, or only a gap left by compaction
+    /// lies between them).
     pub bytes: Bytes,
     /// The offset to fetch next: one past the last returned batch.
     pub next_fetch_offset: u64,
@@ -98,25 +101,33 @@ impl Log {
         Ok(out)
     }
 
-    /// The earliest offset whose record timestamp is at least `timestamp_ms` (Kafka's
-    /// ListOffsets by timestamp), or `None` if every record is older.
+    /// The earliest offset below the high watermark whose record timestamp is at least
+    /// `timestamp_ms` (Kafka's ListOffsets by timestamp), or `None` if every record below it
+    /// is older. As Kafka does for a consumer, records at or above the high watermark
+    /// ([`Log::high_watermark`]) are not considered: an offset that fetches do not serve yet is
+    /// never pointed at.
     ///
     /// # Errors
     /// Read errors, or [`ReadError::Corrupt`].
     pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<u64>, ReadError> {
+        // Loaded first: bytes below it are published, as for a fetch.
+        let high_watermark = self.inner.high_watermark();
         let segments: Vec<Arc<Segment>> = self
             .inner
             .segments
             .read()
             .expect("segments lock poisoned")
-            .values()
-            .cloned()
+            .range(..high_watermark)
+            .map(|(_, segment)| Arc::clone(segment))
             .collect();
         for segment in segments {
             if segment.max_timestamp() < timestamp_ms {
                 continue;
             }
-            if let Some(offset) = self.inner.offset_for_timestamp_in(&segment, timestamp_ms)? {
+            let found =
+                self.inner
+                    .offset_for_timestamp_in(&segment, timestamp_ms, high_watermark)?;
+            if let Some(offset) = found {
                 return Ok(Some(offset));
             }
         }
@@ -171,7 +182,11 @@ impl LogInner {
             return Ok(empty);
         };
         let view = cursor.view_from(position)?;
-        let (bytes, last_offset) = self.whole_batches(&segment, position, &view, max_bytes, end)?;
+        let Some((bytes, last_offset)) =
+            self.whole_batches(&segment, position, &view, max_bytes, end)?
+        else {
+            return Ok(empty);
+        };
         Ok(FetchedBatches {
             bytes,
             next_fetch_offset: last_offset + 1,
@@ -194,33 +209,39 @@ impl LogInner {
     }
 
     /// Whole batches at the start of `view` (which starts at `position`) within `max_bytes`,
-    /// at least one, none at or past `log_end` (the high watermark the fetch read: later appends
-    /// are left for the next fetch, so `high_watermark` stays consistent); and the last
-    /// offset they hold.
+    /// at least one, and the last offset they hold; none at or past `high_watermark` (the one
+    /// the fetch read: later appends are left for the next fetch, so `high_watermark` stays
+    /// consistent). `None` when even the first batch is at or past it: `segment_for` sends an
+    /// offset in a gap (the end of a sealed segment that compaction emptied) to the next
+    /// segment, which may be the active one, above the high watermark.
     fn whole_batches(
         &self,
         segment: &Segment,
         position: u64,
         view: &Bytes,
         max_bytes: usize,
-        log_end: u64,
-    ) -> Result<(Bytes, u64), ReadError> {
+        high_watermark: u64,
+    ) -> Result<Option<(Bytes, u64)>, ReadError> {
         let mut end = 0usize;
-        let mut last_offset = 0u64;
+        let mut last_offset = None;
         while view.len() - end >= BATCH_HEADER_BYTES {
             let header = self.header_in(segment, position + end as u64, &view[end..])?;
+            if header.base_offset as u64 >= high_watermark {
+                break;
+            }
             let total = header.total_bytes();
-            if end + total > view.len()
-                || (end > 0 && end + total > max_bytes)
-                || (end > 0 && header.base_offset as u64 >= log_end)
-            {
+            if end + total > view.len() || (end > 0 && end + total > max_bytes) {
+                assert!(end > 0, "view_from returns at least one whole batch");
                 break;
             }
             end += total;
-            last_offset = header.last_offset() as u64;
+            last_offset = Some(header.last_offset() as u64);
         }
-        assert!(end > 0, "view_from returns at least one whole batch");
-        Ok((view.slice(..end), last_offset))
+        assert!(
+            view.len() >= BATCH_HEADER_BYTES,
+            "view_from returns at least one whole batch"
+        );
+        Ok(last_offset.map(|last| (view.slice(..end), last)))
     }
 
     /// Parses and sanity-checks the batch header at `bytes[0]` (found at `position`).
@@ -277,10 +298,13 @@ impl LogInner {
         }
     }
 
+    /// The first offset of `segment` below `high_watermark` whose timestamp is at least
+    /// `timestamp_ms`.
     fn offset_for_timestamp_in(
         &self,
         segment: &Arc<Segment>,
         timestamp_ms: i64,
+        high_watermark: u64,
     ) -> Result<Option<u64>, ReadError> {
         let from_offset = segment
             .time_index
@@ -301,6 +325,10 @@ impl LogInner {
         while position < limit {
             let head = cursor.bytes(position, BATCH_HEADER_BYTES)?;
             let header = self.header_in(segment, position, &head)?;
+            if header.base_offset as u64 >= high_watermark {
+                // Offsets only grow from here: nothing later is below the high watermark.
+                return Ok(None);
+            }
             if header.max_timestamp >= timestamp_ms {
                 let batch = cursor.bytes(position, header.total_bytes())?;
                 let iter = records(&batch).map_err(|e| ReadError::Corrupt {
@@ -417,10 +445,11 @@ impl LogInner {
         let mut buf = pool.get_at_least(len);
         let aligned = buf.take();
         let len = len.min(aligned.capacity());
-        let (result, aligned) = self
-            .shared
-            .storage()
-            .read(&segment.file, aligned, start, len);
+        // Every byte of the read below `on_disk` was written, so fewer is an error, never the
+        // end of the data.
+        let need = (on_disk.saturating_sub(start) as usize).min(len);
+        let storage = self.shared.storage().as_ref();
+        let (result, aligned) = read_at_least(storage, &segment.file, aligned, start, len, need);
         buf.restore(aligned);
         let read = result.map_err(|source| ReadError::Io {
             op: "read",

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use crate::buffer_pool::PooledBuf;
 use crate::config::Durability;
 use crate::error::{AppendError, ReadError};
-use crate::io::PendingWrite;
+use crate::io::{PendingWrite, read_at_least};
 use crate::record::{BatchError, BatchHeader};
 use crate::segment::{IndexBuilder, Segment};
 use ringlog_sys::mmap::{MapReader, MapWriter};
@@ -334,10 +334,9 @@ impl LogInner {
         let pool = self.shared.pool();
         let mut buf = pool.get();
         let aligned = buf.take();
+        let storage = self.shared.storage().as_ref();
         let (result, aligned) =
-            self.shared
-                .storage()
-                .read(&active.file, aligned, tail_pos, pool.align());
+            read_at_least(storage, &active.file, aligned, tail_pos, pool.align(), len);
         buf.restore(aligned);
         // A failed read changes nothing (the tail is not replaced): not a reason to poison.
         let failed = |source| {
@@ -348,11 +347,13 @@ impl LogInner {
             })
         };
         match result {
-            Ok(n) if n >= len => Ok(Bytes::copy_from_slice(&buf.as_slice()[..len])),
-            Ok(n) => Err(failed(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!("got {n} of {len} bytes"),
-            ))),
+            Ok(n) => {
+                assert!(
+                    n >= len,
+                    "read_at_least returned {n} of the {len} bytes it needed"
+                );
+                Ok(Bytes::copy_from_slice(&buf.as_slice()[..len]))
+            }
             Err(source) => Err(failed(source)),
         }
     }

@@ -16,7 +16,7 @@
 //!   entries it would have had without the crash.
 
 use crate::buffer_pool::{BufferPool, PooledBuf};
-use crate::io::Storage;
+use crate::io::{Storage, read_at_least};
 use crate::record::{
     BatchError, BatchHeader, BatchLimits, LOG_OVERHEAD_BYTES, peek_batch_bytes, validate_batch,
 };
@@ -237,14 +237,22 @@ impl<'a> Window<'a> {
         Ok(&self.buf.as_slice()[offset.min(valid)..valid])
     }
 
+    /// Reads the window from `pos` (rounded down to the alignment). The file's length is
+    /// known, so every byte below it must come back: a short read is continued, and a read
+    /// that still ends early fails the scan instead of passing for the end of the data (which
+    /// would cut acknowledged batches).
     fn load(&mut self, pos: u64) -> io::Result<()> {
         let align = self.buf.align() as u64;
         let start = pos / align * align;
         let capacity = self.buf.capacity();
         let len = capacity.min((self.file_len - start).div_ceil(align) as usize * align as usize);
+        let need = len.min((self.file_len - start) as usize);
         let buf = self.buf.take();
-        let (result, buf) = self.storage.read(&self.segment.file, buf, start, len);
+        let (result, buf) = read_at_least(self.storage, &self.segment.file, buf, start, len, need);
         self.buf.restore(buf);
+        // Invalid until the read succeeded: a failed load must not leave the old start over
+        // new bytes.
+        self.start = u64::MAX;
         result?;
         self.start = start;
         Ok(())

@@ -205,7 +205,9 @@ impl Ring {
     }
 
     /// Submits a read of up to `len` bytes of `file` at `offset` into `buf[0..len]`. When it
-    /// completes, `buf.len()` is the number of bytes read (short or 0 at end of file).
+    /// completes, `buf.len()` is the number of bytes read, which may be short: 0 at end of file,
+    /// and fewer than asked wherever the kernel stops early. Callers that need the whole range
+    /// continue with [`Ring::submit_read_from`].
     ///
     /// # Errors
     ///
@@ -218,7 +220,35 @@ impl Ring {
     pub fn submit_read(
         &self,
         file: &Arc<File>,
+        buf: AlignedBuf,
+        offset: u64,
+        len: usize,
+    ) -> io::Result<Ticket<AlignedBuf>> {
+        self.submit_read_from(file, buf, 0, offset, len)
+    }
+
+    /// Continues a read of `[offset, offset + len)` of `file` into `buf[0..len]` whose first
+    /// `start` bytes are already in `buf`: reads up to `len - start` bytes at `offset + start`
+    /// into `buf[start..len]` and leaves `buf[..start]` as it is. When it completes, `buf.len()`
+    /// is `start` plus the bytes read (short, or 0 at end of file, as for
+    /// [`Ring::submit_read`]).
+    ///
+    /// With `O_DIRECT`, `start` must keep the address and the file offset aligned as
+    /// [`crate::direct::dio_alignment`] says; otherwise the completion carries `EINVAL`.
+    ///
+    /// # Errors
+    ///
+    /// An error of `io_uring_enter`, as for [`Ring::submit_write`].
+    ///
+    /// # Panics
+    ///
+    /// If `start > len`, `len > buf.capacity()` or `len - start > u32::MAX`, or if the ring
+    /// breaks while waiting for room in a full in-flight table.
+    pub fn submit_read_from(
+        &self,
+        file: &Arc<File>,
         mut buf: AlignedBuf,
+        start: usize,
         offset: u64,
         len: usize,
     ) -> io::Result<Ticket<AlignedBuf>> {
@@ -227,11 +257,18 @@ impl Ring {
             "read of {len} bytes into a buffer of capacity {}",
             buf.capacity()
         );
-        let len = u32::try_from(len).expect("an io_uring read is limited to u32::MAX bytes");
-        let entry = opcode::Read::new(types::Fd(file.as_raw_fd()), buf.as_mut_ptr(), len)
-            .offset(offset)
+        assert!(
+            start <= len,
+            "read continued at {start}, past its end {len}"
+        );
+        let count =
+            u32::try_from(len - start).expect("an io_uring read is limited to u32::MAX bytes");
+        // In bounds (start <= len <= capacity), and the heap bytes do not move with `buf`.
+        let into = buf.as_mut_ptr().wrapping_add(start);
+        let entry = opcode::Read::new(types::Fd(file.as_raw_fd()), into, count)
+            .offset(offset + start as u64)
             .build();
-        self.submit(file, Box::new(buf), OpKind::Read, entry)
+        self.submit(file, Box::new(buf), OpKind::Read { start }, entry)
     }
 
     /// Submits an `fdatasync` ([`SyncKind::Data`]) or `fsync` ([`SyncKind::All`]) of `file`.
@@ -551,6 +588,46 @@ mod tests {
         let file = Arc::new(tempfile::tempfile_in("/tmp").unwrap());
         let ticket = a.submit_sync(&file, SyncKind::Data).unwrap();
         let _ = b.wait(ticket);
+    }
+
+    /// A file of `len` bytes whose byte `i` is `i % 251`.
+    fn patterned_file(len: usize) -> Arc<File> {
+        use std::io::Write;
+        let mut file = tempfile::tempfile_in("/tmp").unwrap();
+        let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        file.write_all(&bytes).unwrap();
+        Arc::new(file)
+    }
+
+    #[test]
+    fn a_continued_read_fills_the_rest_and_keeps_the_start() {
+        let ring = Ring::new(8).unwrap();
+        let file = patterned_file(10_000);
+        let mut buf = AlignedBuf::new(8192, 4096);
+        buf.extend_from_slice(&[0xAA; 1000]);
+        let ticket = ring.submit_read_from(&file, buf, 1000, 100, 8192).unwrap();
+        let (result, buf) = ring.wait(ticket);
+        assert_eq!(result.unwrap(), 7192, "bytes read by the continuation");
+        assert_eq!(buf.len(), 8192, "the length counts the kept start");
+        assert!(buf[..1000].iter().all(|&b| b == 0xAA), "the start is kept");
+        let expected: Vec<u8> = (1100..8292).map(|i| (i % 251) as u8).collect();
+        assert_eq!(
+            &buf[1000..],
+            &expected[..],
+            "file bytes from offset + start"
+        );
+    }
+
+    #[test]
+    fn a_continued_read_at_end_of_file_reads_nothing() {
+        let ring = Ring::new(8).unwrap();
+        let file = patterned_file(3000);
+        let mut buf = AlignedBuf::new(4096, 4096);
+        buf.extend_from_slice(&[1; 3000]);
+        let ticket = ring.submit_read_from(&file, buf, 3000, 0, 4096).unwrap();
+        let (result, buf) = ring.wait(ticket);
+        assert_eq!(result.unwrap(), 0);
+        assert_eq!(buf.len(), 3000);
     }
 
     #[test]

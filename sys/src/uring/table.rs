@@ -14,8 +14,9 @@ use crate::buf::AlignedBuf;
 /// What an in-flight operation does, where completion handling depends on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum OpKind {
-    /// A read into an [`AlignedBuf`]: its length is set to the bytes read on completion.
-    Read,
+    /// A read into an [`AlignedBuf`] from byte `start` of the buffer: its length is set to
+    /// `start` plus the bytes read on completion.
+    Read { start: usize },
     /// A write or a sync: the owner is given back as it was.
     Other,
 }
@@ -112,11 +113,13 @@ impl Table {
             self.free_keys.push(key);
             return;
         }
-        if kind == OpKind::Read && result >= 0 {
+        if let OpKind::Read { start } = kind
+            && result >= 0
+        {
             owner
                 .downcast_mut::<AlignedBuf>()
                 .expect("a read's owner is an AlignedBuf")
-                .set_len(result as usize);
+                .set_len(start + result as usize);
         }
         self.slots[key] = Slot::Done { result, owner };
     }
@@ -214,10 +217,24 @@ mod tests {
     #[test]
     fn read_completion_sets_the_length() {
         let mut table = Table::new();
-        let key = table.insert(Box::new(AlignedBuf::new(4096, 4096)), file(), OpKind::Read);
+        let key = table.insert(
+            Box::new(AlignedBuf::new(4096, 4096)),
+            file(),
+            OpKind::Read { start: 0 },
+        );
         table.complete(key as u64, 100);
         let (_, owner) = table.take_done(key).unwrap();
         assert_eq!(owner.downcast::<AlignedBuf>().unwrap().len(), 100);
+    }
+
+    #[test]
+    fn a_continued_read_counts_the_bytes_before_its_start() {
+        let mut table = Table::new();
+        let kind = OpKind::Read { start: 512 };
+        let key = table.insert(Box::new(AlignedBuf::new(4096, 4096)), file(), kind);
+        table.complete(key as u64, 100);
+        let (_, owner) = table.take_done(key).unwrap();
+        assert_eq!(owner.downcast::<AlignedBuf>().unwrap().len(), 612);
     }
 
     #[test]
