@@ -80,6 +80,9 @@ pub(crate) struct Writer {
     pub poisoned: Option<Arc<str>>,
     /// When unwritten data was first appended (for the flush interval).
     pub dirty_since: Option<Instant>,
+    /// Wall-clock ms since the epoch from which the active segment's age counts for
+    /// `segment_ms` (see [`roll_clock_of_recovered`]); `None` while it holds no batch.
+    roll_clock_ms: Option<i64>,
     pub closed: bool,
     /// On the mmap path, the active segment's mapping: appends are encoded straight into it.
     pub map: Option<MapWriter>,
@@ -119,6 +122,7 @@ impl Writer {
         next_offset: u64,
         builder: IndexBuilder,
     ) -> Self {
+        let roll_clock_ms = (end_pos > 0).then(|| roll_clock_of_recovered(&active));
         Writer {
             active,
             tail: None,
@@ -136,6 +140,7 @@ impl Writer {
             builder,
             poisoned: None,
             dirty_since: None,
+            roll_clock_ms,
             closed: false,
             map: None,
             map_synced_pos: end_pos,
@@ -241,6 +246,9 @@ impl LogInner {
             "encoded batch size differs from its reservation"
         );
         let position = w.end_pos;
+        if position == 0 {
+            w.roll_clock_ms = Some(super::now_ms());
+        }
         let active = Arc::clone(&w.active);
         w.builder.on_batch(&active, &header, position);
         w.end_pos += total_bytes as u64;
@@ -732,6 +740,12 @@ impl LogInner {
     }
 
     /// Whether the next batch of `bytes` must go to a new segment (size or age).
+    ///
+    /// Age counts from the wall-clock time of the segment's first append, not from a producer's
+    /// `baseTimestamp` as in Kafka: a producer sending timestamp 0 would otherwise roll a
+    /// segment per batch (until the process runs out of file descriptors), and one sending
+    /// future timestamps would keep a segment from ever rolling by age. Timestamps inside the
+    /// accepted window still leave that much room, so none is trusted here.
     fn needs_roll(&self, w: &Guard<'_>, bytes: usize) -> bool {
         if w.end_pos == 0 {
             return false;
@@ -742,10 +756,13 @@ impl LogInner {
         if w.next_offset - w.active.base_offset + 1 > u64::from(u32::MAX) {
             return true;
         }
-        self.config.segment_ms.is_some_and(|max_age| {
-            let first = w.active.first_timestamp.load(Ordering::Relaxed);
-            first >= 0 && super::now_ms().saturating_sub(first) >= max_age as i64
-        })
+        match (self.config.segment_ms, w.roll_clock_ms) {
+            (Some(max_age), Some(since)) => {
+                let age = i128::from(super::now_ms()) - i128::from(since);
+                age >= i128::from(max_age)
+            }
+            _ => false,
+        }
     }
 
     /// Seals the active segment (everything written, `fdatasync`ed, trimmed, indexes written)
@@ -831,6 +848,19 @@ impl LogInner {
             *active.map.write().expect("map lock poisoned") = Some(reader);
         }
         Ok(())
+    }
+}
+
+/// The roll clock of a segment that holds batches when the log is opened. When its first append
+/// happened is not stored; its first batch's timestamp is the only record of it, taken as is
+/// when it is in the past (Kafka's rule, so a segment's age survives a restart) and as now
+/// otherwise, so that a future timestamp cannot postpone the roll. A timestamp far in the past
+/// rolls the segment at the next append, once: the new segment's clock is the wall clock.
+fn roll_clock_of_recovered(active: &Segment) -> i64 {
+    let now = super::now_ms();
+    match active.first_timestamp.load(Ordering::Relaxed) {
+        first if first >= 0 => first.min(now),
+        _ => now,
     }
 }
 
