@@ -233,7 +233,9 @@ pub struct Config {
     pub read_ahead_bytes: usize,
     /// Data appended with [`Durability::None`] is written at the latest this long after it was
     /// appended ([`DEFAULT_FLUSH_INTERVAL_MS`]); `None` writes only when a chunk fills, on
-    /// [`crate::Log::flush`] and at close.
+    /// [`crate::Log::flush`] and at close. In every durability mode, a log with no append for
+    /// this long (or [`DEFAULT_FLUSH_INTERVAL_MS`] when `None`) whose data is all written hands
+    /// its write chunk back.
     pub flush_interval_ms: Option<u64>,
     /// The background flusher runs retention this often
     /// ([`DEFAULT_RETENTION_CHECK_INTERVAL_MS`]); `None` leaves retention to explicit calls of

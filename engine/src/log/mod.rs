@@ -118,11 +118,8 @@ impl Log {
         let dir = dir.as_ref();
         create_dir(dir, |parent| shared.storage().sync_dir(parent))?;
         let inner = Arc::new(open::open(dir, config, Arc::clone(shared))?);
-        if inner.config.flush_interval_ms.is_some()
-            || inner.config.retention_check_interval_ms.is_some()
-        {
-            shared.flusher().register(&inner);
-        }
+        // Every log, whatever its intervals: the flusher also gives idle tails back.
+        shared.flusher().register(&inner);
         Ok(Log { inner })
     }
 
