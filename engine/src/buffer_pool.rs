@@ -48,6 +48,11 @@ impl BufferPool {
         self.buffer_bytes
     }
 
+    /// The budget: the most bytes of buffers the pool keeps alive.
+    pub fn budget_bytes(&self) -> usize {
+        self.max_buffers * self.buffer_bytes
+    }
+
     /// Alignment of every buffer of the pool.
     pub fn align(&self) -> usize {
         self.align

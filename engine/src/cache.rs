@@ -7,6 +7,11 @@
 //! overlap by one page (a chunk ends in a partial page that the next chunk starts with), which
 //! is harmless because overlapping bytes are identical below the shorter entry's end. Eviction
 //! is CLOCK (second chance): cheap, and scan-resistant enough for consumers that read once.
+//!
+//! The budget is charged for the memory an entry keeps alive, not for the bytes it serves: a
+//! [`Bytes`] slice of a pooled chunk keeps the whole chunk allocated. A range that fills less
+//! than half of its buffer (an idle write chunk, the short end of a segment) is copied out
+//! instead, so its buffer goes back to the pool ([`ReadCache::insert_from_buffer`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -15,8 +20,14 @@ use bytes::Bytes;
 
 type Key = (u64, u64, u64);
 
+/// Memory an entry costs beyond its bytes (its map node, key, clock slot and `Bytes` header),
+/// charged so that many tiny entries cannot exceed the budget either.
+pub const ENTRY_OVERHEAD_BYTES: usize = 128;
+
 struct Entry {
     data: Bytes,
+    /// What this entry is charged: the memory it keeps alive plus [`ENTRY_OVERHEAD_BYTES`].
+    charged_bytes: usize,
     referenced: bool,
 }
 
@@ -62,7 +73,8 @@ impl ReadCache {
         }
     }
 
-    /// Bytes currently cached.
+    /// Bytes of budget in use: what the cached entries keep alive, plus
+    /// [`ENTRY_OVERHEAD_BYTES`] each.
     pub fn used_bytes(&self) -> usize {
         self.lock().used_bytes
     }
@@ -87,27 +99,66 @@ impl ReadCache {
             })
     }
 
-    /// Caches `data` as the bytes of `(log, segment)` from `start`, evicting old ranges to stay
-    /// within the budget. A range larger than the whole budget is not cached.
+    /// Caches `data`, which owns exactly its bytes, as the bytes of `(log, segment)` from
+    /// `start`; see [`ReadCache::insert_held`].
     pub fn insert(&self, log: u64, segment: u64, start: u64, data: Bytes) {
-        if data.is_empty() || data.len() > self.budget_bytes {
+        let held_bytes = data.len();
+        self.insert_held(log, segment, start, data, held_bytes);
+    }
+
+    /// Caches `data`, a slice of a buffer of `buffer_bytes` (a pooled write chunk or read
+    /// buffer): the buffer itself when `data` fills at least half of it, charged in full, and
+    /// otherwise a copy of `data`, so the buffer can go back to the pool. Returns the bytes
+    /// cached (the copy or `data`), which readers should use so as not to hold the buffer.
+    pub(crate) fn insert_from_buffer(
+        &self,
+        log: u64,
+        segment: u64,
+        start: u64,
+        data: &Bytes,
+        buffer_bytes: usize,
+    ) -> Bytes {
+        if data.len() * 2 < buffer_bytes {
+            let copy = Bytes::copy_from_slice(data);
+            self.insert(log, segment, start, copy.clone());
+            copy
+        } else {
+            let held_bytes = buffer_bytes.max(data.len());
+            self.insert_held(log, segment, start, data.clone(), held_bytes);
+            data.clone()
+        }
+    }
+
+    /// Caches `data` as the bytes of `(log, segment)` from `start`, charged `held_bytes` (the
+    /// memory it keeps alive) plus [`ENTRY_OVERHEAD_BYTES`], evicting old ranges to stay within
+    /// the budget. A range that would cost more than the whole budget is not cached.
+    pub(crate) fn insert_held(
+        &self,
+        log: u64,
+        segment: u64,
+        start: u64,
+        data: Bytes,
+        held_bytes: usize,
+    ) {
+        let charged_bytes = held_bytes + ENTRY_OVERHEAD_BYTES;
+        if data.is_empty() || charged_bytes > self.budget_bytes {
             return;
         }
         let mut inner = self.lock();
         let key = (log, segment, start);
-        let added = data.len();
         if let Some(old) = inner.entries.insert(
             key,
             Entry {
                 data,
+                charged_bytes,
                 referenced: false,
             },
         ) {
-            inner.used_bytes -= old.data.len();
+            inner.used_bytes -= old.charged_bytes;
         } else {
             inner.clock.push_back(key);
         }
-        inner.used_bytes += added;
+        inner.used_bytes += charged_bytes;
         while inner.used_bytes > self.budget_bytes {
             let Some(victim) = inner.clock.pop_front() else {
                 break;
@@ -119,7 +170,7 @@ impl ReadCache {
                 entry.referenced = false;
                 inner.clock.push_back(victim);
             } else if let Some(entry) = inner.entries.remove(&victim) {
-                inner.used_bytes -= entry.data.len();
+                inner.used_bytes -= entry.charged_bytes;
             }
         }
     }
@@ -139,12 +190,16 @@ impl ReadCache {
         let keys: Vec<Key> = inner.entries.range(from..=to).map(|(k, _)| *k).collect();
         for key in keys {
             if let Some(entry) = inner.entries.remove(&key) {
-                inner.used_bytes -= entry.data.len();
+                inner.used_bytes -= entry.charged_bytes;
             }
         }
-        // Stale keys left in the clock are skipped when they come up.
+        // Stale keys left in the clock are skipped when they come up. Sweeping them out only
+        // once they are half the clock keeps closing many logs linear, not quadratic, in the
+        // number of entries, and the clock at most twice the entries.
         let Inner { entries, clock, .. } = &mut *inner;
-        clock.retain(|k| entries.contains_key(k));
+        if clock.len() > 2 * entries.len() {
+            clock.retain(|k| entries.contains_key(k));
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -189,13 +244,13 @@ mod tests {
 
     #[test]
     fn stays_within_budget_and_prefers_referenced_entries() {
-        let cache = ReadCache::new(3 * 1000);
+        let cache = ReadCache::new(3 * (1000 + ENTRY_OVERHEAD_BYTES));
         cache.insert(1, 0, 0, bytes(1000, 0));
         cache.insert(1, 0, 1000, bytes(1000, 0));
         cache.insert(1, 0, 2000, bytes(1000, 0));
         assert!(cache.get(1, 0, 0).is_some());
         cache.insert(1, 0, 3000, bytes(1000, 0));
-        assert!(cache.used_bytes() <= 3000);
+        assert!(cache.used_bytes() <= 3 * (1000 + ENTRY_OVERHEAD_BYTES));
         assert!(
             cache.get(1, 0, 0).is_some(),
             "referenced entry got a second chance"
@@ -214,6 +269,31 @@ mod tests {
         cache.remove_segment(1, 0);
         assert!(cache.get(1, 0, 0).is_none());
         assert!(cache.get(1, 100, 0).is_some());
-        assert_eq!(cache.used_bytes(), 10);
+        assert_eq!(cache.used_bytes(), 10 + ENTRY_OVERHEAD_BYTES);
+    }
+
+    #[test]
+    fn a_small_slice_of_a_large_buffer_is_copied_and_charged_its_size() {
+        let cache = ReadCache::new(1 << 20);
+        let buffer = bytes(256 * 1024, 7);
+        cache.insert_from_buffer(1, 0, 0, &buffer.slice(..100), buffer.len());
+        assert_eq!(cache.used_bytes(), 100 + ENTRY_OVERHEAD_BYTES);
+        let hit = cache.get(1, 0, 0).unwrap();
+        assert_eq!(hit.data.len(), 100);
+        assert_ne!(
+            hit.data.as_ptr(),
+            buffer.as_ptr(),
+            "a copy, so the buffer is not kept alive"
+        );
+    }
+
+    #[test]
+    fn a_mostly_full_buffer_is_shared_and_charged_in_full() {
+        let cache = ReadCache::new(1 << 20);
+        let buffer = bytes(256 * 1024, 7);
+        let data = buffer.slice(..200 * 1024);
+        cache.insert_from_buffer(1, 0, 0, &data, buffer.len());
+        assert_eq!(cache.used_bytes(), buffer.len() + ENTRY_OVERHEAD_BYTES);
+        assert_eq!(cache.get(1, 0, 0).unwrap().data.as_ptr(), buffer.as_ptr());
     }
 }

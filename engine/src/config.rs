@@ -38,6 +38,13 @@ pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 1000;
 /// Default interval between two retention passes of the background flusher (Kafka's
 /// `log.retention.check.interval.ms`).
 pub const DEFAULT_RETENTION_CHECK_INTERVAL_MS: u64 = 300_000;
+/// Default largest amount by which a record's timestamp may lie before the wall clock at
+/// append: Kafka's `message.timestamp.before.max.ms` default, `Long.MAX_VALUE`, so no limit.
+pub const DEFAULT_TIMESTAMP_BEFORE_MAX_MS: u64 = i64::MAX as u64;
+/// Default largest amount by which a record's timestamp may lie after the wall clock at
+/// append: Kafka's `message.timestamp.after.max.ms` default since Kafka 4.0 (KIP-1030), one
+/// hour.
+pub const DEFAULT_TIMESTAMP_AFTER_MAX_MS: u64 = 60 * 60 * 1000;
 /// Default number of submission queue entries of the shared io_uring.
 pub const DEFAULT_RING_ENTRIES: u32 = 256;
 
@@ -192,8 +199,10 @@ pub struct Config {
     /// Roll to a new segment once the active one holds this many bytes
     /// ([`DEFAULT_SEGMENT_BYTES`]). At most 2 GiB, since index positions are 32-bit.
     pub segment_bytes: u64,
-    /// Roll to a new segment once the active one's first batch is older than this
-    /// (Kafka's `segment.ms`); `None` disables rolling by age.
+    /// Roll to a new segment once the active one is older than this (Kafka's `segment.ms`);
+    /// `None` disables rolling by age. A segment's age counts from the wall-clock time of its
+    /// first append, not from a producer's timestamp (see `docs/design.md`, "Rolling by
+    /// age"). At least 1.
     pub segment_ms: Option<u64>,
     /// Bytes of log between two offset-index entries ([`DEFAULT_INDEX_INTERVAL_BYTES`]).
     pub index_interval_bytes: usize,
@@ -207,6 +216,15 @@ pub struct Config {
     pub retention_bytes: Option<u64>,
     /// Delete segments whose largest timestamp is older than this; `None` keeps everything.
     pub retention_ms: Option<u64>,
+    /// An append is refused ([`crate::AppendError::InvalidTimestamp`]) if a record's timestamp
+    /// lies more than this before the wall clock (Kafka's `message.timestamp.before.max.ms`,
+    /// [`DEFAULT_TIMESTAMP_BEFORE_MAX_MS`]: no limit). `i64::MAX` or more means no limit.
+    /// Records with timestamp -1 (Kafka's `NO_TIMESTAMP`) are exempt, as in Kafka.
+    pub timestamp_before_max_ms: u64,
+    /// An append is refused ([`crate::AppendError::InvalidTimestamp`]) if a record's timestamp
+    /// lies more than this after the wall clock (Kafka's `message.timestamp.after.max.ms`,
+    /// [`DEFAULT_TIMESTAMP_AFTER_MAX_MS`]: one hour). `i64::MAX` or more means no limit.
+    pub timestamp_after_max_ms: u64,
     /// Direct writes of this log allowed in flight at once ([`DEFAULT_MAX_WRITES_IN_FLIGHT`]).
     pub max_writes_in_flight: usize,
     /// Preallocation step of segment files ([`DEFAULT_PREALLOCATE_BYTES`]).
@@ -215,7 +233,9 @@ pub struct Config {
     pub read_ahead_bytes: usize,
     /// Data appended with [`Durability::None`] is written at the latest this long after it was
     /// appended ([`DEFAULT_FLUSH_INTERVAL_MS`]); `None` writes only when a chunk fills, on
-    /// [`crate::Log::flush`] and at close.
+    /// [`crate::Log::flush`] and at close. In every durability mode, a log with no append for
+    /// this long (or [`DEFAULT_FLUSH_INTERVAL_MS`] when `None`) whose data is all written hands
+    /// its write chunk back.
     pub flush_interval_ms: Option<u64>,
     /// The background flusher runs retention this often
     /// ([`DEFAULT_RETENTION_CHECK_INTERVAL_MS`]); `None` leaves retention to explicit calls of
@@ -238,6 +258,8 @@ impl Default for Config {
             durability: Durability::None,
             retention_bytes: None,
             retention_ms: None,
+            timestamp_before_max_ms: DEFAULT_TIMESTAMP_BEFORE_MAX_MS,
+            timestamp_after_max_ms: DEFAULT_TIMESTAMP_AFTER_MAX_MS,
             max_writes_in_flight: DEFAULT_MAX_WRITES_IN_FLIGHT,
             preallocate_bytes: DEFAULT_PREALLOCATE_BYTES,
             read_ahead_bytes: DEFAULT_READ_AHEAD_BYTES,
@@ -278,6 +300,10 @@ impl Config {
                 "read_ahead_bytes {} must be a power of two of at least 4096",
                 self.read_ahead_bytes
             ));
+        }
+        if self.segment_ms == Some(0) {
+            // Kafka's `segment.ms` is at least 1 too: 0 would roll a segment per batch.
+            return Err("segment_ms must be at least 1 (or None to roll by size only)".to_string());
         }
         if self.max_writes_in_flight == 0 {
             return Err("max_writes_in_flight must be at least 1".to_string());

@@ -161,6 +161,25 @@ pub enum AppendError {
     /// The log was opened read-only ([`crate::Log::open_read_only`]).
     #[error("the log was opened read-only; open it with Log::open to write")]
     ReadOnly,
+    /// A record's timestamp lies outside the window that `timestamp_before_max_ms` and
+    /// `timestamp_after_max_ms` allow around the wall clock at append (Kafka's
+    /// `InvalidTimestampException`, error `INVALID_TIMESTAMP`). Nothing of the batch was
+    /// appended and the log stays writable.
+    #[error(
+        "record {index} has timestamp {timestamp_ms} ms, outside [{earliest_ms}, {latest_ms}]: at most timestamp_before_max_ms before and timestamp_after_max_ms after the wall clock ({now_ms}); fix the producer's clock or timestamps, or raise the limits"
+    )]
+    InvalidTimestamp {
+        /// Index of the first offending record in the batch, from 0.
+        index: usize,
+        /// Its timestamp, in ms since the Unix epoch.
+        timestamp_ms: i64,
+        /// The wall clock at append, in ms since the Unix epoch.
+        now_ms: i64,
+        /// The earliest timestamp accepted.
+        earliest_ms: i64,
+        /// The latest timestamp accepted.
+        latest_ms: i64,
+    },
     /// A compacted log (`cleanup.policy=compact`) needs a key on every record.
     #[error(
         "record {index} has no key, but the log is compacted (cleanup.policy=compact) and compaction keeps the latest record per key"

@@ -2,9 +2,10 @@
 //! partitions.
 //!
 //! It writes data appended with `Durability::None` once it has waited `flush_interval_ms`,
-//! hands an idle log's write chunk back (to the read cache, whose budget then bounds it), so
-//! many mostly idle partitions do not each pin a chunk of memory, and runs retention every
-//! `retention_check_interval_ms`.
+//! hands an idle log's write chunk back in every durability mode (frozen into the read cache,
+//! whose budget then bounds it, or copied out when small), so many mostly idle partitions do
+//! not each pin a chunk of memory, and runs retention every `retention_check_interval_ms`.
+//! Every log is registered, whatever its intervals.
 
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;

@@ -64,6 +64,9 @@ impl Setup {
             // Small buffers go with small read-ahead, so a batch often spans several reads.
             read_ahead_bytes: self.buffer_bytes,
             index_interval_bytes: 1024,
+            // Records carry any i64 timestamp, which must round-trip; the window that refuses
+            // far-future ones is tested in append_refuses_timestamps_outside_window.rs.
+            timestamp_after_max_ms: u64::MAX,
             ..Config::default()
         }
     }

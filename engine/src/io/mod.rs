@@ -426,7 +426,7 @@ pub(crate) use std_namespace;
 #[doc(hidden)]
 #[macro_export]
 macro_rules! forward_namespace {
-    ($inner:ident) => {
+    ($inner:tt) => {
         fn write_file(&self, path: &::std::path::Path, bytes: &[u8]) -> ::std::io::Result<()> {
             self.$inner.write_file(path, bytes)
         }

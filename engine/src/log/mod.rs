@@ -9,6 +9,7 @@ mod compact;
 mod open;
 mod reader;
 pub(crate) mod retention;
+mod timestamp_window;
 pub(crate) mod writer;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ use crate::shared::{Shared, SharedConfig};
 
 pub use reader::{FetchedBatches, ReadRecord};
 pub use retention::RetentionReport;
+use timestamp_window::TimestampWindow;
 use writer::{Level, Writer};
 
 /// Name of the file written at a clean close; its presence at open spares the recovery scan.
@@ -193,13 +195,10 @@ impl Log {
     ) -> Result<Log, OpenError> {
         let access = open::Access::Write(lock);
         let inner = Arc::new(open::open(dir, config, Arc::clone(shared), access)?);
-        if inner.config.flush_interval_ms.is_some()
-            || inner.config.retention_check_interval_ms.is_some()
-        {
-            let weak = Arc::downgrade(&inner);
-            let weak: std::sync::Weak<dyn crate::flusher::Maintained> = weak;
-            shared.flusher().register(weak);
-        }
+        // Every writable log, whatever its intervals: the flusher also gives idle tails back.
+        let weak = Arc::downgrade(&inner);
+        let weak: std::sync::Weak<dyn crate::flusher::Maintained> = weak;
+        shared.flusher().register(weak);
         Ok(Log { inner })
     }
 
@@ -208,12 +207,16 @@ impl Log {
     ///
     /// # Errors
     /// [`AppendError::Empty`], [`AppendError::TooLarge`], an invalid record (a length beyond
-    /// the format's range), or a write failure, after which the log is poisoned.
+    /// the format's range), [`AppendError::InvalidTimestamp`] for a record timestamp outside
+    /// `timestamp_before_max_ms`/`timestamp_after_max_ms` of the wall clock, or a write
+    /// failure, after which the log is poisoned.
     pub fn append(&self, records: &[Record<'_>]) -> Result<AppendInfo, AppendError> {
         self.inner.refuse_read_only()?;
         if records.is_empty() {
             return Err(AppendError::Empty);
         }
+        TimestampWindow::new(&self.inner.config, now_ms())
+            .check(records.iter().map(|r| r.timestamp_ms))?;
         if self.inner.config.cleanup_policy == CleanupPolicy::Compact
             && let Some(index) = records.iter().position(|r| r.key.is_none())
         {
@@ -234,12 +237,13 @@ impl Log {
 
     /// Appends an already encoded batch (as a producer sends it): validated (lengths, magic,
     /// CRC, records, contiguous offset deltas, timestamps: see
-    /// [`validate_producer_batch`]), then its base offset rewritten to the log's next offset.
-    /// `batch` must hold exactly one batch.
+    /// [`validate_producer_batch`]; every record timestamp within
+    /// `timestamp_before_max_ms`/`timestamp_after_max_ms` of the wall clock), then its base
+    /// offset rewritten to the log's next offset. `batch` must hold exactly one batch.
     ///
     /// # Errors
-    /// [`AppendError::InvalidBatch`] naming what is wrong, [`AppendError::TooLarge`], or a
-    /// write failure as for [`Log::append`].
+    /// [`AppendError::InvalidBatch`] naming what is wrong, [`AppendError::TooLarge`],
+    /// [`AppendError::InvalidTimestamp`], or a write failure as for [`Log::append`].
     pub fn append_batch(&self, batch: &[u8]) -> Result<AppendInfo, AppendError> {
         self.inner.refuse_read_only()?;
         let max_batch_bytes = self.inner.config.max_batch_bytes;
@@ -265,6 +269,7 @@ impl Log {
         if header.records_count == 0 {
             return Err(AppendError::Empty);
         }
+        TimestampWindow::new(&self.inner.config, now_ms()).check_batch(&header, batch)?;
         if self.inner.config.cleanup_policy == CleanupPolicy::Compact {
             // The batch was validated above, so its records decode.
             let unkeyed =

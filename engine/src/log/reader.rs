@@ -403,21 +403,11 @@ impl LogInner {
                 return Ok(bytes);
             }
         }
-        if !segment.is_sealed() && pos >= segment.disk_bytes() {
-            let w = self.lock_writer();
-            if w.active.base_offset == segment.base_offset {
-                if let Some(bytes) = w.tail_bytes(pos, want.min((limit - pos) as usize)) {
-                    return Ok(bytes);
-                }
-                for (start, bytes) in &w.unwritten {
-                    let end = start + bytes.len() as u64;
-                    if *start <= pos && pos < end {
-                        return Ok(
-                            bytes.slice((pos - start) as usize..(end.min(limit) - start) as usize)
-                        );
-                    }
-                }
-            }
+        if !segment.is_sealed()
+            && pos >= segment.disk_bytes()
+            && let Some(bytes) = self.writer_memory(segment, pos, want, limit)
+        {
+            return Ok(bytes);
         }
         if let Some(hit) = self.shared.cache().get(self.id, segment.id, pos) {
             let end = hit.end().min(limit);
@@ -425,7 +415,33 @@ impl LogInner {
                 .data
                 .slice((pos - hit.start) as usize..(end - hit.start) as usize));
         }
+        // Under `Write` and `Sync` the tail is on disk as soon as an append is acknowledged, but
+        // it is not in the cache until it freezes: a consumer tailing the log would otherwise
+        // do a direct read of `read_ahead_bytes` per fetch.
+        if !segment.is_sealed()
+            && let Some(bytes) = self.writer_memory(segment, pos, want, limit)
+        {
+            return Ok(bytes);
+        }
         self.read_from_disk(segment, pos, want, limit)
+    }
+
+    /// The bytes of the active segment at `pos` that the writer holds in memory (the tail,
+    /// copied, or a frozen chunk whose write has not completed, sliced), if `segment` is still
+    /// the active one and they are there.
+    fn writer_memory(&self, segment: &Segment, pos: u64, want: usize, limit: u64) -> Option<Bytes> {
+        let w = self.lock_writer();
+        if w.active.base_offset != segment.base_offset {
+            return None;
+        }
+        if let Some(bytes) = w.tail_bytes(pos, want.min((limit - pos) as usize)) {
+            return Some(bytes);
+        }
+        w.unwritten.iter().find_map(|(start, bytes)| {
+            let end = start + bytes.len() as u64;
+            (*start <= pos && pos < end)
+                .then(|| bytes.slice((pos - start) as usize..(end.min(limit) - start) as usize))
+        })
     }
 
     /// One aligned direct read of at least `read_ahead_bytes` from `pos`, cached.
@@ -469,10 +485,15 @@ impl LogInner {
                 ),
             });
         }
-        let bytes = Bytes::from_owner(buf).slice(..valid);
-        self.shared
-            .cache()
-            .insert(self.id, segment.id, start, bytes.clone());
+        let buffer_bytes = buf.capacity();
+        let filled = Bytes::from_owner(buf).slice(..valid);
+        let bytes = self.shared.cache().insert_from_buffer(
+            self.id,
+            segment.id,
+            start,
+            &filled,
+            buffer_bytes,
+        );
         Ok(bytes.slice((pos - start) as usize..))
     }
 }

@@ -15,12 +15,12 @@
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::buffer_pool::PooledBuf;
-use crate::config::Durability;
+use crate::config::{DEFAULT_FLUSH_INTERVAL_MS, Durability};
 use crate::error::{AppendError, ReadError};
 use crate::io::{PendingWrite, read_at_least};
 use crate::record::{BatchError, BatchHeader};
@@ -66,6 +66,9 @@ pub(crate) struct Writer {
     in_flight: VecDeque<InFlight>,
     /// Frozen ranges whose writes have not completed yet: readers find their bytes here.
     pub unwritten: VecDeque<(u64, Bytes)>,
+    /// Bytes of the ranges in `unwritten`: under `Durability::None` appenders wait once this
+    /// exceeds the buffer pool's budget (see [`LogInner::append_encoded`]).
+    unwritten_bytes: usize,
     /// One thread holds the flusher role at a time.
     flushing: bool,
     /// File size after preallocation.
@@ -80,6 +83,11 @@ pub(crate) struct Writer {
     pub poisoned: Option<Arc<str>>,
     /// When unwritten data was first appended (for the flush interval).
     pub dirty_since: Option<Instant>,
+    /// When the last batch was appended: the tail goes back once this is old enough.
+    last_append: Option<Instant>,
+    /// Wall-clock ms since the epoch from which the active segment's age counts for
+    /// `segment_ms` (see [`roll_clock_of_recovered`]); `None` while it holds no batch.
+    roll_clock_ms: Option<i64>,
     pub closed: bool,
     /// On the mmap path, the active segment's mapping: appends are encoded straight into it.
     pub map: Option<MapWriter>,
@@ -119,6 +127,7 @@ impl Writer {
         next_offset: u64,
         builder: IndexBuilder,
     ) -> Self {
+        let roll_clock_ms = (end_pos > 0).then(|| roll_clock_of_recovered(&active));
         Writer {
             active,
             tail: None,
@@ -128,6 +137,7 @@ impl Writer {
             queue: VecDeque::new(),
             in_flight: VecDeque::new(),
             unwritten: VecDeque::new(),
+            unwritten_bytes: 0,
             flushing: false,
             allocated_bytes,
             next_offset,
@@ -136,6 +146,8 @@ impl Writer {
             builder,
             poisoned: None,
             dirty_since: None,
+            last_append: None,
+            roll_clock_ms,
             closed: false,
             map: None,
             map_synced_pos: end_pos,
@@ -151,6 +163,20 @@ impl Writer {
         let from = (pos - self.tail_pos) as usize;
         let to = (from + len).min(tail.len());
         Some(Bytes::copy_from_slice(&tail.as_slice()[from..to]))
+    }
+
+    /// Whether the tail can go back: nobody flushes, everything appended is written (so
+    /// freezing it queues nothing), and nothing was appended for `idle_after`. Data appended
+    /// under `Durability::None` with no flush interval is written only when a chunk fills, on
+    /// flush and at close, so such a tail stays until then.
+    fn tail_is_idle(&self, idle_after: Duration) -> bool {
+        self.tail.is_some()
+            && !self.flushing
+            && self.queue.is_empty()
+            && self.in_flight.is_empty()
+            && self.queued_pos >= self.end_pos
+            && self.written_offset >= self.next_offset
+            && self.last_append.is_none_or(|at| at.elapsed() >= idle_after)
     }
 
     fn satisfied(&self, level: Level, offset: u64) -> bool {
@@ -241,6 +267,9 @@ impl LogInner {
             "encoded batch size differs from its reservation"
         );
         let position = w.end_pos;
+        if position == 0 {
+            w.roll_clock_ms = Some(super::now_ms());
+        }
         let active = Arc::clone(&w.active);
         w.builder.on_batch(&active, &header, position);
         w.end_pos += total_bytes as u64;
@@ -255,10 +284,20 @@ impl LogInner {
             w.queued_pos = w.end_pos;
             active.disk_bytes.store(w.end_pos, Ordering::Release);
         }
-        w.dirty_since.get_or_insert_with(Instant::now);
+        let now = Instant::now();
+        w.dirty_since.get_or_insert(now);
+        w.last_append = Some(now);
         let last = base + offset_count - 1;
         match Level::for_durability(self.config.durability) {
             Some(level) => drop(self.flush_to(w, level, last + 1)?),
+            // Backpressure: while another thread holds the flusher role (waiting for a slow
+            // `fdatasync`, say), full chunks would pile up here without limit. Past the pool's
+            // budget the appender waits until everything appended is written: for the
+            // flusher's round to end, then for its own writes.
+            None if w.unwritten_bytes > self.shared.pool().budget_bytes() => {
+                let next = w.next_offset;
+                drop(self.flush_to(w, Level::Written, next)?);
+            }
             None if !w.queue.is_empty() && !w.flushing => {
                 drop(self.flush_to(w, Level::Submit, 0)?);
             }
@@ -366,11 +405,17 @@ impl LogInner {
         let tail = w.tail.take()?;
         let align = self.shared.align() as u64;
         let tail_pos = w.tail_pos;
+        let buffer_bytes = tail.capacity();
         let frozen = Bytes::from_owner(tail);
-        self.shared
-            .cache()
-            .insert(self.id, w.active.id, tail_pos, frozen.clone());
+        self.shared.cache().insert_from_buffer(
+            self.id,
+            w.active.id,
+            tail_pos,
+            &frozen,
+            buffer_bytes,
+        );
         if w.active.disk_bytes() < w.end_pos {
+            w.unwritten_bytes += frozen.len();
             w.unwritten.push_back((tail_pos, frozen.clone()));
         }
         let start = w.queued_pos / align * align;
@@ -691,7 +736,9 @@ impl LogInner {
                 .front()
                 .is_some_and(|(start, bytes)| start + bytes.len() as u64 <= disk)
             {
-                w.unwritten.pop_front();
+                if let Some((_, bytes)) = w.unwritten.pop_front() {
+                    w.unwritten_bytes -= bytes.len();
+                }
             }
             if w.in_flight.is_empty() && w.queue.is_empty() && w.queued_pos >= w.end_pos {
                 w.dirty_since = None;
@@ -701,31 +748,32 @@ impl LogInner {
     }
 
     /// Called by the background flusher: writes data that waited longer than the flush
-    /// interval, and gives an idle tail's buffer back once everything is on disk.
+    /// interval, and gives the tail's buffer back once the log is idle (see
+    /// [`Writer::tail_is_idle`]), in every durability mode: under `Write` and `Sync` every
+    /// acknowledgement leaves the data written but the tail in place, and a log that is never
+    /// appended to again would pin its chunk for good.
     pub(crate) fn flush_if_due(&self) {
-        let Some(interval) = self.config.flush_interval() else {
-            return;
-        };
         let w = self.lock_writer();
         if w.closed || w.poisoned.is_some() || w.flushing {
             return;
         }
-        let Some(since) = w.dirty_since else { return };
-        if since.elapsed() < interval {
-            return;
-        }
-        let next = w.next_offset;
-        let Ok(mut w) = self.flush_to(w, Level::Written, next) else {
-            return;
+        let interval = self.config.flush_interval();
+        let due = interval
+            .zip(w.dirty_since)
+            .is_some_and(|(interval, since)| since.elapsed() >= interval);
+        let mut w = if due {
+            let next = w.next_offset;
+            match self.flush_to(w, Level::Written, next) {
+                Ok(w) => w,
+                Err(_) => return,
+            }
+        } else {
+            w
         };
-        let idle = !w.flushing
-            && w.queue.is_empty()
-            && w.in_flight.is_empty()
-            && w.queued_pos >= w.end_pos
-            && w.written_offset >= w.next_offset;
-        if idle {
-            // Everything is on disk; the tail's bytes stay readable through the cache, and its
-            // buffer returns to the pool when the cache lets go of it.
+        let idle_after = interval.unwrap_or(Duration::from_millis(DEFAULT_FLUSH_INTERVAL_MS));
+        if w.tail_is_idle(idle_after) {
+            // Everything is on disk; the tail's bytes stay readable through the cache (copied
+            // out when they fill less than half of the chunk, so the chunk goes back now).
             self.freeze_tail(&mut w);
             assert!(w.queue.is_empty(), "an idle tail has nothing left to write");
             w.dirty_since = None;
@@ -733,6 +781,12 @@ impl LogInner {
     }
 
     /// Whether the next batch of `bytes` must go to a new segment (size or age).
+    ///
+    /// Age counts from the wall-clock time of the segment's first append, not from a producer's
+    /// `baseTimestamp` as in Kafka: a producer sending timestamp 0 would otherwise roll a
+    /// segment per batch (until the process runs out of file descriptors), and one sending
+    /// future timestamps would keep a segment from ever rolling by age. Timestamps inside the
+    /// accepted window still leave that much room, so none is trusted here.
     fn needs_roll(&self, w: &Guard<'_>, bytes: usize) -> bool {
         if w.end_pos == 0 {
             return false;
@@ -743,10 +797,13 @@ impl LogInner {
         if w.next_offset - w.active.base_offset + 1 > u64::from(u32::MAX) {
             return true;
         }
-        self.config.segment_ms.is_some_and(|max_age| {
-            let first = w.active.first_timestamp.load(Ordering::Relaxed);
-            first >= 0 && super::now_ms().saturating_sub(first) >= max_age as i64
-        })
+        match (self.config.segment_ms, w.roll_clock_ms) {
+            (Some(max_age), Some(since)) => {
+                let age = i128::from(super::now_ms()) - i128::from(since);
+                age >= i128::from(max_age)
+            }
+            _ => false,
+        }
     }
 
     /// Seals the active segment (everything written, `fdatasync`ed, trimmed, indexes written)
@@ -806,6 +863,7 @@ impl LogInner {
             "a settled tail has nothing left to write"
         );
         w.unwritten.clear();
+        w.unwritten_bytes = 0;
         let active = Arc::clone(&w.active);
         // The writer's mapping goes before the file shrinks to its data: nothing may write past
         // the new end (see `ringlog_sys::mmap`). Readers keep reading below the published end.
@@ -832,6 +890,19 @@ impl LogInner {
             *active.map.write().expect("map lock poisoned") = Some(reader);
         }
         Ok(())
+    }
+}
+
+/// The roll clock of a segment that holds batches when the log is opened. When its first append
+/// happened is not stored; its first batch's timestamp is the only record of it, taken as is
+/// when it is in the past (Kafka's rule, so a segment's age survives a restart) and as now
+/// otherwise, so that a future timestamp cannot postpone the roll. A timestamp far in the past
+/// rolls the segment at the next append, once: the new segment's clock is the wall clock.
+fn roll_clock_of_recovered(active: &Segment) -> i64 {
+    let now = super::now_ms();
+    match active.first_timestamp.load(Ordering::Relaxed) {
+        first if first >= 0 => first.min(now),
+        _ => now,
     }
 }
 
