@@ -5,6 +5,7 @@
 //! [`writer`]). Fetches take no lock for data on disk or in the read cache; only data of the
 //! active segment not yet on disk is copied out under the writer lock (see [`reader`]).
 
+mod checked;
 mod compact;
 mod open;
 mod reader;
@@ -76,6 +77,9 @@ pub(crate) struct LogInner {
     maintenance: Mutex<()>,
     /// When the background flusher last ran retention (ms since the epoch).
     last_retention_ms: std::sync::atomic::AtomicI64,
+    /// The write path's storage: records the first write or sync failure and refuses writes
+    /// from then on (`checked.rs`).
+    checked: checked::CheckedStorage,
     /// What recovery cut (or, read-only, ignored) at open: see [`Log::recovery_cuts`].
     recovery_cuts: Vec<crate::segment::RecoveryCut>,
     /// Opened with [`Log::open_read_only`]: nothing is ever written.
@@ -387,7 +391,7 @@ impl Log {
 
     /// The first write or sync failure, if the log is poisoned.
     pub fn poisoned(&self) -> Option<Arc<str>> {
-        self.inner.lock_writer().poisoned.clone()
+        self.inner.checked.poisoned()
     }
 
     /// Simulates a crash of this process for tests that reopen in the same process: the log
@@ -466,9 +470,10 @@ impl LogInner {
         let w = self.lock_writer();
         // A read-only log starts closed: it never writes a marker or seals anything.
         if w.closed {
-            return w
-                .poisoned
-                .clone()
+            drop(w);
+            return self
+                .checked
+                .poisoned()
                 .map_or(Ok(()), |cause| Err(MaintenanceError::Poisoned { cause }));
         }
         let w = self.drain_failed_writes(w);

@@ -126,7 +126,9 @@ pub(super) fn open(
     let end = active.data_bytes();
     let next = active.next_offset();
     let builder = last_builder.expect("the last segment has a builder");
+    let checked = super::checked::CheckedStorage::new(Arc::clone(shared.storage()));
     let inner = LogInner {
+        checked,
         id,
         dir: dir.to_path_buf(),
         config,

@@ -79,8 +79,6 @@ pub(crate) struct Writer {
     /// Offsets below this are written and `fdatasync`ed.
     pub synced_offset: u64,
     pub builder: IndexBuilder,
-    /// The first write or sync failure; the log refuses writes from then on.
-    pub poisoned: Option<Arc<str>>,
     /// When unwritten data was first appended (for the flush interval).
     pub dirty_since: Option<Instant>,
     /// When the last batch was appended: the tail goes back once this is old enough.
@@ -144,7 +142,6 @@ impl Writer {
             written_offset: next_offset,
             synced_offset: next_offset,
             builder,
-            poisoned: None,
             dirty_since: None,
             last_append: None,
             roll_clock_ms,
@@ -186,11 +183,6 @@ impl Writer {
             Level::Synced => self.synced_offset >= offset,
         }
     }
-
-    fn poison(&mut self, cause: String) -> Arc<str> {
-        let cause: Arc<str> = Arc::from(cause);
-        self.poisoned.get_or_insert(cause).clone()
-    }
 }
 
 impl LogInner {
@@ -230,7 +222,7 @@ impl LogInner {
             });
         }
         let mut w = self.lock_writer();
-        check_writable(&w)?;
+        self.check_writable(&w)?;
         let base = w.next_offset;
         if base
             .checked_add(offset_count)
@@ -316,13 +308,7 @@ impl LogInner {
         if map.backed_len() < allocated
             && let Err(source) = map.set_backed_len(allocated)
         {
-            let path = w.active.log_path();
-            w.poison(format!("mapping {} failed: {source}", path.display()));
-            return Err(AppendError::Io {
-                op: "map",
-                path,
-                source,
-            });
+            return Err(self.checked.fail("map", w.active.log_path(), source));
         }
         Ok(())
     }
@@ -472,11 +458,7 @@ impl LogInner {
         offset: u64,
     ) -> Result<Guard<'a>, AppendError> {
         loop {
-            if let Some(cause) = &w.poisoned {
-                return Err(AppendError::Poisoned {
-                    cause: cause.clone(),
-                });
-            }
+            self.checked.check()?;
             if w.satisfied(level, offset) {
                 return Ok(w);
             }
@@ -518,19 +500,10 @@ impl LogInner {
             let active = Arc::clone(&w.active);
             let written = w.written_offset;
             drop(w);
-            let result = self.shared.storage().sync_data(&active.file);
+            let result = self.checked.sync_data(&active);
             w = self.lock_writer();
-            if let Err(source) = result {
-                let path = active.log_path();
-                w.poison(format!("fdatasync of {} failed: {source}", path.display()));
-                return (
-                    w,
-                    Err(AppendError::Io {
-                        op: "fdatasync",
-                        path,
-                        source,
-                    }),
-                );
+            if let Err(e) = result {
+                return (w, Err(e));
             }
             w.synced_offset = w.synced_offset.max(written);
             self.publish_durable(&w);
@@ -554,21 +527,11 @@ impl LogInner {
         let active = Arc::clone(&w.active);
         drop(w);
         let result =
-            self.shared
-                .storage()
-                .sync_mapped(&reader, from as usize, (to - from) as usize);
+            self.checked
+                .sync_mapped(&active, &reader, from as usize, (to - from) as usize);
         w = self.lock_writer();
-        if let Err(source) = result {
-            let path = active.log_path();
-            w.poison(format!("msync of {} failed: {source}", path.display()));
-            return (
-                w,
-                Err(AppendError::Io {
-                    op: "msync",
-                    path,
-                    source,
-                }),
-            );
+        if let Err(e) = result {
+            return (w, Err(e));
         }
         w.synced_offset = w.synced_offset.max(target);
         self.publish_durable(&w);
@@ -605,9 +568,8 @@ impl LogInner {
             }
             let active = Arc::clone(&w.active);
             match self
-                .shared
-                .storage()
-                .submit_write(&active.file, queued.bytes, queued.start)
+                .checked
+                .submit_write(&active, queued.bytes, queued.start)
             {
                 Ok(pending) => w.in_flight.push_back(InFlight {
                     pending,
@@ -615,18 +577,7 @@ impl LogInner {
                     data_end: queued.data_end,
                     offset_end: queued.offset_end,
                 }),
-                Err(source) => {
-                    let path = active.log_path();
-                    w.poison(format!("write to {} failed: {source}", path.display()));
-                    return (
-                        w,
-                        Err(AppendError::Io {
-                            op: "write to",
-                            path,
-                            source,
-                        }),
-                    );
-                }
+                Err(e) => return (w, Err(e)),
             }
         }
         (w, Ok(()))
@@ -636,10 +587,10 @@ impl LogInner {
     /// matter): after a failed write the flusher stops waiting for the ones behind it, and
     /// they must not land in the files after the log is closed and reopened.
     pub(crate) fn drain_failed_writes<'a>(&'a self, mut w: Guard<'a>) -> Guard<'a> {
-        while w.poisoned.is_some() && w.flushing {
+        while self.checked.poisoned().is_some() && w.flushing {
             w = self.flushed.wait(w).expect("writer lock poisoned");
         }
-        if w.poisoned.is_none() || w.in_flight.is_empty() {
+        if self.checked.poisoned().is_none() || w.in_flight.is_empty() {
             return w;
         }
         let pending = std::mem::take(&mut w.in_flight);
@@ -654,11 +605,7 @@ impl LogInner {
     /// needed. Returns with the lock held, so the state stays settled until it is released.
     pub(crate) fn settle<'a>(&'a self, mut w: Guard<'a>) -> Result<Guard<'a>, AppendError> {
         loop {
-            if let Some(cause) = &w.poisoned {
-                return Err(AppendError::Poisoned {
-                    cause: cause.clone(),
-                });
-            }
+            self.checked.check()?;
             if w.flushing {
                 w = self.flushed.wait(w).expect("writer lock poisoned");
                 continue;
@@ -682,19 +629,8 @@ impl LogInner {
             + self.shared.align() as u64;
         let new_end = (w.allocated_bytes + step).min(limit).max(end);
         let active = Arc::clone(&w.active);
-        if let Err(source) = self.shared.storage().allocate(
-            &active.file,
-            w.allocated_bytes,
-            new_end - w.allocated_bytes,
-        ) {
-            let path = active.log_path();
-            w.poison(format!("fallocate of {} failed: {source}", path.display()));
-            return Err(AppendError::Io {
-                op: "fallocate",
-                path,
-                source,
-            });
-        }
+        self.checked
+            .allocate(&active, w.allocated_bytes, new_end - w.allocated_bytes)?;
         w.allocated_bytes = new_end;
         Ok(())
     }
@@ -711,19 +647,10 @@ impl LogInner {
             let write = w.in_flight.pop_front().expect("len > keep");
             let active = Arc::clone(&w.active);
             drop(w);
-            let result = write.pending.wait();
+            let result = self.checked.complete_write(&active, write.pending);
             w = self.lock_writer();
-            if let Err(source) = result {
-                let path = active.log_path();
-                w.poison(format!("write to {} failed: {source}", path.display()));
-                return (
-                    w,
-                    Err(AppendError::Io {
-                        op: "write to",
-                        path,
-                        source,
-                    }),
-                );
+            if let Err(e) = result {
+                return (w, Err(e));
             }
             w.written_offset = w.written_offset.max(write.offset_end);
             self.publish_durable(&w);
@@ -754,7 +681,7 @@ impl LogInner {
     /// appended to again would pin its chunk for good.
     pub(crate) fn flush_if_due(&self) {
         let w = self.lock_writer();
-        if w.closed || w.poisoned.is_some() || w.flushing {
+        if w.closed || self.checked.poisoned().is_some() || w.flushing {
             return;
         }
         let interval = self.config.flush_interval();
@@ -810,34 +737,23 @@ impl LogInner {
     /// and starts a new one at the next offset, unless another thread rolled meanwhile.
     fn roll<'a>(&'a self, w: Guard<'a>, bytes: usize) -> Result<Guard<'a>, AppendError> {
         let mut w = self.settle(w)?;
-        check_writable(&w)?;
+        self.check_writable(&w)?;
         if !self.needs_roll(&w, bytes) {
             // Another appender rolled while this one waited.
             return Ok(w);
         }
         // Everything is synced and no flush runs; the lock is held from here to the end, so no
         // append or flush touches the old segment while it is sealed.
-        self.seal_active(&mut w).map_err(|(op, path, source)| {
-            w.poison(format!("{op} {} failed: {source}", path.display()));
-            AppendError::Io { op, path, source }
-        })?;
+        let fail = |(op, path, source)| self.checked.fail(op, path, source);
+        self.seal_active(&mut w).map_err(fail)?;
         let base = w.next_offset;
-        let segment = self.create_segment(base).map_err(|(op, path, source)| {
-            w.poison(format!("{op} {} failed: {source}", path.display()));
-            AppendError::Io { op, path, source }
-        })?;
+        let segment = self.create_segment(base).map_err(fail)?;
         let builder = IndexBuilder::new(self.config.index_interval_bytes);
         *w = Writer::new(Arc::clone(&segment), 0, 0, base, builder);
         if self.shared.uses_mmap() {
-            let map = self.map_active(&segment, 0, 0).map_err(|source| {
-                let path = segment.log_path();
-                w.poison(format!("mapping {} failed: {source}", path.display()));
-                AppendError::Io {
-                    op: "map",
-                    path,
-                    source,
-                }
-            })?;
+            let map = self
+                .map_active(&segment, 0, 0)
+                .map_err(|source| self.checked.fail("map", segment.log_path(), source))?;
             w.map = Some(map);
         }
         self.segments
@@ -906,14 +822,12 @@ fn roll_clock_of_recovered(active: &Segment) -> i64 {
     }
 }
 
-fn check_writable(w: &Writer) -> Result<(), AppendError> {
-    if w.closed {
-        return Err(AppendError::Closed);
+impl LogInner {
+    /// Whether appends may go on: not closed, not poisoned.
+    fn check_writable(&self, w: &Writer) -> Result<(), AppendError> {
+        if w.closed {
+            return Err(AppendError::Closed);
+        }
+        self.checked.check()
     }
-    if let Some(cause) = &w.poisoned {
-        return Err(AppendError::Poisoned {
-            cause: cause.clone(),
-        });
-    }
-    Ok(())
 }

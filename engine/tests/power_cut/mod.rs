@@ -95,6 +95,8 @@ struct State {
     /// count).
     at_cut: BTreeMap<PathBuf, Vec<u8>>,
     powered_off: bool,
+    /// The seam method the cut landed on.
+    cut_call: Option<&'static str>,
 }
 
 impl State {
@@ -203,17 +205,24 @@ impl PowerCut {
         }
     }
 
-    /// Counts a mutating call; fails it if the power is off or goes now.
-    fn enter(&self) -> io::Result<()> {
+    /// Counts a mutating call (`what`: the seam method); fails it if the power is off or goes
+    /// now.
+    fn enter(&self, what: &'static str) -> io::Result<()> {
         if self.is_cut() {
             return Err(eio());
         }
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
         if call >= self.cut_at.load(Ordering::SeqCst) {
+            self.lock().cut_call.get_or_insert(what);
             self.cut();
             return Err(eio());
         }
         Ok(())
+    }
+
+    /// The seam method the cut landed on (`None` before the cut, or for a cut on demand).
+    pub fn cut_call(&self) -> Option<&'static str> {
+        self.lock().cut_call
     }
 
     /// Turns the files into what the cut leaves, choosing with `rng`. Call it once, after the
@@ -332,7 +341,7 @@ impl Storage for PowerCut {
     }
 
     fn open(&self, path: &Path, create: bool) -> io::Result<Arc<File>> {
-        self.enter()?;
+        self.enter("open")?;
         let existed = path.exists();
         let file = self.inner.open(path, create)?;
         let mut state = self.lock();
@@ -356,7 +365,7 @@ impl Storage for PowerCut {
     }
 
     fn submit_write(&self, file: &Arc<File>, data: Bytes, offset: u64) -> io::Result<PendingWrite> {
-        self.enter()?;
+        self.enter("submit_write")?;
         let len = data.len();
         let result = self
             .inner
@@ -382,7 +391,7 @@ impl Storage for PowerCut {
     }
 
     fn sync_data(&self, file: &Arc<File>) -> io::Result<()> {
-        self.enter()?;
+        self.enter("sync_data")?;
         // What is there before the sync starts is durable once it returns; what completes
         // meanwhile may or may not be.
         let (covered, contents) = {
@@ -404,21 +413,21 @@ impl Storage for PowerCut {
     }
 
     fn allocate(&self, file: &Arc<File>, offset: u64, len: u64) -> io::Result<()> {
-        self.enter()?;
+        self.enter("allocate")?;
         self.inner.allocate(file, offset, len)?;
         self.lock().image(file).record(Op::Allocate { offset, len });
         Ok(())
     }
 
     fn set_len(&self, file: &Arc<File>, len: u64) -> io::Result<()> {
-        self.enter()?;
+        self.enter("set_len")?;
         self.inner.set_len(file, len)?;
         self.lock().image(file).record(Op::SetLen(len));
         Ok(())
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.enter()?;
+        self.enter("rename")?;
         self.inner.rename(from, to)?;
         let mut state = self.lock();
         if let Some(image) = state.files.remove(from) {
@@ -438,7 +447,7 @@ impl Storage for PowerCut {
     // risk, which `dirs.rs` models like every other entry.
 
     fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        self.enter()?;
+        self.enter("write_file")?;
         self.inner.write_file(path, bytes)
     }
 
@@ -450,17 +459,17 @@ impl Storage for PowerCut {
     }
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.enter()?;
+        self.enter("remove_file")?;
         self.inner.remove_file(path)
     }
 
     fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
-        self.enter()?;
+        self.enter("remove_dir_all")?;
         self.inner.remove_dir_all(dir)
     }
 
     fn create_dir(&self, dir: &Path) -> io::Result<()> {
-        self.enter()?;
+        self.enter("create_dir")?;
         self.inner.create_dir(dir)
     }
 
@@ -479,7 +488,7 @@ impl Storage for PowerCut {
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.enter()?;
+        self.enter("sync_dir")?;
         // The entries there before the fsync starts are durable once it returns.
         let durable = self.lock().listing(dir);
         self.inner.sync_dir(dir)?;
@@ -492,7 +501,7 @@ impl Storage for PowerCut {
     }
 
     fn sync_mapped(&self, map: &MapReader, offset: usize, len: usize) -> io::Result<()> {
-        self.enter()?;
+        self.enter("sync_mapped")?;
         let Some(published) = map.bytes(offset, len).filter(|_| len > 0) else {
             return self.inner.sync_mapped(map, offset, len);
         };
