@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     fresh_dir(dir);
     std::fs::create_dir_all(metadata_dir(dir)).expect("create the metadata directory");
     std::fs::write(metadata_path(dir, TOPIC), data).expect("write the metadata file");
-    let loaded = match load_all(dir) {
+    let loaded = match load_all(&PortableStorage::new(None), dir, true) {
         Ok(loaded) => loaded,
         Err((path, reason)) => {
             assert_eq!(path, metadata_path(dir, TOPIC));
@@ -47,7 +47,8 @@ fuzz_target!(|data: &[u8]| {
         .expect("an accepted configuration is valid");
 
     write(&PortableStorage::new(None), dir, metadata).expect("write the metadata back");
-    let again = load_all(dir).expect("metadata the engine wrote loads");
+    let again =
+        load_all(&PortableStorage::new(None), dir, true).expect("metadata the engine wrote loads");
     assert_eq!(again.len(), 1);
     assert_same(&again[0], metadata);
 });
