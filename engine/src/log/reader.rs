@@ -226,7 +226,10 @@ impl LogInner {
         let mut last_offset = None;
         while view.len() - end >= BATCH_HEADER_BYTES {
             let header = self.header_in(segment, position + end as u64, &view[end..])?;
-            if header.base_offset as u64 >= high_watermark {
+            // By the last offset: the high watermark always falls on a batch boundary, and an
+            // empty batch (lastOffsetDelta -1, as compaction may leave one) ends before its own
+            // base offset, so its base can equal the high watermark while it lies below it.
+            if header.last_offset() as u64 >= high_watermark {
                 break;
             }
             let total = header.total_bytes();
