@@ -14,7 +14,8 @@ use std::time::Duration;
 /// What the flusher does to each log it watches. A trait, so that this module knows nothing of
 /// the log (the log depends on the shared resources, which own the flusher: no import circle).
 pub(crate) trait Maintained: Send + Sync {
-    /// Writes data that waited longer than the flush interval; hands an idle tail back.
+    /// Writes data that waited longer than the flush interval, and makes durable what pending
+    /// append futures wait for; hands an idle tail back.
     fn flush_if_due(&self);
     /// Runs retention if its interval passed.
     fn retention_if_due(&self, now_ms: i64);
@@ -27,6 +28,8 @@ pub const FLUSHER_TICK_MS: u64 = 20;
 struct State {
     logs: Vec<Weak<dyn Maintained>>,
     stop: bool,
+    /// Set by [`Flusher::wake`]: the next round starts at once instead of after a tick.
+    woken: bool,
 }
 
 /// Owner of the flusher thread; stopping it joins the thread.
@@ -60,6 +63,16 @@ impl Flusher {
     }
 }
 
+impl Flusher {
+    /// Starts a round now: a pending [`crate::AppendHandle`] future needs its log flushed,
+    /// and its poller must not block on the I/O itself.
+    pub fn wake(&self) {
+        let (lock, wake) = &*self.state;
+        lock.lock().expect("flusher lock poisoned").woken = true;
+        wake.notify_all();
+    }
+}
+
 impl Drop for Flusher {
     fn drop(&mut self) {
         let (lock, wake) = &*self.state;
@@ -79,10 +92,14 @@ fn run(state: &(Mutex<State>, Condvar)) {
     let (lock, wake) = state;
     loop {
         let logs: Vec<Arc<dyn Maintained>> = {
-            let guard = lock.lock().expect("flusher lock poisoned");
-            let (mut guard, _) = wake
-                .wait_timeout(guard, Duration::from_millis(FLUSHER_TICK_MS))
-                .expect("flusher lock poisoned");
+            let mut guard = lock.lock().expect("flusher lock poisoned");
+            if !guard.woken {
+                guard = wake
+                    .wait_timeout(guard, Duration::from_millis(FLUSHER_TICK_MS))
+                    .expect("flusher lock poisoned")
+                    .0;
+            }
+            guard.woken = false;
             if guard.stop {
                 return;
             }

@@ -34,7 +34,9 @@ pub use config::{CleanupPolicy, Config, Durability, IoMode};
 pub use error::{AppendError, MaintenanceError, OpenError, ReadError};
 pub use io::IoPath;
 pub use log::retention::{SegmentStats, choose_deletions};
-pub use log::{AppendInfo, CLEAN_SHUTDOWN_FILE, FetchedBatches, Log, ReadRecord, RetentionReport};
+pub use log::{
+    AppendHandle, AppendInfo, CLEAN_SHUTDOWN_FILE, FetchedBatches, Log, ReadRecord, RetentionReport,
+};
 pub use segment::RecoveryCut;
 pub use shared::{Shared, SharedConfig};
 pub use topic::{TopicConfig, TopicError, TopicManager, TopicManagerConfig};

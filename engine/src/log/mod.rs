@@ -7,6 +7,7 @@
 
 mod checked;
 mod compact;
+mod handle;
 mod open;
 mod reader;
 pub(crate) mod retention;
@@ -28,6 +29,7 @@ use crate::record::{
 use crate::segment::Segment;
 use crate::shared::{Shared, SharedConfig};
 
+pub use handle::AppendHandle;
 pub use reader::{FetchedBatches, ReadRecord};
 pub use retention::RetentionReport;
 use timestamp_window::TimestampWindow;
@@ -67,6 +69,9 @@ pub(crate) struct LogInner {
     /// record that a crash or a failed write could take back. Under `None` fetches go to
     /// `next_offset` and this is unused.
     durable_offset: AtomicU64,
+    /// Wakers of pending [`AppendHandle`] futures, woken as `durable_offset` covers them, and
+    /// the offset they need durable.
+    waiters: handle::Waiters,
     /// The earliest offset held.
     start_offset: AtomicU64,
     /// The maintenance lock: held by compaction, retention and close for as long as they
@@ -207,7 +212,7 @@ impl Log {
     }
 
     /// Appends `records` as one batch and returns the offsets assigned, once the log's
-    /// durability is met.
+    /// durability is met: [`Log::submit`] and [`AppendHandle::wait`] in one.
     ///
     /// # Errors
     /// [`AppendError::Empty`], [`AppendError::TooLarge`], an invalid record (a length beyond
@@ -215,18 +220,7 @@ impl Log {
     /// `timestamp_before_max_ms`/`timestamp_after_max_ms` of the wall clock, or a write
     /// failure, after which the log is poisoned.
     pub fn append(&self, records: &[Record<'_>]) -> Result<AppendInfo, AppendError> {
-        self.inner.refuse_read_only()?;
-        if records.is_empty() {
-            return Err(AppendError::Empty);
-        }
-        TimestampWindow::new(&self.inner.config, now_ms())
-            .check(records.iter().map(|r| r.timestamp_ms))?;
-        if self.inner.config.cleanup_policy == CleanupPolicy::Compact
-            && let Some(index) = records.iter().position(|r| r.key.is_none())
-        {
-            return Err(AppendError::KeyRequired { index });
-        }
-        let total = encoded_batch_bytes(records)?;
+        let total = self.check_records(records)?;
         let options = crate::record::BatchOptions::default();
         let (base_offset, last_offset) =
             self.inner
@@ -239,6 +233,51 @@ impl Log {
         })
     }
 
+    /// Appends `records` as one batch without waiting for durability: the returned handle
+    /// resolves to the offsets once the log's durability is met (waited on with
+    /// [`AppendHandle::wait`] or polled as a `Future`), so one producer can keep several
+    /// durable appends in flight and have them share writes and `fdatasync`s. Handles resolve
+    /// in offset order; a failed write or sync fails every handle not yet durable.
+    ///
+    /// # Errors
+    /// As [`Log::append`] for everything found before the batch is in the log; a write
+    /// failure may also be reported here (when the submission itself fails) or by the handle.
+    pub fn submit(&self, records: &[Record<'_>]) -> Result<AppendHandle, AppendError> {
+        let total = self.check_records(records)?;
+        let options = crate::record::BatchOptions::default();
+        let (base_offset, last_offset) =
+            self.inner
+                .submit_encoded(total, records.len() as u64, |dst, base| {
+                    encode_batch(dst, base as i64, records, &options)
+                })?;
+        Ok(self.handle(base_offset, last_offset))
+    }
+
+    fn handle(&self, base_offset: u64, last_offset: u64) -> AppendHandle {
+        let info = AppendInfo {
+            base_offset,
+            last_offset,
+        };
+        let level = Level::for_durability(self.inner.config.durability);
+        AppendHandle::new(Arc::clone(&self.inner), info, level)
+    }
+
+    /// Checks `records` before they are encoded; returns the batch's encoded size.
+    fn check_records(&self, records: &[Record<'_>]) -> Result<usize, AppendError> {
+        self.inner.refuse_read_only()?;
+        if records.is_empty() {
+            return Err(AppendError::Empty);
+        }
+        TimestampWindow::new(&self.inner.config, now_ms())
+            .check(records.iter().map(|r| r.timestamp_ms))?;
+        if self.inner.config.cleanup_policy == CleanupPolicy::Compact
+            && let Some(index) = records.iter().position(|r| r.key.is_none())
+        {
+            return Err(AppendError::KeyRequired { index });
+        }
+        Ok(encoded_batch_bytes(records)?)
+    }
+
     /// Appends an already encoded batch (as a producer sends it): validated (lengths, magic,
     /// CRC, records, contiguous offset deltas, timestamps: see
     /// [`validate_producer_batch`]; every record timestamp within
@@ -249,6 +288,33 @@ impl Log {
     /// [`AppendError::InvalidBatch`] naming what is wrong, [`AppendError::TooLarge`],
     /// [`AppendError::InvalidTimestamp`], or a write failure as for [`Log::append`].
     pub fn append_batch(&self, batch: &[u8]) -> Result<AppendInfo, AppendError> {
+        let header = self.check_batch(batch)?;
+        let (total, count) = (header.total_bytes(), header.last_offset_delta as u64 + 1);
+        let (base_offset, last_offset) = self.inner.append_encoded(total, count, |dst, base| {
+            place_batch(dst, batch, header, base)
+        })?;
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+        })
+    }
+
+    /// [`Log::append_batch`] without waiting for durability, as [`Log::submit`] is to
+    /// [`Log::append`].
+    ///
+    /// # Errors
+    /// As [`Log::append_batch`]; a write failure may also be reported by the handle.
+    pub fn submit_batch(&self, batch: &[u8]) -> Result<AppendHandle, AppendError> {
+        let header = self.check_batch(batch)?;
+        let (total, count) = (header.total_bytes(), header.last_offset_delta as u64 + 1);
+        let (base_offset, last_offset) = self.inner.submit_encoded(total, count, |dst, base| {
+            place_batch(dst, batch, header, base)
+        })?;
+        Ok(self.handle(base_offset, last_offset))
+    }
+
+    /// Checks a producer's batch before it is placed; returns its header.
+    fn check_batch(&self, batch: &[u8]) -> Result<crate::record::BatchHeader, AppendError> {
         self.inner.refuse_read_only()?;
         let max_batch_bytes = self.inner.config.max_batch_bytes;
         // A whole batch over the limit is refused as too large, not as malformed, so the
@@ -282,18 +348,7 @@ impl Log {
                 return Err(AppendError::KeyRequired { index });
             }
         }
-        let count = header.last_offset_delta as u64 + 1;
-        let (base_offset, last_offset) = self.inner.append_encoded(total, count, |dst, base| {
-            dst.copy_from_slice(batch);
-            set_base_offset(dst, base as i64);
-            let mut header = header;
-            header.base_offset = base as i64;
-            Ok(header)
-        })?;
-        Ok(AppendInfo {
-            base_offset,
-            last_offset,
-        })
+        Ok(header)
     }
 
     /// Writes everything appended so far and `fdatasync`s it, whatever the durability mode.
@@ -570,6 +625,23 @@ impl crate::flusher::Maintained for LogInner {
     fn retention_if_due(&self, now_ms: i64) {
         LogInner::retention_if_due(self, now_ms);
     }
+}
+
+/// Copies a validated producer batch into `dst` with its base offset set to `base`.
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "the shape `append_encoded` takes for an encoder"
+)]
+fn place_batch(
+    dst: &mut [u8],
+    batch: &[u8],
+    mut header: crate::record::BatchHeader,
+    base: u64,
+) -> Result<crate::record::BatchHeader, crate::record::BatchError> {
+    dst.copy_from_slice(batch);
+    set_base_offset(dst, base as i64);
+    header.base_offset = base as i64;
+    Ok(header)
 }
 
 /// [`crate::io::create_dir_durable`] with the error an open reports.

@@ -126,9 +126,8 @@ pub(super) fn open(
     let end = active.data_bytes();
     let next = active.next_offset();
     let builder = last_builder.expect("the last segment has a builder");
-    let checked = super::checked::CheckedStorage::new(Arc::clone(shared.storage()));
     let inner = LogInner {
-        checked,
+        checked: super::checked::CheckedStorage::new(Arc::clone(shared.storage())),
         id,
         dir: dir.to_path_buf(),
         config,
@@ -137,6 +136,7 @@ pub(super) fn open(
         flushed: Condvar::new(),
         next_offset: AtomicU64::new(next),
         durable_offset: AtomicU64::new(next),
+        waiters: super::handle::Waiters::default(),
         start_offset: AtomicU64::new(start),
         last_retention_ms: std::sync::atomic::AtomicI64::new(super::now_ms()),
         maintenance: Mutex::new(()),

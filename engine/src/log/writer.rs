@@ -197,6 +197,7 @@ impl LogInner {
             Durability::Sync => w.synced_offset,
         };
         self.durable_offset.fetch_max(durable, Ordering::Release);
+        self.waiters.wake_covered(durable);
     }
 
     /// The high watermark: see [`crate::Log::high_watermark`].
@@ -215,6 +216,57 @@ impl LogInner {
         offset_count: u64,
         encode: impl FnOnce(&mut [u8], u64) -> Result<BatchHeader, BatchError>,
     ) -> Result<(u64, u64), AppendError> {
+        let (w, base, last) = self.encode_into_tail(total_bytes, offset_count, encode)?;
+        match Level::for_durability(self.config.durability) {
+            Some(level) => drop(self.flush_to(w, level, last + 1)?),
+            None => self.submit_ready(w)?,
+        }
+        Ok((base, last))
+    }
+
+    /// The first half of a pipelined append (see [`crate::AppendHandle`]): encodes the batch
+    /// as [`LogInner::append_encoded`] does and submits the chunks that filled, without
+    /// waiting for durability. Returns the offsets assigned.
+    pub(crate) fn submit_encoded(
+        &self,
+        total_bytes: usize,
+        offset_count: u64,
+        encode: impl FnOnce(&mut [u8], u64) -> Result<BatchHeader, BatchError>,
+    ) -> Result<(u64, u64), AppendError> {
+        let (w, base, last) = self.encode_into_tail(total_bytes, offset_count, encode)?;
+        self.submit_ready(w)?;
+        Ok((base, last))
+    }
+
+    /// After an append that does not wait for durability: submits the chunks that filled
+    /// unless a flusher runs (it submits them), and applies backpressure.
+    fn submit_ready(&self, w: Guard<'_>) -> Result<(), AppendError> {
+        match () {
+            // Backpressure: while another thread holds the flusher role (waiting for a slow
+            // `fdatasync`, say), or while a producer keeps appends in flight without waiting,
+            // full chunks would pile up here without limit. Past the pool's budget the
+            // appender waits until everything appended is written: for the flusher's round to
+            // end, then for its own writes.
+            () if w.unwritten_bytes > self.shared.pool().budget_bytes() => {
+                let next = w.next_offset;
+                drop(self.flush_to(w, Level::Written, next)?);
+            }
+            () if !w.queue.is_empty() && !w.flushing => {
+                drop(self.flush_to(w, Level::Submit, 0)?);
+            }
+            () => drop(w),
+        }
+        Ok(())
+    }
+
+    /// Checks, reserves room for and encodes one batch into the tail (or the mapping) and
+    /// publishes it; returns the writer lock still held and the batch's first and last offset.
+    fn encode_into_tail(
+        &self,
+        total_bytes: usize,
+        offset_count: u64,
+        encode: impl FnOnce(&mut [u8], u64) -> Result<BatchHeader, BatchError>,
+    ) -> Result<(Guard<'_>, u64, u64), AppendError> {
         if total_bytes > self.config.max_batch_bytes {
             return Err(AppendError::TooLarge {
                 bytes: total_bytes,
@@ -280,22 +332,7 @@ impl LogInner {
         w.dirty_since.get_or_insert(now);
         w.last_append = Some(now);
         let last = base + offset_count - 1;
-        match Level::for_durability(self.config.durability) {
-            Some(level) => drop(self.flush_to(w, level, last + 1)?),
-            // Backpressure: while another thread holds the flusher role (waiting for a slow
-            // `fdatasync`, say), full chunks would pile up here without limit. Past the pool's
-            // budget the appender waits until everything appended is written: for the
-            // flusher's round to end, then for its own writes.
-            None if w.unwritten_bytes > self.shared.pool().budget_bytes() => {
-                let next = w.next_offset;
-                drop(self.flush_to(w, Level::Written, next)?);
-            }
-            None if !w.queue.is_empty() && !w.flushing => {
-                drop(self.flush_to(w, Level::Submit, 0)?);
-            }
-            None => drop(w),
-        }
-        Ok((base, last))
+        Ok((w, base, last))
     }
 
     /// On the mmap path: makes sure the file backs `bytes` more after the end (preallocating in
@@ -471,6 +508,10 @@ impl LogInner {
         let (mut w, result) = self.flush_round(w, level);
         w.flushing = false;
         self.flushed.notify_all();
+        if result.is_err() {
+            // The log is poisoned: pending append futures resolve to the error.
+            self.waiters.wake_all();
+        }
         result.map(|()| w)
     }
 
@@ -680,8 +721,19 @@ impl LogInner {
     /// acknowledgement leaves the data written but the tail in place, and a log that is never
     /// appended to again would pin its chunk for good.
     pub(crate) fn flush_if_due(&self) {
-        let w = self.lock_writer();
-        if w.closed || self.checked.poisoned().is_some() || w.flushing {
+        let mut w = self.lock_writer();
+        if self.checked.poisoned().is_some() {
+            self.waiters.wake_all();
+            return;
+        }
+        if w.closed {
+            return;
+        }
+        w = match self.drive_wanted(w) {
+            Some(w) => w,
+            None => return,
+        };
+        if w.flushing {
             return;
         }
         let interval = self.config.flush_interval();
@@ -705,6 +757,22 @@ impl LogInner {
             assert!(w.queue.is_empty(), "an idle tail has nothing left to write");
             w.dirty_since = None;
         }
+    }
+
+    /// Makes durable the offsets pending [`crate::AppendHandle`] futures wait for (their
+    /// pollers must not block on I/O, so the flusher thread does it for them). `None` when the
+    /// flush failed (the log is poisoned and the futures were woken with the error).
+    fn drive_wanted<'a>(&'a self, w: Guard<'a>) -> Option<Guard<'a>> {
+        let wanted = self.waiters.wanted_offset.load(Ordering::Acquire);
+        let Some(level) = Level::for_durability(self.config.durability) else {
+            // `None` handles are ready at once: nothing to drive.
+            return Some(w);
+        };
+        if wanted <= self.durable_offset.load(Ordering::Acquire) {
+            return Some(w);
+        }
+        let wanted = wanted.min(w.next_offset);
+        self.flush_to(w, level, wanted).ok()
     }
 
     /// Whether the next batch of `bytes` must go to a new segment (size or age).

@@ -806,6 +806,28 @@ impl TopicManager {
             })
     }
 
+    /// Produces `records` to `partition` of `topic` as one batch without waiting for
+    /// durability (see [`Log::submit`]): the handle resolves to the offsets once the topic's
+    /// durability is met, so one producer keeps several produce requests in flight.
+    ///
+    /// # Errors
+    /// Unknown topic or partition, or the append's error as [`TopicManager::produce`] reports
+    /// it (with nothing written); a later write failure is reported by the handle.
+    pub fn submit(
+        &self,
+        topic: &str,
+        partition: u32,
+        records: &[Record<'_>],
+    ) -> Result<crate::AppendHandle, TopicError> {
+        let log = self.partition(topic, partition)?;
+        log.submit(records).map_err(|source| TopicError::Append {
+            topic: topic.to_string(),
+            partition,
+            source,
+            written: Vec::new(),
+        })
+    }
+
     /// The directory of one partition: `<data_dir>/<topic>-<partition>`.
     pub fn partition_dir(&self, topic: &str, partition: u32) -> PathBuf {
         partition_dir(&self.data_dir, topic, partition)

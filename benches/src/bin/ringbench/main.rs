@@ -119,6 +119,11 @@ enum Command {
         /// Producer threads.
         #[arg(long, default_value_t = 1)]
         producers: usize,
+        /// Produce calls in flight per producer (like Kafka's
+        /// max.in.flight.requests.per.connection): each producer submits up to this many
+        /// before waiting for the oldest; 1 waits for each call before the next.
+        #[arg(long, default_value_t = 1)]
+        in_flight: usize,
         /// Durability of the topic if it has to be created.
         #[arg(long, value_enum, default_value_t = DurabilityArg::None)]
         durability: DurabilityArg,
@@ -247,6 +252,7 @@ fn main() -> ExitCode {
             batch,
             partitions,
             producers,
+            in_flight,
             durability,
             target_rate,
         } => finish(perf::produce(&perf::ProduceOptions {
@@ -258,6 +264,7 @@ fn main() -> ExitCode {
             batch,
             partitions,
             producers: producers.max(1),
+            in_flight: in_flight.max(1),
             durability: durability.into(),
             target_rate,
         })),

@@ -33,6 +33,8 @@ pub struct ProduceOptions {
     pub partitions: u32,
     /// Producer threads.
     pub producers: usize,
+    /// Produce calls in flight per producer (1: each waits before the next is sent).
+    pub in_flight: usize,
     /// Durability of the topic when it is created.
     pub durability: Durability,
     /// Records per second to aim for, over all producers.
@@ -154,6 +156,7 @@ pub fn produce(o: &ProduceOptions) -> Result<String, String> {
                     let mut hist = histogram();
                     let mut sent = 0u64;
                     let mut pacer = Pacer::new(interval);
+                    let mut pending = std::collections::VecDeque::new();
                     loop {
                         let k = next_ref.fetch_add(1, Ordering::Relaxed);
                         let done = deadline.map_or(k >= total_batches, |d| Instant::now() >= d);
@@ -162,12 +165,25 @@ pub fn produce(o: &ProduceOptions) -> Result<String, String> {
                         }
                         let start = pacer.start();
                         let partition = (k % u64::from(partitions)) as u32;
-                        let results = manager_ref
-                            .produce(&o.topic, Some(partition), batch_ref)
+                        if o.in_flight <= 1 {
+                            let results = manager_ref
+                                .produce(&o.topic, Some(partition), batch_ref)
+                                .map_err(|e| e.to_string())?;
+                            record(&mut hist, start.elapsed());
+                            check_produced(&results, partition, batch_ref.len());
+                            sent += batch_ref.len() as u64;
+                            continue;
+                        }
+                        if pending.len() >= o.in_flight {
+                            sent += settle(pending.pop_front(), &mut hist, batch_ref.len())?;
+                        }
+                        let handle = manager_ref
+                            .submit(&o.topic, partition, batch_ref)
                             .map_err(|e| e.to_string())?;
-                        record(&mut hist, start.elapsed());
-                        check_produced(&results, partition, batch_ref.len());
-                        sent += batch_ref.len() as u64;
+                        pending.push_back((start, handle));
+                    }
+                    while let Some(oldest) = pending.pop_front() {
+                        sent += settle(Some(oldest), &mut hist, batch_ref.len())?;
                     }
                     Ok::<_, String>((hist, sent))
                 })
@@ -188,19 +204,40 @@ pub fn produce(o: &ProduceOptions) -> Result<String, String> {
     }
     Ok(format!(
         "{}\n(topic {} with {partitions} partitions in {}, {} producer(s), {} records of {} B per \
-         produce call, latency per produce call{})",
+         produce call, {} in flight per producer, latency per produce call{})",
         summary("sent", sent, sent * o.size as u64, elapsed, &hist),
         o.topic,
         o.dir.display(),
         o.producers,
         batch.len(),
         o.size,
+        o.in_flight,
         if interval.is_some() {
             ", from each call's intended start"
         } else {
             ""
         }
     ))
+}
+
+/// Waits for the oldest produce call in flight, records its latency from its start and
+/// returns the records it sent.
+fn settle(
+    oldest: Option<(Instant, ringlog::AppendHandle)>,
+    hist: &mut Histogram<u64>,
+    records: usize,
+) -> Result<u64, String> {
+    let Some((start, handle)) = oldest else {
+        return Ok(0);
+    };
+    let info = handle.wait().map_err(|e| e.to_string())?;
+    record(hist, start.elapsed());
+    assert_eq!(
+        info.last_offset - info.base_offset + 1,
+        records as u64,
+        "one offset per record"
+    );
+    Ok(records as u64)
 }
 
 /// Options of `ringbench consume`.
@@ -299,6 +336,7 @@ pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
             batch: 16,
             partitions: o.partitions,
             producers: 1,
+            in_flight: 1,
             durability: Durability::None,
             target_rate: None,
         })?;
