@@ -9,17 +9,29 @@
 //! `flock` locks belong to the open file description: the kernel drops the lock when the
 //! holder exits, however it exits (SIGKILL included), so a stale `.lock` file never blocks an
 //! open. The file itself is left in place; its content is only a hint for the error message.
+//! The release can trail the holder's death a little, though (the kernel tears down an
+//! io_uring instance, and the files its workers share, asynchronously, after the process has
+//! been reaped; seen here right after a SIGKILL), so when the pid in the file names a process
+//! that no longer exists, [`DirLock::acquire`] waits up to [`DEAD_HOLDER_WAIT`] for the lock
+//! before it reports [`OpenError::Locked`]. A live holder is reported at once.
 //!
 //! Read-only opens ([`crate::Log::open_read_only`]) take no lock: they change nothing.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::error::OpenError;
 
 /// Name of the lock file in a locked directory.
 pub const LOCK_FILE: &str = ".lock";
+
+/// How long [`DirLock::acquire`] waits for a lock whose recorded holder no longer exists.
+pub const DEAD_HOLDER_WAIT: Duration = Duration::from_secs(5);
+
+/// How often a lock held for a dead holder is tried again.
+const DEAD_HOLDER_RETRY: Duration = Duration::from_millis(5);
 
 /// An exclusive lock on a directory, released when dropped.
 #[derive(Debug)]
@@ -48,15 +60,23 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .map_err(|source| io_error("create the lock file", source))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(OpenError::Locked {
-                    dir: dir.to_path_buf(),
-                    holder_pid: read_pid(&mut file),
-                });
+        let deadline = Instant::now() + DEAD_HOLDER_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let holder_pid = read_pid(&mut file);
+                    if holder_pid.is_some_and(is_gone) && Instant::now() < deadline {
+                        std::thread::sleep(DEAD_HOLDER_RETRY);
+                        continue;
+                    }
+                    return Err(OpenError::Locked {
+                        dir: dir.to_path_buf(),
+                        holder_pid,
+                    });
+                }
+                Err(TryLockError::Error(source)) => return Err(io_error("lock", source)),
             }
-            Err(TryLockError::Error(source)) => return Err(io_error("lock", source)),
         }
         // The pid is a hint for the next opener's message; failing to write it is no reason to
         // refuse the open.
@@ -65,7 +85,13 @@ impl DirLock {
     }
 }
 
+/// Whether no process `pid` exists (it exited and was reaped). Our own pid is never gone.
+fn is_gone(pid: u32) -> bool {
+    pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists()
+}
+
 fn read_pid(file: &mut File) -> Option<u32> {
+    file.rewind().ok()?;
     let mut text = String::new();
     file.read_to_string(&mut text).ok()?;
     text.trim().parse().ok()
@@ -102,5 +128,41 @@ mod tests {
         }
         drop(held);
         DirLock::acquire(dir.path()).expect("the lock is free once its holder is dropped");
+    }
+
+    #[test]
+    fn a_lock_recorded_for_a_dead_process_is_waited_for_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = DirLock::acquire(dir.path()).unwrap();
+        // The holder's pid file names a process that has exited and been reaped.
+        let mut exited = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = exited.id();
+        exited.wait().unwrap();
+        std::fs::write(lock_path(dir.path()), format!("{dead_pid}\n")).unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            drop(held);
+        });
+        let started = Instant::now();
+        DirLock::acquire(dir.path()).expect("the lock of a dead holder is released soon");
+        assert!(
+            started.elapsed() >= Duration::from_millis(90),
+            "acquired while the lock was still held"
+        );
+        release.join().unwrap();
+    }
+
+    #[test]
+    fn a_lock_held_past_the_wait_for_a_dead_process_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = DirLock::acquire(dir.path()).unwrap();
+        let mut exited = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = exited.id();
+        exited.wait().unwrap();
+        std::fs::write(lock_path(dir.path()), format!("{dead_pid}\n")).unwrap();
+        match DirLock::acquire(dir.path()) {
+            Err(OpenError::Locked { holder_pid, .. }) => assert_eq!(holder_pid, Some(dead_pid)),
+            other => panic!("expected Locked, got {other:?}"),
+        }
     }
 }
