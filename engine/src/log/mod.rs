@@ -23,8 +23,7 @@ use crate::config::{CleanupPolicy, Config};
 use crate::error::{AppendError, MaintenanceError, OpenError};
 use crate::io::IoPath;
 use crate::record::{
-    Record, encode_batch, encoded_batch_bytes, peek_batch_bytes, set_base_offset,
-    validate_producer_batch,
+    BatchEncoder, BatchHeader, Record, peek_batch_bytes, set_base_offset, validate_producer_batch,
 };
 use crate::segment::Segment;
 use crate::shared::{Shared, SharedConfig};
@@ -220,13 +219,11 @@ impl Log {
     /// `timestamp_before_max_ms`/`timestamp_after_max_ms` of the wall clock, or a write
     /// failure, after which the log is poisoned.
     pub fn append(&self, records: &[Record<'_>]) -> Result<AppendInfo, AppendError> {
-        let total = self.check_records(records)?;
-        let options = crate::record::BatchOptions::default();
-        let (base_offset, last_offset) =
-            self.inner
-                .append_encoded(total, records.len() as u64, |dst, base| {
-                    encode_batch(dst, base as i64, records, &options)
-                })?;
+        let (base_offset, last_offset) = self.encoded(records, |bytes, header, count| {
+            self.inner.append_encoded(bytes.len(), count, |dst, base| {
+                place_batch(dst, bytes, header, base)
+            })
+        })?;
         Ok(AppendInfo {
             base_offset,
             last_offset,
@@ -243,14 +240,33 @@ impl Log {
     /// As [`Log::append`] for everything found before the batch is in the log; a write
     /// failure may also be reported here (when the submission itself fails) or by the handle.
     pub fn submit(&self, records: &[Record<'_>]) -> Result<AppendHandle, AppendError> {
-        let total = self.check_records(records)?;
-        let options = crate::record::BatchOptions::default();
-        let (base_offset, last_offset) =
-            self.inner
-                .submit_encoded(total, records.len() as u64, |dst, base| {
-                    encode_batch(dst, base as i64, records, &options)
-                })?;
+        let (base_offset, last_offset) = self.encoded(records, |bytes, header, count| {
+            self.inner.submit_encoded(bytes.len(), count, |dst, base| {
+                place_batch(dst, bytes, header, base)
+            })
+        })?;
         Ok(self.handle(base_offset, last_offset))
+    }
+
+    /// Checks `records` and encodes them as one batch (CRC included) in this thread's
+    /// [`BatchEncoder`], outside the writer lock, then hands the bytes, their header and
+    /// offset count to `append`, which only copies them into the log and sets the base offset.
+    fn encoded<T>(
+        &self,
+        records: &[Record<'_>],
+        append: impl FnOnce(&[u8], BatchHeader, u64) -> Result<T, AppendError>,
+    ) -> Result<T, AppendError> {
+        self.check_records(records)?;
+        ENCODER.with_borrow_mut(|encoder| {
+            let total = encoder.plan(records)?;
+            let max = self.inner.config.max_batch_bytes;
+            if total > max {
+                return Err(AppendError::TooLarge { bytes: total, max });
+            }
+            let options = crate::record::BatchOptions::default();
+            let (bytes, header) = encoder.write(records, 0, &options);
+            append(bytes, header, records.len() as u64)
+        })
     }
 
     fn handle(&self, base_offset: u64, last_offset: u64) -> AppendHandle {
@@ -262,8 +278,8 @@ impl Log {
         AppendHandle::new(Arc::clone(&self.inner), info, level)
     }
 
-    /// Checks `records` before they are encoded; returns the batch's encoded size.
-    fn check_records(&self, records: &[Record<'_>]) -> Result<usize, AppendError> {
+    /// Checks `records` before they are encoded.
+    fn check_records(&self, records: &[Record<'_>]) -> Result<(), AppendError> {
         self.inner.refuse_read_only()?;
         if records.is_empty() {
             return Err(AppendError::Empty);
@@ -275,7 +291,7 @@ impl Log {
         {
             return Err(AppendError::KeyRequired { index });
         }
-        Ok(encoded_batch_bytes(records)?)
+        Ok(())
     }
 
     /// Appends an already encoded batch (as a producer sends it): validated (lengths, magic,
@@ -627,7 +643,15 @@ impl crate::flusher::Maintained for LogInner {
     }
 }
 
-/// Copies a validated producer batch into `dst` with its base offset set to `base`.
+thread_local! {
+    /// Each appending thread's encoder: it keeps the largest batch the thread encoded (at most
+    /// `max_batch_bytes` of its logs), so steady-state appends do not allocate.
+    static ENCODER: std::cell::RefCell<BatchEncoder> =
+        std::cell::RefCell::new(BatchEncoder::default());
+}
+
+/// Copies an encoded batch (a validated producer batch, or one of the log's own encoder)
+/// into `dst` with its base offset set to `base`.
 #[expect(
     clippy::unnecessary_wraps,
     reason = "the shape `append_encoded` takes for an encoder"
@@ -635,9 +659,9 @@ impl crate::flusher::Maintained for LogInner {
 fn place_batch(
     dst: &mut [u8],
     batch: &[u8],
-    mut header: crate::record::BatchHeader,
+    mut header: BatchHeader,
     base: u64,
-) -> Result<crate::record::BatchHeader, crate::record::BatchError> {
+) -> Result<BatchHeader, crate::record::BatchError> {
     dst.copy_from_slice(batch);
     set_base_offset(dst, base as i64);
     header.base_offset = base as i64;

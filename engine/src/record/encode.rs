@@ -116,6 +116,15 @@ fn timestamp_delta(record: &Record<'_>, base_timestamp: i64) -> i64 {
 /// `i32::MAX` records; [`BatchError::TooLarge`] if a key, value, header, record or the whole
 /// batch is longer than its i32 length field allows.
 pub fn encoded_batch_bytes(records: &[Record<'_>]) -> Result<usize, BatchError> {
+    size_records(records, |_| {})
+}
+
+/// Sizes the batch of `records`, passing each record's body size (after its length prefix)
+/// to `body_bytes` in order; returns the batch's total size. Checks as [`encoded_batch_bytes`].
+fn size_records(
+    records: &[Record<'_>],
+    mut body_bytes: impl FnMut(usize),
+) -> Result<usize, BatchError> {
     let Some(first) = records.first() else {
         return Err(BatchError::Empty);
     };
@@ -129,6 +138,7 @@ pub fn encoded_batch_bytes(records: &[Record<'_>]) -> Result<usize, BatchError> 
     for (index, record) in records.iter().enumerate() {
         let delta = timestamp_delta(record, first.timestamp_ms);
         let body = record_body_bytes(record, delta, index as i32)?;
+        body_bytes(body);
         total = total.saturating_add(varint_bytes(body as i32) + body);
     }
     if total - LOG_OVERHEAD_BYTES > MAX_FIELD_BYTES {
@@ -167,12 +177,36 @@ pub fn encode_batch(
         });
     }
     let dst = &mut dst[..total];
+    let header = write_batch(
+        dst,
+        base_offset,
+        records,
+        options,
+        |record, delta, index| {
+            record_body_bytes(record, delta, index).expect("sized by encoded_batch_bytes")
+        },
+    );
+    Ok(header)
+}
+
+/// Writes the batch of `records` into `dst`, which is exactly its size, taking each record's
+/// body size from `body_bytes(record, timestamp_delta, offset_delta)`; returns the header
+/// written, CRC included. Lengths were checked when the batch was sized.
+fn write_batch(
+    dst: &mut [u8],
+    base_offset: i64,
+    records: &[Record<'_>],
+    options: &BatchOptions,
+    mut body_bytes: impl FnMut(&Record<'_>, i64, i32) -> usize,
+) -> BatchHeader {
+    let total = dst.len();
     let base_timestamp = records[0].timestamp_ms;
     let mut max_timestamp = i64::MIN;
     let mut pos = BATCH_HEADER_BYTES;
     for (index, record) in records.iter().enumerate() {
         let delta = timestamp_delta(record, base_timestamp);
-        write_record(dst, &mut pos, record, delta, index as i32)?;
+        let body = body_bytes(record, delta, index as i32);
+        write_record(dst, &mut pos, record, delta, index as i32, body);
         max_timestamp = max_timestamp.max(record.timestamp_ms);
     }
     assert_eq!(pos, total, "records must fill the size computed for them");
@@ -198,7 +232,69 @@ pub fn encode_batch(
     header.write(dst);
     header.crc = format::batch_crc(dst);
     dst[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&header.crc.to_be_bytes());
-    Ok(header)
+    header
+}
+
+/// Encodes batches into a buffer it keeps, sizing every record once (a sizing pass, then a
+/// writing pass that reuses the sizes), so appends encode without allocating once the buffer
+/// has grown to their batch size: [`BatchEncoder::plan`] sizes a batch, which the caller may
+/// refuse before anything is written, and [`BatchEncoder::write`] encodes it.
+///
+/// The partition log encodes here, outside its writer lock, and only copies the finished
+/// batch into the log under the lock, setting its `baseOffset` (outside the CRC).
+#[derive(Debug, Default)]
+pub struct BatchEncoder {
+    /// Body size of each record of the planned batch.
+    body_bytes: Vec<usize>,
+    /// The encoded batch is `buf[..total_bytes]`; the buffer only grows.
+    buf: Vec<u8>,
+    /// Size of the planned batch.
+    total_bytes: usize,
+}
+
+impl BatchEncoder {
+    /// Sizes the batch of `records` and remembers the sizes for [`BatchEncoder::write`];
+    /// returns its total size.
+    ///
+    /// # Errors
+    /// As [`encoded_batch_bytes`].
+    pub fn plan(&mut self, records: &[Record<'_>]) -> Result<usize, BatchError> {
+        self.body_bytes.clear();
+        self.total_bytes = 0;
+        let body_bytes = &mut self.body_bytes;
+        let total = size_records(records, |body| body_bytes.push(body))?;
+        self.total_bytes = total;
+        Ok(total)
+    }
+
+    /// Encodes the batch last planned, with `records` the same slice passed to
+    /// [`BatchEncoder::plan`], and offsets from `base_offset`. Returns the batch and its
+    /// header.
+    ///
+    /// # Panics
+    /// If `records` is not the planned batch (a different record count), or nothing was
+    /// planned.
+    pub fn write(
+        &mut self,
+        records: &[Record<'_>],
+        base_offset: i64,
+        options: &BatchOptions,
+    ) -> (&[u8], BatchHeader) {
+        assert!(
+            self.total_bytes > 0 && records.len() == self.body_bytes.len(),
+            "BatchEncoder::write needs the records BatchEncoder::plan sized"
+        );
+        let total = self.total_bytes;
+        if self.buf.len() < total {
+            self.buf.resize(total, 0);
+        }
+        let dst = &mut self.buf[..total];
+        let mut sizes = self.body_bytes.iter();
+        let header = write_batch(dst, base_offset, records, options, |_, _, _| {
+            *sizes.next().expect("one size per record")
+        });
+        (&self.buf[..total], header)
+    }
 }
 
 fn put(dst: &mut [u8], pos: &mut usize, bytes: &[u8]) {
@@ -206,45 +302,49 @@ fn put(dst: &mut [u8], pos: &mut usize, bytes: &[u8]) {
     *pos += bytes.len();
 }
 
-fn put_nullable(dst: &mut [u8], pos: &mut usize, field: Option<&[u8]>) -> Result<(), BatchError> {
+/// Writes a varint into room the sizing pass reserved.
+fn put_varint(dst: &mut [u8], pos: &mut usize, value: i32) {
+    write_varint(dst, pos, value).expect("room sized for the varint");
+}
+
+fn put_nullable(dst: &mut [u8], pos: &mut usize, field: Option<&[u8]>) {
     match field {
-        None => write_varint(dst, pos, -1),
+        None => put_varint(dst, pos, -1),
         Some(bytes) => {
-            write_varint(dst, pos, bytes.len() as i32)?;
+            put_varint(dst, pos, bytes.len() as i32);
             put(dst, pos, bytes);
-            Ok(())
         }
     }
 }
 
-/// Writes one record at `dst[*pos..]`. Lengths were checked by [`encoded_batch_bytes`].
+/// Writes one record whose body is `body` bytes at `dst[*pos..]`. Lengths were checked when
+/// the batch was sized, so nothing here can fail.
 fn write_record(
     dst: &mut [u8],
     pos: &mut usize,
     record: &Record<'_>,
     timestamp_delta: i64,
     offset_delta: i32,
-) -> Result<(), BatchError> {
-    let body = record_body_bytes(record, timestamp_delta, offset_delta)?;
-    write_varint(dst, pos, body as i32)?;
+    body: usize,
+) {
+    put_varint(dst, pos, body as i32);
     let body_start = *pos;
     put(dst, pos, &[0]); // attributes: unused in v2
-    write_varlong(dst, pos, timestamp_delta)?;
-    write_varint(dst, pos, offset_delta)?;
-    put_nullable(dst, pos, record.key)?;
-    put_nullable(dst, pos, record.value)?;
-    write_varint(dst, pos, record.headers.len() as i32)?;
+    write_varlong(dst, pos, timestamp_delta).expect("sized");
+    put_varint(dst, pos, offset_delta);
+    put_nullable(dst, pos, record.key);
+    put_nullable(dst, pos, record.value);
+    put_varint(dst, pos, record.headers.len() as i32);
     for header in record.headers {
-        write_varint(dst, pos, header.key.len() as i32)?;
+        put_varint(dst, pos, header.key.len() as i32);
         put(dst, pos, header.key.as_bytes());
-        put_nullable(dst, pos, header.value)?;
+        put_nullable(dst, pos, header.value);
     }
     assert_eq!(
         *pos - body_start,
         body,
         "record body must match its length prefix"
     );
-    Ok(())
 }
 
 #[cfg(test)]
@@ -396,5 +496,53 @@ mod tests {
             0x01, // null header value
         ];
         assert_eq!(&dst[BATCH_HEADER_BYTES..header.total_bytes()], body);
+    }
+
+    #[test]
+    fn batch_encoder_writes_the_bytes_encode_batch_writes() {
+        let headers = [Header {
+            key: "h",
+            value: Some(b"v"),
+        }];
+        let big = vec![7_u8; 300];
+        let records = [
+            record(Some(b"k"), Some(&big), 1_000),
+            Record {
+                key: None,
+                value: Some(b"x"),
+                timestamp_ms: 900,
+                headers: &headers,
+            },
+            record(None, None, 5_000),
+        ];
+        let options = BatchOptions {
+            producer_id: 3,
+            ..BatchOptions::default()
+        };
+        let mut expected = vec![0; encoded_batch_bytes(&records).unwrap()];
+        let expected_header = encode_batch(&mut expected, 11, &records, &options).unwrap();
+        let mut encoder = BatchEncoder::default();
+        // A larger batch first: the buffer keeps its size, the second batch must not carry
+        // any of its bytes.
+        let long = [record(Some(&big), Some(&big), 1); 4];
+        encoder.plan(&long).unwrap();
+        encoder.write(&long, 0, &options);
+        assert_eq!(encoder.plan(&records).unwrap(), expected.len());
+        let (bytes, header) = encoder.write(&records, 11, &options);
+        assert_eq!(bytes, &expected[..]);
+        assert_eq!(header, expected_header);
+    }
+
+    #[test]
+    fn batch_encoder_plan_refuses_what_encoded_batch_bytes_refuses() {
+        let mut encoder = BatchEncoder::default();
+        assert_eq!(encoder.plan(&[]), Err(BatchError::Empty));
+    }
+
+    #[test]
+    #[should_panic(expected = "needs the records BatchEncoder::plan sized")]
+    fn batch_encoder_write_without_a_plan_panics() {
+        let mut encoder = BatchEncoder::default();
+        encoder.write(&[record(None, None, 1)], 0, &BatchOptions::default());
     }
 }

@@ -23,7 +23,7 @@ pub use decode::{
     BatchLimits, DEFAULT_MAX_BATCH_BYTES, HeaderIter, HeaderView, RecordIter, RecordView,
     peek_batch_bytes, records, set_base_offset, validate_batch, validate_producer_batch,
 };
-pub use encode::{BatchOptions, Header, Record, encode_batch, encoded_batch_bytes};
+pub use encode::{BatchEncoder, BatchOptions, Header, Record, encode_batch, encoded_batch_bytes};
 pub use error::BatchError;
 pub use format::{
     BATCH_HEADER_BYTES, BatchHeader, LOG_OVERHEAD_BYTES, MAGIC_V2, MIN_BATCH_LENGTH, TimestampType,
