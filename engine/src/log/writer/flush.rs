@@ -1,0 +1,260 @@
+//! Flushing and group commit: the flusher role, submitting queued writes, completing them,
+//! `fdatasync`, and the background flusher's periodic work.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::config::DEFAULT_FLUSH_INTERVAL_MS;
+use crate::error::AppendError;
+
+use super::{Guard, InFlight, Level, LogInner};
+
+impl LogInner {
+    /// Waits until offsets below `offset` reach `level` (or, for [`Level::Submit`], until the
+    /// queue is submitted), becoming the flusher when nobody else is.
+    pub(crate) fn flush_to<'a>(
+        &'a self,
+        mut w: Guard<'a>,
+        level: Level,
+        offset: u64,
+    ) -> Result<Guard<'a>, AppendError> {
+        loop {
+            self.checked.check()?;
+            if w.satisfied(level, offset) {
+                return Ok(w);
+            }
+            if !w.flushing {
+                break;
+            }
+            w = self.flushed.wait(w).expect("writer lock poisoned");
+        }
+        w.flushing = true;
+        let (mut w, result) = self.flush_round(w, level);
+        w.flushing = false;
+        self.flushed.notify_all();
+        if result.is_err() {
+            // The log is poisoned: pending append futures resolve to the error.
+            self.waiters.wake_all();
+        }
+        result.map(|()| w)
+    }
+
+    /// One round of the flusher role: queue the tail if `level` needs it, submit the queue, and
+    /// wait for writes and `fdatasync` as `level` asks. The lock is released while waiting.
+    pub(super) fn flush_round<'a>(
+        &'a self,
+        mut w: Guard<'a>,
+        level: Level,
+    ) -> (Guard<'a>, Result<(), AppendError>) {
+        if w.map.is_some() {
+            return self.sync_mapped(w, level);
+        }
+        if level >= Level::Written {
+            self.queue_tail_copy(&mut w);
+        }
+        let (mut w, result) = self.submit_queue(w);
+        if result.is_err() || level == Level::Submit {
+            return (w, result);
+        }
+        let (guard, result) = self.complete_in_flight(w, 0);
+        w = guard;
+        if let Err(e) = result {
+            return (w, Err(e));
+        }
+        if level == Level::Synced && w.synced_offset < w.written_offset {
+            let active = Arc::clone(&w.active);
+            let written = w.written_offset;
+            drop(w);
+            let result = self.checked.sync_data(&active);
+            w = self.lock_writer();
+            if let Err(e) = result {
+                return (w, Err(e));
+            }
+            w.synced_offset = w.synced_offset.max(written);
+            self.publish_durable(&w);
+        }
+        (w, Ok(()))
+    }
+
+    /// Submits every queued write in order, preallocating ahead of them, and waiting first for
+    /// an in-flight write of the same page or when too many writes are in flight.
+    pub(super) fn submit_queue<'a>(
+        &'a self,
+        mut w: Guard<'a>,
+    ) -> (Guard<'a>, Result<(), AppendError>) {
+        while let Some(next) = w.queue.front() {
+            let start = next.start;
+            let overlaps = w
+                .in_flight
+                .back()
+                .is_some_and(|last| last.padded_end > start);
+            let keep = if overlaps {
+                0
+            } else {
+                self.config.max_writes_in_flight - 1
+            };
+            if w.in_flight.len() > keep {
+                let (guard, result) = self.complete_in_flight(w, keep);
+                w = guard;
+                if result.is_err() {
+                    return (w, result);
+                }
+                continue;
+            }
+            let queued = w.queue.pop_front().expect("front exists");
+            let padded_end = queued.start + queued.bytes.len() as u64;
+            if let Err(e) = self.preallocate(&mut w, padded_end) {
+                return (w, Err(e));
+            }
+            let active = Arc::clone(&w.active);
+            match self
+                .checked
+                .submit_write(&active, queued.bytes, queued.start)
+            {
+                Ok(pending) => w.in_flight.push_back(InFlight {
+                    pending,
+                    padded_end,
+                    data_end: queued.data_end,
+                    offset_end: queued.offset_end,
+                }),
+                Err(e) => return (w, Err(e)),
+            }
+        }
+        (w, Ok(()))
+    }
+
+    /// Completes in-flight writes, oldest first, until at most `keep` remain. The lock is
+    /// released while waiting; the caller holds the flusher role, so nobody else touches the
+    /// in-flight queue meanwhile.
+    pub(super) fn complete_in_flight<'a>(
+        &'a self,
+        mut w: Guard<'a>,
+        keep: usize,
+    ) -> (Guard<'a>, Result<(), AppendError>) {
+        while w.in_flight.len() > keep {
+            let write = w.in_flight.pop_front().expect("len > keep");
+            let active = Arc::clone(&w.active);
+            drop(w);
+            let result = self.checked.complete_write(&active, write.pending);
+            w = self.lock_writer();
+            if let Err(e) = result {
+                return (w, Err(e));
+            }
+            w.written_offset = w.written_offset.max(write.offset_end);
+            self.publish_durable(&w);
+            active
+                .disk_bytes
+                .fetch_max(write.data_end, Ordering::AcqRel);
+            let disk = write.data_end;
+            while w
+                .unwritten
+                .front()
+                .is_some_and(|(start, bytes)| start + bytes.len() as u64 <= disk)
+            {
+                if let Some((_, bytes)) = w.unwritten.pop_front() {
+                    w.unwritten_bytes -= bytes.len();
+                }
+            }
+            if w.in_flight.is_empty() && w.queue.is_empty() && w.queued_pos >= w.end_pos {
+                w.dirty_since = None;
+            }
+        }
+        (w, Ok(()))
+    }
+
+    /// On a poisoned log, waits for the writes still in flight (their results no longer
+    /// matter): after a failed write the flusher stops waiting for the ones behind it, and
+    /// they must not land in the files after the log is closed and reopened.
+    pub(crate) fn drain_failed_writes<'a>(&'a self, mut w: Guard<'a>) -> Guard<'a> {
+        while self.checked.poisoned().is_some() && w.flushing {
+            w = self.flushed.wait(w).expect("writer lock poisoned");
+        }
+        if self.checked.poisoned().is_none() || w.in_flight.is_empty() {
+            return w;
+        }
+        let pending = std::mem::take(&mut w.in_flight);
+        drop(w);
+        for write in pending {
+            let _ = write.pending.wait();
+        }
+        self.lock_writer()
+    }
+
+    /// Waits until everything appended is written and synced and no flush runs, flushing as
+    /// needed. Returns with the lock held, so the state stays settled until it is released.
+    pub(crate) fn settle<'a>(&'a self, mut w: Guard<'a>) -> Result<Guard<'a>, AppendError> {
+        loop {
+            self.checked.check()?;
+            if w.flushing {
+                w = self.flushed.wait(w).expect("writer lock poisoned");
+                continue;
+            }
+            if w.queue.is_empty() && w.in_flight.is_empty() && w.synced_offset >= w.next_offset {
+                return Ok(w);
+            }
+            let next = w.next_offset;
+            w = self.flush_to(w, Level::Synced, next)?;
+        }
+    }
+
+    /// Called by the background flusher: writes data that waited longer than the flush
+    /// interval, and gives the tail's buffer back once the log is idle (see
+    /// [`Writer::tail_is_idle`]), in every durability mode: under `Write` and `Sync` every
+    /// acknowledgement leaves the data written but the tail in place, and a log that is never
+    /// appended to again would pin its chunk for good.
+    pub(crate) fn flush_if_due(&self) {
+        let mut w = self.lock_writer();
+        if self.checked.poisoned().is_some() {
+            self.waiters.wake_all();
+            return;
+        }
+        if w.closed {
+            return;
+        }
+        w = match self.drive_wanted(w) {
+            Some(w) => w,
+            None => return,
+        };
+        if w.flushing {
+            return;
+        }
+        let interval = self.config.flush_interval();
+        let due = interval
+            .zip(w.dirty_since)
+            .is_some_and(|(interval, since)| since.elapsed() >= interval);
+        let mut w = if due {
+            let next = w.next_offset;
+            match self.flush_to(w, Level::Written, next) {
+                Ok(w) => w,
+                Err(_) => return,
+            }
+        } else {
+            w
+        };
+        let idle_after = interval.unwrap_or(Duration::from_millis(DEFAULT_FLUSH_INTERVAL_MS));
+        if w.tail_is_idle(idle_after) {
+            // Everything is on disk; the tail's bytes stay readable through the cache (copied
+            // out when they fill less than half of the chunk, so the chunk goes back now).
+            self.freeze_tail(&mut w);
+            assert!(w.queue.is_empty(), "an idle tail has nothing left to write");
+            w.dirty_since = None;
+        }
+    }
+
+    /// Makes durable the offsets pending [`crate::AppendHandle`] futures wait for (their
+    /// pollers must not block on I/O, so the flusher thread does it for them). `None` when the
+    /// flush failed (the log is poisoned and the futures were woken with the error).
+    pub(super) fn drive_wanted<'a>(&'a self, w: Guard<'a>) -> Option<Guard<'a>> {
+        let wanted = self.waiters.wanted_offset.load(Ordering::Acquire);
+        let Some(level) = Level::for_durability(self.config.durability) else {
+            // `None` handles are ready at once: nothing to drive.
+            return Some(w);
+        };
+        if wanted <= self.durable_offset.load(Ordering::Acquire) {
+            return Some(w);
+        }
+        let wanted = wanted.min(w.next_offset);
+        self.flush_to(w, level, wanted).ok()
+    }
+}

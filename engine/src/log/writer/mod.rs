@@ -1,0 +1,328 @@
+//! The write path of a partition log.
+//!
+//! Appends encode batches straight into the *tail*: an aligned chunk that mirrors the active
+//! segment's file from `tail_pos` (a page boundary). When the tail fills it is *frozen* into an
+//! immutable [`Bytes`], handed to the read cache and queued for one direct write; a new tail
+//! starts with a copy of the partial last page, which the next write rewrites (in order:
+//! a write never starts while an earlier write of the same page is in flight).
+//!
+//! One thread at a time holds the *flusher role* (`Writer::flushing`): it submits queued writes,
+//! waits for completions and runs `fdatasync`, with the writer lock released while it waits,
+//! so other threads keep appending meanwhile. Appenders that need durability wait on a condvar
+//! until the offsets they need are written or synced; the next flusher covers everything
+//! appended meanwhile in one write and one `fdatasync` (group commit).
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::buffer_pool::PooledBuf;
+use crate::config::Durability;
+use crate::error::AppendError;
+use crate::io::PendingWrite;
+use crate::record::{BatchError, BatchHeader};
+use crate::segment::{IndexBuilder, Segment};
+use ringlog_sys::mmap::MapWriter;
+
+use super::LogInner;
+use roll::roll_clock_of_recovered;
+
+mod flush;
+mod mapped;
+mod roll;
+mod tail;
+
+/// A frozen range of the active segment waiting to be written.
+pub(super) struct Queued {
+    /// Page-aligned file position of `bytes[0]`.
+    start: u64,
+    /// The bytes to write, padded with zeros to a page boundary.
+    bytes: Bytes,
+    /// Exact end of valid data this write carries.
+    data_end: u64,
+    /// Offsets below this are carried by this write and the ones before it.
+    offset_end: u64,
+}
+
+/// A write in flight.
+pub(super) struct InFlight {
+    pending: PendingWrite,
+    padded_end: u64,
+    data_end: u64,
+    offset_end: u64,
+}
+
+/// The mutable state of the write path, under `LogInner::writer`.
+pub(crate) struct Writer {
+    pub active: Arc<Segment>,
+    /// The chunk appends go into; `None` while idle (its buffer went back to the pool).
+    tail: Option<PooledBuf>,
+    /// Page-aligned file position of `tail[0]`.
+    tail_pos: u64,
+    /// Exact end of valid data in the active segment.
+    pub end_pos: u64,
+    /// Data below this position has been queued or submitted for writing.
+    queued_pos: u64,
+    /// Frozen ranges not submitted yet, in file order.
+    queue: VecDeque<Queued>,
+    /// Submitted writes, in file order.
+    in_flight: VecDeque<InFlight>,
+    /// Frozen ranges whose writes have not completed yet: readers find their bytes here.
+    pub unwritten: VecDeque<(u64, Bytes)>,
+    /// Bytes of the ranges in `unwritten`: under `Durability::None` appenders wait once this
+    /// exceeds the buffer pool's budget (see [`LogInner::append_encoded`]).
+    unwritten_bytes: usize,
+    /// One thread holds the flusher role at a time.
+    flushing: bool,
+    /// File size after preallocation.
+    pub allocated_bytes: u64,
+    pub next_offset: u64,
+    /// Offsets below this are written to disk.
+    pub written_offset: u64,
+    /// Offsets below this are written and `fdatasync`ed.
+    pub synced_offset: u64,
+    pub builder: IndexBuilder,
+    /// When unwritten data was first appended (for the flush interval).
+    pub dirty_since: Option<Instant>,
+    /// When the last batch was appended: the tail goes back once this is old enough.
+    last_append: Option<Instant>,
+    /// Wall-clock ms since the epoch from which the active segment's age counts for
+    /// `segment_ms` (see [`roll::roll_clock_of_recovered`]); `None` while it holds no batch.
+    roll_clock_ms: Option<i64>,
+    pub closed: bool,
+    /// On the mmap path, the active segment's mapping: appends are encoded straight into it.
+    pub map: Option<MapWriter>,
+    /// On the mmap path, bytes below this were `msync`ed.
+    pub map_synced_pos: u64,
+}
+
+/// How far a flush must go.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(crate) enum Level {
+    /// Submit what is queued; wait only where ordering or the in-flight limit requires.
+    Submit,
+    /// Everything appended is written.
+    Written,
+    /// Everything appended is written and `fdatasync`ed.
+    Synced,
+}
+
+impl Level {
+    pub fn for_durability(durability: Durability) -> Option<Level> {
+        match durability {
+            Durability::None => None,
+            Durability::Write => Some(Level::Written),
+            Durability::Sync => Some(Level::Synced),
+        }
+    }
+}
+
+type Guard<'a> = MutexGuard<'a, Writer>;
+
+impl Writer {
+    /// Writer state for `active`, whose valid data ends at `end_pos` and is all on disk.
+    pub fn new(
+        active: Arc<Segment>,
+        end_pos: u64,
+        allocated_bytes: u64,
+        next_offset: u64,
+        builder: IndexBuilder,
+    ) -> Self {
+        let roll_clock_ms = (end_pos > 0).then(|| roll_clock_of_recovered(&active));
+        Writer {
+            active,
+            tail: None,
+            tail_pos: 0,
+            end_pos,
+            queued_pos: end_pos,
+            queue: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            unwritten: VecDeque::new(),
+            unwritten_bytes: 0,
+            flushing: false,
+            allocated_bytes,
+            next_offset,
+            written_offset: next_offset,
+            synced_offset: next_offset,
+            builder,
+            dirty_since: None,
+            last_append: None,
+            roll_clock_ms,
+            closed: false,
+            map: None,
+            map_synced_pos: end_pos,
+        }
+    }
+
+    fn satisfied(&self, level: Level, offset: u64) -> bool {
+        match level {
+            Level::Submit => self.queue.is_empty(),
+            Level::Written => self.written_offset >= offset,
+            Level::Synced => self.synced_offset >= offset,
+        }
+    }
+}
+
+impl LogInner {
+    /// Raises the high watermark to what reached the log's durability (`written_offset` under
+    /// `Write`, `synced_offset` under `Sync`). Called under the writer lock wherever either
+    /// grows; the Release store pairs with the Acquire load of fetches, which read the bytes
+    /// below it (published earlier by `data_bytes`) only after seeing it.
+    fn publish_durable(&self, w: &Writer) {
+        let durable = match self.config.durability {
+            Durability::None => return,
+            Durability::Write => w.written_offset,
+            Durability::Sync => w.synced_offset,
+        };
+        self.durable_offset.fetch_max(durable, Ordering::Release);
+        self.waiters.wake_covered(durable);
+    }
+
+    /// The high watermark: see [`crate::Log::high_watermark`].
+    pub(super) fn high_watermark(&self) -> u64 {
+        match self.config.durability {
+            Durability::None => self.next_offset.load(Ordering::Acquire),
+            Durability::Write | Durability::Sync => self.durable_offset.load(Ordering::Acquire),
+        }
+    }
+
+    /// Appends one batch of `total_bytes` covering `offset_count` offsets, encoded in place by
+    /// `encode(dst, base_offset)`, and waits as the log's durability asks.
+    pub(crate) fn append_encoded(
+        &self,
+        total_bytes: usize,
+        offset_count: u64,
+        encode: impl FnOnce(&mut [u8], u64) -> Result<BatchHeader, BatchError>,
+    ) -> Result<(u64, u64), AppendError> {
+        let (w, base, last) = self.encode_into_tail(total_bytes, offset_count, encode)?;
+        match Level::for_durability(self.config.durability) {
+            Some(level) => drop(self.flush_to(w, level, last + 1)?),
+            None => self.submit_ready(w)?,
+        }
+        Ok((base, last))
+    }
+
+    /// The first half of a pipelined append (see [`crate::AppendHandle`]): encodes the batch
+    /// as [`LogInner::append_encoded`] does and submits the chunks that filled, without
+    /// waiting for durability. Returns the offsets assigned.
+    pub(crate) fn submit_encoded(
+        &self,
+        total_bytes: usize,
+        offset_count: u64,
+        encode: impl FnOnce(&mut [u8], u64) -> Result<BatchHeader, BatchError>,
+    ) -> Result<(u64, u64), AppendError> {
+        let (w, base, last) = self.encode_into_tail(total_bytes, offset_count, encode)?;
+        self.submit_ready(w)?;
+        Ok((base, last))
+    }
+
+    /// After an append that does not wait for durability: submits the chunks that filled
+    /// unless a flusher runs (it submits them), and applies backpressure.
+    fn submit_ready(&self, w: Guard<'_>) -> Result<(), AppendError> {
+        match () {
+            // Backpressure: while another thread holds the flusher role (waiting for a slow
+            // `fdatasync`, say), or while a producer keeps appends in flight without waiting,
+            // full chunks would pile up here without limit. Past the pool's budget the
+            // appender waits until everything appended is written: for the flusher's round to
+            // end, then for its own writes.
+            () if w.unwritten_bytes > self.shared.pool().budget_bytes() => {
+                let next = w.next_offset;
+                drop(self.flush_to(w, Level::Written, next)?);
+            }
+            () if !w.queue.is_empty() && !w.flushing => {
+                drop(self.flush_to(w, Level::Submit, 0)?);
+            }
+            () => drop(w),
+        }
+        Ok(())
+    }
+
+    /// Checks, reserves room for and encodes one batch into the tail (or the mapping) and
+    /// publishes it; returns the writer lock still held and the batch's first and last offset.
+    fn encode_into_tail(
+        &self,
+        total_bytes: usize,
+        offset_count: u64,
+        encode: impl FnOnce(&mut [u8], u64) -> Result<BatchHeader, BatchError>,
+    ) -> Result<(Guard<'_>, u64, u64), AppendError> {
+        if total_bytes > self.config.max_batch_bytes {
+            return Err(AppendError::TooLarge {
+                bytes: total_bytes,
+                max: self.config.max_batch_bytes,
+            });
+        }
+        let mut w = self.lock_writer();
+        self.check_writable(&w)?;
+        let base = w.next_offset;
+        if base
+            .checked_add(offset_count)
+            .is_none_or(|end| end > i64::MAX as u64)
+        {
+            return Err(AppendError::OffsetOverflow {
+                next_offset: base,
+                records: offset_count as usize,
+            });
+        }
+        if self.needs_roll(&w, total_bytes) {
+            w = self.roll(w, total_bytes)?;
+        }
+        let base = w.next_offset;
+        let header = if w.map.is_some() {
+            self.reserve_mapped(&mut w, total_bytes)?;
+            let end_pos = w.end_pos as usize;
+            let map = w.map.as_mut().expect("checked above");
+            let header = encode(map.unpublished_mut(end_pos, total_bytes), base)?;
+            map.publish(end_pos + total_bytes);
+            header
+        } else {
+            self.reserve_tail(&mut w, total_bytes)?;
+            let w = &mut *w;
+            let tail = w.tail.as_mut().expect("reserve_tail leaves a tail");
+            let from = tail.len();
+            let header = encode(&mut tail.full_mut()[from..from + total_bytes], base)?;
+            tail.set_len(from + total_bytes);
+            header
+        };
+        assert_eq!(
+            header.total_bytes(),
+            total_bytes,
+            "encoded batch size differs from its reservation"
+        );
+        let position = w.end_pos;
+        if position == 0 {
+            w.roll_clock_ms = Some(super::now_ms());
+        }
+        let active = Arc::clone(&w.active);
+        w.builder.on_batch(&active, &header, position);
+        w.end_pos += total_bytes as u64;
+        w.next_offset = base + offset_count;
+        active.next_offset.store(w.next_offset, Ordering::Release);
+        active.data_bytes.store(w.end_pos, Ordering::Release);
+        self.next_offset.store(w.next_offset, Ordering::Release);
+        if w.map.is_some() {
+            // In the page cache: as safe as a completed write.
+            w.written_offset = w.next_offset;
+            self.publish_durable(&w);
+            w.queued_pos = w.end_pos;
+            active.disk_bytes.store(w.end_pos, Ordering::Release);
+        }
+        let now = Instant::now();
+        w.dirty_since.get_or_insert(now);
+        w.last_append = Some(now);
+        let last = base + offset_count - 1;
+        Ok((w, base, last))
+    }
+}
+
+impl LogInner {
+    /// Whether appends may go on: not closed, not poisoned.
+    fn check_writable(&self, w: &Writer) -> Result<(), AppendError> {
+        if w.closed {
+            return Err(AppendError::Closed);
+        }
+        self.checked.check()
+    }
+}

@@ -1,0 +1,144 @@
+//! Rolling to a new segment (by size or age), sealing the old one, and preallocation.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use ringlog_sys::mmap::MapReader;
+
+use crate::error::AppendError;
+use crate::segment::{IndexBuilder, Segment};
+
+use super::{Guard, LogInner, Writer};
+
+impl LogInner {
+    /// Whether the next batch of `bytes` must go to a new segment (size or age).
+    ///
+    /// Age counts from the wall-clock time of the segment's first append, not from a producer's
+    /// `baseTimestamp` as in Kafka: a producer sending timestamp 0 would otherwise roll a
+    /// segment per batch (until the process runs out of file descriptors), and one sending
+    /// future timestamps would keep a segment from ever rolling by age. Timestamps inside the
+    /// accepted window still leave that much room, so none is trusted here.
+    pub(super) fn needs_roll(&self, w: &Guard<'_>, bytes: usize) -> bool {
+        if w.end_pos == 0 {
+            return false;
+        }
+        if w.end_pos + bytes as u64 > self.config.segment_bytes {
+            return true;
+        }
+        if w.next_offset - w.active.base_offset + 1 > u64::from(u32::MAX) {
+            return true;
+        }
+        match (self.config.segment_ms, w.roll_clock_ms) {
+            (Some(max_age), Some(since)) => {
+                let age = i128::from(crate::log::now_ms()) - i128::from(since);
+                age >= i128::from(max_age)
+            }
+            _ => false,
+        }
+    }
+
+    /// Seals the active segment (everything written, `fdatasync`ed, trimmed, indexes written)
+    /// and starts a new one at the next offset, unless another thread rolled meanwhile.
+    pub(super) fn roll<'a>(&'a self, w: Guard<'a>, bytes: usize) -> Result<Guard<'a>, AppendError> {
+        let mut w = self.settle(w)?;
+        self.check_writable(&w)?;
+        if !self.needs_roll(&w, bytes) {
+            // Another appender rolled while this one waited.
+            return Ok(w);
+        }
+        // Everything is synced and no flush runs; the lock is held from here to the end, so no
+        // append or flush touches the old segment while it is sealed.
+        let fail = |(op, path, source)| self.checked.fail(op, path, source);
+        self.seal_active(&mut w).map_err(fail)?;
+        let base = w.next_offset;
+        let segment = self.create_segment(base).map_err(fail)?;
+        let builder = IndexBuilder::new(self.config.index_interval_bytes);
+        *w = Writer::new(Arc::clone(&segment), 0, 0, base, builder);
+        if self.shared.uses_mmap() {
+            let map = self
+                .map_active(&segment, 0, 0)
+                .map_err(|source| self.checked.fail("map", segment.log_path(), source))?;
+            w.map = Some(map);
+        }
+        self.segments
+            .write()
+            .expect("segments lock poisoned")
+            .insert(base, segment);
+        Ok(w)
+    }
+
+    /// Trims the active segment to its data, makes it durable and writes its indexes.
+    /// Requires everything to be written (the caller flushed to [`Level::Synced`]).
+    pub(crate) fn seal_active(
+        &self,
+        w: &mut Guard<'_>,
+    ) -> Result<(), (&'static str, std::path::PathBuf, std::io::Error)> {
+        assert!(
+            w.in_flight.is_empty() && w.queue.is_empty(),
+            "sealing with writes pending"
+        );
+        self.freeze_tail(w);
+        assert!(
+            w.queue.is_empty(),
+            "a settled tail has nothing left to write"
+        );
+        w.unwritten.clear();
+        w.unwritten_bytes = 0;
+        let active = Arc::clone(&w.active);
+        // The writer's mapping goes before the file shrinks to its data: nothing may write past
+        // the new end (see `ringlog_sys::mmap`). Readers keep reading below the published end.
+        w.map = None;
+        let storage = self.shared.storage();
+        storage
+            .set_len(&active.file, w.end_pos)
+            .map_err(|e| ("truncate", active.log_path(), e))?;
+        storage
+            .sync_data(&active.file)
+            .map_err(|e| ("fdatasync", active.log_path(), e))?;
+        w.allocated_bytes = w.end_pos;
+        w.builder.push_time_entry(&active);
+        active
+            .write_indexes(storage.as_ref())
+            .map_err(|e| ("write the indexes of", active.log_path(), e))?;
+        active.disk_bytes.store(w.end_pos, Ordering::Release);
+        active.sealed.store(true, Ordering::Release);
+        if self.shared.uses_mmap() {
+            // Sealed segments are mapped read-only at their final size; fetches still holding
+            // slices of the old mapping keep it alive until they drop them.
+            let reader = MapReader::open_read_only(&active.file)
+                .map_err(|e| ("map", active.log_path(), e))?;
+            *active.map.write().expect("map lock poisoned") = Some(reader);
+        }
+        Ok(())
+    }
+
+    /// Extends the preallocation so a write ending at `end` never extends the file.
+    pub(super) fn preallocate(&self, w: &mut Guard<'_>, end: u64) -> Result<(), AppendError> {
+        if end <= w.allocated_bytes {
+            return Ok(());
+        }
+        let step = self.config.preallocate_bytes.max(end - w.allocated_bytes);
+        let limit = self.config.segment_bytes
+            + self.config.max_batch_bytes as u64
+            + self.shared.align() as u64;
+        let new_end = (w.allocated_bytes + step).min(limit).max(end);
+        let active = Arc::clone(&w.active);
+        self.checked
+            .allocate(&active, w.allocated_bytes, new_end - w.allocated_bytes)?;
+        w.allocated_bytes = new_end;
+        Ok(())
+    }
+}
+
+/// The roll clock of a segment that holds batches when the log is opened. When its first append
+/// happened is not stored; its first batch's timestamp is the only record of it, taken as is
+/// when it is in the past (Kafka's rule, so a segment's age survives a restart) and as now
+/// otherwise, so that a future timestamp cannot postpone the roll. A timestamp far in the past
+/// rolls the segment at the next append, once: the new segment's clock is the wall clock.
+pub(super) fn roll_clock_of_recovered(active: &Segment) -> i64 {
+    let now = crate::log::now_ms();
+    match active.first_timestamp.load(Ordering::Relaxed) {
+        first if first >= 0 => first.min(now),
+        _ => now,
+    }
+}

@@ -1,0 +1,177 @@
+//! The tail: the aligned chunk appends are copied into, frozen into shared bytes for the read
+//! cache and queued for one direct write when it fills; a new tail starts with a copy of the
+//! partial last page (from the frozen tail, or read back from disk after an idle period).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::error::{AppendError, ReadError};
+use crate::io::read_at_least;
+
+use super::{Guard, LogInner, Queued, Writer};
+
+impl Writer {
+    /// The tail's bytes `[pos, pos + len)` clipped to the data, if the tail holds `pos`.
+    pub fn tail_bytes(&self, pos: u64, len: usize) -> Option<Bytes> {
+        let tail = self.tail.as_ref()?;
+        if pos < self.tail_pos || pos >= self.end_pos {
+            return None;
+        }
+        let from = (pos - self.tail_pos) as usize;
+        let to = (from + len).min(tail.len());
+        Some(Bytes::copy_from_slice(&tail.as_slice()[from..to]))
+    }
+
+    /// Whether the tail can go back: nobody flushes, everything appended is written (so
+    /// freezing it queues nothing), and nothing was appended for `idle_after`. Data appended
+    /// under `Durability::None` with no flush interval is written only when a chunk fills, on
+    /// flush and at close, so such a tail stays until then.
+    pub(super) fn tail_is_idle(&self, idle_after: Duration) -> bool {
+        self.tail.is_some()
+            && !self.flushing
+            && self.queue.is_empty()
+            && self.in_flight.is_empty()
+            && self.queued_pos >= self.end_pos
+            && self.written_offset >= self.next_offset
+            && self.last_append.is_none_or(|at| at.elapsed() >= idle_after)
+    }
+}
+
+impl LogInner {
+    /// Makes sure the tail has room for `bytes` more, freezing a full tail first.
+    pub(super) fn reserve_tail(&self, w: &mut Guard<'_>, bytes: usize) -> Result<(), AppendError> {
+        if w.tail
+            .as_ref()
+            .is_some_and(|tail| tail.capacity() - tail.len() >= bytes)
+        {
+            return Ok(());
+        }
+        let old_pos = w.tail_pos;
+        let old = self.freeze_tail(w);
+        let align = self.shared.align() as u64;
+        let tail_pos = w.end_pos / align * align;
+        let carried = (w.end_pos - tail_pos) as usize;
+        let mut tail = self.shared.pool().get_at_least(carried + bytes);
+        if carried > 0 {
+            match old {
+                Some(old) => {
+                    let from = (tail_pos - old_pos) as usize;
+                    tail.extend_from_slice(&old[from..from + carried]);
+                }
+                None => tail.extend_from_slice(&self.page_from_disk(w, tail_pos, carried)?),
+            }
+        }
+        w.tail = Some(tail);
+        w.tail_pos = tail_pos;
+        Ok(())
+    }
+
+    /// The `len` bytes of the active segment at page `tail_pos`, read back from disk for a new
+    /// tail when there was none (after reopening, or after the tail went idle, both of which
+    /// leave everything on disk).
+    pub(super) fn page_from_disk(
+        &self,
+        w: &Guard<'_>,
+        tail_pos: u64,
+        len: usize,
+    ) -> Result<Bytes, AppendError> {
+        assert!(
+            w.active.disk_bytes() >= tail_pos + len as u64,
+            "the last page is not on disk"
+        );
+        // Everything is on disk (the tail went idle after a flush, or the log was reopened).
+        let active = &w.active;
+        let pool = self.shared.pool();
+        let mut buf = pool.get();
+        let aligned = buf.take();
+        let storage = self.shared.storage().as_ref();
+        let (result, aligned) =
+            read_at_least(storage, &active.file, aligned, tail_pos, pool.align(), len);
+        buf.restore(aligned);
+        // A failed read changes nothing (the tail is not replaced): not a reason to poison.
+        let failed = |source| {
+            AppendError::Read(ReadError::Io {
+                op: "read the last page of",
+                path: active.log_path(),
+                source,
+            })
+        };
+        match result {
+            Ok(n) => {
+                assert!(
+                    n >= len,
+                    "read_at_least returned {n} of the {len} bytes it needed"
+                );
+                Ok(Bytes::copy_from_slice(&buf.as_slice()[..len]))
+            }
+            Err(source) => Err(failed(source)),
+        }
+    }
+
+    /// Freezes the tail into shared bytes for the read cache and for readers, and queues its
+    /// whole pages not queued yet for one write. The partial last page is not written here:
+    /// the next tail carries it and a later write writes it, so frozen writes never overlap
+    /// and several can be in flight. Returns the frozen bytes.
+    pub(crate) fn freeze_tail(&self, w: &mut Guard<'_>) -> Option<Bytes> {
+        let tail = w.tail.take()?;
+        let align = self.shared.align() as u64;
+        let tail_pos = w.tail_pos;
+        let buffer_bytes = tail.capacity();
+        let frozen = Bytes::from_owner(tail);
+        self.shared.cache().insert_from_buffer(
+            self.id,
+            w.active.id,
+            tail_pos,
+            &frozen,
+            buffer_bytes,
+        );
+        if w.active.disk_bytes() < w.end_pos {
+            w.unwritten_bytes += frozen.len();
+            w.unwritten.push_back((tail_pos, frozen.clone()));
+        }
+        let start = w.queued_pos / align * align;
+        let end = w.end_pos / align * align;
+        if w.queued_pos < end {
+            let from = (start - tail_pos) as usize;
+            let to = (end - tail_pos) as usize;
+            w.queue.push_back(Queued {
+                start,
+                bytes: frozen.slice(from..to),
+                data_end: end,
+                // The batch that straddles `end` is not carried whole, so this write does not
+                // by itself complete any offset; flushes for durability queue the rest.
+                offset_end: 0,
+            });
+            w.queued_pos = end;
+        }
+        Some(frozen)
+    }
+
+    /// Queues a copy of the tail's unqueued bytes (the tail stays, appends continue into it).
+    pub(super) fn queue_tail_copy(&self, w: &mut Guard<'_>) {
+        if w.queued_pos >= w.end_pos {
+            return;
+        }
+        let Some(tail) = w.tail.as_ref() else {
+            unreachable!("unqueued data lives in the tail")
+        };
+        let align = self.shared.align();
+        let start = w.queued_pos / align as u64 * align as u64;
+        let from = (start - w.tail_pos) as usize;
+        let data_len = tail.len() - from;
+        let padded = data_len.div_ceil(align) * align;
+        let mut copy = self.shared.pool().get_at_least(padded);
+        copy.extend_from_slice(&tail.as_slice()[from..]);
+        copy.set_len(padded);
+        copy.as_mut_slice()[data_len..].fill(0);
+        let (data_end, offset_end) = (w.end_pos, w.next_offset);
+        w.queue.push_back(Queued {
+            start,
+            bytes: Bytes::from_owner(copy),
+            data_end,
+            offset_end,
+        });
+        w.queued_pos = w.end_pos;
+    }
+}
