@@ -1,6 +1,7 @@
 //! The write path of a partition log.
 //!
-//! Appends encode batches straight into the *tail*: an aligned chunk that mirrors the active
+//! Appends copy batches, encoded before the writer lock is taken (see `Log::append`), into the
+//! *tail*: an aligned chunk that mirrors the active
 //! segment's file from `tail_pos` (a page boundary). When the tail fills it is *frozen* into an
 //! immutable [`Bytes`], handed to the read cache and queued for one direct write; a new tail
 //! starts with a copy of the partial last page, which the next write rewrites (in order:
@@ -11,6 +12,10 @@
 //! so other threads keep appending meanwhile. Appenders that need durability wait on a condvar
 //! until the offsets they need are written or synced; the next flusher covers everything
 //! appended meanwhile in one write and one `fdatasync` (group commit).
+//!
+//! The parts: `tail.rs` (the chunk, freezing, the partial last page), `flush.rs` (the flusher
+//! role, writes in flight, `fdatasync`, the background flusher's work), `roll.rs` (segment
+//! roll, sealing, preallocation) and `mapped.rs` (the mmap path's variant of both).
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
