@@ -70,7 +70,14 @@ pub fn profile_defaults(profile: Profile) -> (f64, u64) {
 /// system's temporary directory may be tmpfs, which has no disk under it).
 pub fn default_dir() -> PathBuf {
     std::env::var_os(benches::BENCH_DIR_ENV).map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench-data")),
+        || {
+            let benches = Path::new(env!("CARGO_MANIFEST_DIR"));
+            benches
+                .parent()
+                .unwrap_or(benches)
+                .join("target")
+                .join("bench-data")
+        },
         PathBuf::from,
     )
 }
