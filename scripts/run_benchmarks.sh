@@ -3,8 +3,9 @@
 #
 #   scripts/run_benchmarks.sh [--quick|--full] [--io uring|mmap|both] [--no-peers]
 #
-# First the disk's own limits with fio (fio.json, when fio is installed); then, for each I/O
-# path, the Divan suite (`cargo bench -p benches`, raw output in divan-<io>.txt) and the
+# First the disk's own limits: `ringbench disk` (disk.json: the engine's own io_uring ring and
+# O_DIRECT files at its request sizes and depths, no engine logic; always runs), then fio as
+# the independent check (fio.json, when fio is installed); then, for each I/O path, the Divan suite (`cargo bench -p benches`, raw output in divan-<io>.txt) and the
 # scenario suite (`ringbench suite`, ringbench-<io>.json); then ringlog against its peers
 # (`ringbench peers`, peers.json: raft-engine, fjall, glommio and the naive baseline on the
 # same workload); then `ringbench report`, which writes summary.md and the SVG plots.
@@ -17,7 +18,8 @@
 # goes to $RINGLOG_BENCH_DIR, else target/bench-data (the repository's own filesystem, not
 # tmpfs), in a fresh subdirectory that is removed at exit.
 #
-# Run time on this 2-core VM, builds not counted: --quick about 5 minutes (fio 30 s, then
+# Run time on this 2-core VM, builds not counted: --quick about 6 minutes (ringbench disk
+# about a minute, fio 30 s, then
 # 1-2 minutes per I/O path, the peers about 30 s), --full under 60. The first build with
 # the peers takes about 10 minutes more (raft-engine, fjall, glommio and their dependencies).
 # Any failed step stops the run with a message naming it; "completed: <dir>" is printed only
@@ -38,7 +40,7 @@ usage: scripts/run_benchmarks.sh [--quick|--full] [--io uring|mmap|both] [--no-p
   -h, --help     this text
 
 Writes results/<UTC timestamp>/ (see results/README.md). Set RINGLOG_BENCH_DIR to measure
-another filesystem; fio runs only when installed.
+another filesystem. ringbench disk always measures the disk; fio runs only when installed.
 EOF
 }
 
@@ -198,7 +200,15 @@ case $data_fs in
         ;;
 esac
 
-# --- disk limits (fio) -------------------------------------------------------------------
+# --- disk limits (ringbench disk, then fio) ----------------------------------------------
+
+# The disk through the engine's own I/O substrate, in the data directory, before any engine
+# run: every write figure of summary.md is set against it.
+step "ringbench disk ($profile) -> $results_dir/disk.json" \
+    "$(target_dir "${io_paths[0]}")/release/ringbench" disk "--$profile" \
+    --dir "$data_dir" --out "$results_dir/disk.json"
+[[ -s $results_dir/disk.json ]] ||
+    fail "ringbench disk" "it did not write $results_dir/disk.json"
 
 # The first engine that can do one direct write here: io_uring is refused in many containers
 # and by kernel.io_uring_disabled, libaio may not be compiled into fio.
@@ -233,8 +243,8 @@ if command -v fio >/dev/null; then
     done
 else
     echo
-    echo "== fio is not installed: no disk-limit figures in this run (summary.md says so);" \
-        "install it (Debian/Ubuntu: apt-get install fio) to measure them"
+    echo "== fio is not installed: no independent check of ringbench disk's figures in this" \
+        "run (summary.md says so); install it (Debian/Ubuntu: apt-get install fio) for one"
 fi
 
 # --- suites ------------------------------------------------------------------------------

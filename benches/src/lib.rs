@@ -5,12 +5,14 @@
 //! feature, `benches/peers.rs` (`cargo bench -p benches`, `cargo bench -p benches --features
 //! mmap`, `cargo bench -p benches --features peers`).
 
+pub mod disk;
 pub mod fixtures;
 pub mod naive;
 pub mod peers;
 pub mod report;
 pub mod results;
 pub mod scenarios;
+pub mod timeline;
 pub mod topic_fixtures;
 
 use std::path::PathBuf;

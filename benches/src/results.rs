@@ -5,9 +5,13 @@
 //!
 //! `ringbench peers` writes the same document as `peers.json`: its scenarios are the peer
 //! workloads (category "peers", one engine each) and [`RunResult::peers`] says how each engine
-//! was driven. Fields added after the first layout ([`RunResult::peers`],
-//! [`ScenarioResult::disk_write_bytes`]) are optional and left out when absent, so files of
-//! either age load with either reader and [`SCHEMA_VERSION`] stays 1.
+//! was driven. `ringbench disk` writes it as `disk.json`: its scenarios are the disk's own
+//! cases (category "disk", see [`crate::disk`]) and [`RunResult::disk`] holds the engine's
+//! request size and depth they were chosen for. Fields added after the first layout
+//! ([`RunResult::peers`], [`RunResult::disk`], [`ScenarioResult::disk_write_bytes`],
+//! [`ScenarioResult::timeline`], the extra percentiles of [`Latency`]) are optional and left
+//! out when absent, so files of either age load with either reader and [`SCHEMA_VERSION`]
+//! stays 1.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,8 +31,27 @@ pub struct RunResult {
     /// cache was emptied, and ringlog's ratio to each peer. Absent in suite results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peers: Option<PeersInfo>,
+    /// For `ringbench disk`: what the disk's cases were chosen for. Absent elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<DiskInfo>,
 }
 
+/// How a `ringbench disk` run was made, beside its figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiskInfo {
+    /// The engine's write request size the run measured at: its default write chunk
+    /// (`SharedConfig::buffer_bytes`).
+    pub engine_write_bytes: u64,
+    /// The engine's write queue depth: `Config::max_writes_in_flight` by default.
+    pub engine_writes_in_flight: u64,
+    /// Size of each file the cases write or read (a case stops early when it reaches the end
+    /// of a fallocated file).
+    pub file_bytes: u64,
+    /// Wall time each case aimed for, seconds.
+    pub case_duration_s: f64,
+    /// Alignment of buffers, offsets and lengths, bytes (`statx` DIOALIGN, at least 4 KiB).
+    pub alignment_bytes: u64,
+}
 /// How a `ringbench peers` run was made, beside its figures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PeersInfo {
@@ -139,6 +162,29 @@ pub struct Latency {
     pub max_us: f64,
     /// Mean.
     pub mean_us: f64,
+    /// 75th percentile (absent in files written before the HDR plot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p75_us: Option<f64>,
+    /// 95th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_us: Option<f64>,
+    /// 99.5th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p995_us: Option<f64>,
+    /// 99.99th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p9999_us: Option<f64>,
+}
+
+/// Throughput of one case over its run, interval by interval, so a stall shows as a dip.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Length of each interval, milliseconds (the last one may be longer, see
+    /// [`crate::timeline::Recorder::finish`]).
+    pub interval_ms: u64,
+    /// Megabytes (10^6) per second completed in each interval, from the start of the timed
+    /// region: payload bytes for the engine, request bytes for the disk.
+    pub mb_s: Vec<f64>,
 }
 
 /// What a compaction scenario did.
@@ -208,6 +254,10 @@ pub struct ScenarioResult {
     /// `/proc/self/io` (every thread, io_uring workers included), when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_write_bytes: Option<u64>,
+    /// Throughput over time, for sustained cases (`sustained_produce`, `ringbench produce
+    /// --out`, the disk's sequential writes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Timeline>,
 }
 
 impl Latency {
@@ -224,7 +274,29 @@ impl Latency {
             p999_us: us(h.value_at_quantile(0.999)),
             max_us: us(h.max()),
             mean_us: h.mean() / 1e3,
+            p75_us: Some(us(h.value_at_quantile(0.75))),
+            p95_us: Some(us(h.value_at_quantile(0.95))),
+            p995_us: Some(us(h.value_at_quantile(0.995))),
+            p9999_us: Some(us(h.value_at_quantile(0.9999))),
         })
+    }
+
+    /// The percentile distribution from p50 to p99.99, as (quantile, microseconds) in rising
+    /// order: the points this result holds (older files lack p75, p95, p99.5 and p99.99).
+    pub fn distribution(&self) -> Vec<(f64, f64)> {
+        [
+            (0.50, Some(self.p50_us)),
+            (0.75, self.p75_us),
+            (0.90, Some(self.p90_us)),
+            (0.95, self.p95_us),
+            (0.99, Some(self.p99_us)),
+            (0.995, self.p995_us),
+            (0.999, Some(self.p999_us)),
+            (0.9999, self.p9999_us),
+        ]
+        .into_iter()
+        .filter_map(|(q, us)| Some((q, us?)))
+        .collect()
     }
 }
 
@@ -256,5 +328,67 @@ impl RunResult {
             path,
             serde_json::to_vec_pretty(self).expect("results serialize"),
         )
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A case with every figure set to something harmless, for tests to override.
+    pub(crate) fn scenario() -> ScenarioResult {
+        ScenarioResult {
+            name: "write_throughput".to_string(),
+            category: "produce".to_string(),
+            engine: "ringlog".to_string(),
+            io_path: "io_uring+O_DIRECT".to_string(),
+            durability: Some("none".to_string()),
+            params: std::collections::BTreeMap::new(),
+            threads: 1,
+            operations: 1,
+            messages: 1,
+            payload_bytes: 1,
+            disk_bytes: None,
+            elapsed_s: 1.0,
+            payload_mb_s: 1.0,
+            disk_mb_s: None,
+            messages_per_s: 1.0,
+            latency: None,
+            cpu_us_per_op: None,
+            allocations_per_op: None,
+            scaling: None,
+            compaction: None,
+            disk_write_bytes: None,
+            timeline: None,
+        }
+    }
+
+    #[test]
+    fn the_distribution_runs_from_p50_to_p9999_and_skips_what_an_old_file_lacks() {
+        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 1_000_000_000, 3).unwrap();
+        for ns in 1..=100_000u64 {
+            h.record(ns * 10).unwrap();
+        }
+        let latency = Latency::from_histogram_ns(&h).unwrap();
+        let d = latency.distribution();
+        let quantiles: Vec<f64> = d.iter().map(|p| p.0).collect();
+        assert_eq!(
+            quantiles,
+            vec![0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999]
+        );
+        assert!(d.windows(2).all(|w| w[0].1 <= w[1].1), "{d:?}");
+        let old = Latency {
+            p75_us: None,
+            p95_us: None,
+            p995_us: None,
+            p9999_us: None,
+            ..latency
+        };
+        assert_eq!(old.distribution().len(), 4);
+        // Files written before the extra percentiles load.
+        let json =
+            r#"{"p50_us":1.0,"p90_us":2.0,"p99_us":3.0,"p999_us":4.0,"max_us":5.0,"mean_us":1.5}"#;
+        let parsed: Latency = serde_json::from_str(json).unwrap();
+        assert_eq!(parsed.p9999_us, None);
     }
 }

@@ -110,7 +110,7 @@ fn missing_fio_is_said_not_guessed() {
     );
     assert!(text.contains("lowest payload throughput"));
     assert!(text.contains("no `fio.json`"));
-    assert_eq!(written.len(), 4, "three plots and the summary: {written:?}");
+    assert_eq!(written.len(), 6, "five plots and the summary: {written:?}");
     for file in &written {
         assert!(file.exists(), "{} reported but not written", file.display());
     }

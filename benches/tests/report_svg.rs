@@ -36,8 +36,8 @@ fn assert_well_formed(svg: &str) {
 #[test]
 fn plots_from_the_fixtures_label_their_series() {
     let inputs = load(Path::new(FIXTURES)).expect("fixtures load");
-    let all = plots::all(&inputs.runs);
-    assert_eq!(all.len(), 3);
+    let all = plots::all(&inputs.runs, inputs.disk_figures());
+    assert_eq!(all.len(), 5);
     for (name, svg) in &all {
         assert_well_formed(svg);
         assert!(Path::new(name).extension().is_some_and(|e| e == "svg"));
@@ -74,7 +74,7 @@ fn plots_from_the_fixtures_label_their_series() {
 
 #[test]
 fn plots_without_data_are_still_well_formed() {
-    for (_, svg) in plots::all(&[]) {
+    for (_, svg) in plots::all(&[], None) {
         assert_well_formed(&svg);
         assert!(svg.contains("no data in this run"));
     }

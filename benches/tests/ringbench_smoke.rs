@@ -61,6 +61,17 @@ fn smoke_suite_writes_a_complete_result_that_compares_clean_with_itself() {
         assert!(names.contains(name), "{name} missing; ran {names:?}");
     }
     check_topic_scenarios(&result);
+    let sustained = result
+        .scenarios
+        .iter()
+        .find(|r| r.name == "sustained_produce")
+        .expect("sustained_produce");
+    let timeline = sustained.timeline.as_ref().expect("a throughput timeline");
+    assert!(
+        timeline.interval_ms == 100 && timeline.mb_s.iter().any(|&v| v > 0.0),
+        "{timeline:?}"
+    );
+    assert!(sustained.latency.is_some_and(|l| l.p9999_us.is_some()));
     for r in &result.scenarios {
         assert!(
             r.payload_mb_s > 0.0 && r.messages_per_s > 0.0 && r.operations > 0,

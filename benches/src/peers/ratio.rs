@@ -67,6 +67,7 @@ mod tests {
             scaling: None,
             compaction: None,
             disk_write_bytes: None,
+            timeline: None,
         }
     }
 

@@ -193,6 +193,7 @@ impl Phase {
             scaling: None,
             compaction: None,
             disk_write_bytes: self.write_bytes,
+            timeline: None,
         }
     }
 }

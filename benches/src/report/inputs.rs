@@ -1,10 +1,12 @@
 //! The files of a results directory the report reads: one `ringbench-<path>.json` per I/O
-//! path, and optionally `fio.json`, `divan-*.txt` and `peers.json`.
+//! path, and optionally `disk.json`, `fio.json`, `divan-*.txt` and `peers.json`.
 
 use std::path::Path;
 
+use super::disk::DiskFigures;
 use super::divan::{self, DivanFile};
 use super::fio::{self, FioReport};
+pub use crate::disk::DISK_FILE;
 use crate::results::RunResult;
 
 /// Name of fio's output in the results directory.
@@ -43,6 +45,15 @@ pub struct Inputs {
     pub divan: Vec<DivanFile>,
     /// `peers.json` of `ringbench peers`: absent, or read, or why it could not be read.
     pub peers: Option<Result<RunResult, String>>,
+    /// `disk.json` of `ringbench disk`: absent, or read, or why it could not be read.
+    pub disk: Option<Result<DiskFigures, String>>,
+}
+
+impl Inputs {
+    /// The disk's figures, when `disk.json` was read.
+    pub fn disk_figures(&self) -> Option<&DiskFigures> {
+        self.disk.as_ref().and_then(|d| d.as_ref().ok())
+    }
 }
 
 /// Reads the results directory.
@@ -79,11 +90,17 @@ pub fn load(dir: &Path) -> Result<Inputs, String> {
     });
     let peers_path = dir.join(super::peers::PEERS_FILE);
     let peers = peers_path.exists().then(|| RunResult::load(&peers_path));
+    let disk_path = dir.join(DISK_FILE);
+    let disk = disk_path.exists().then(|| {
+        RunResult::load(&disk_path)
+            .and_then(|r| DiskFigures::of(&r).map_err(|e| format!("{}: {e}", disk_path.display())))
+    });
     Ok(Inputs {
         runs,
         fio,
         divan: divan::find(dir)?,
         peers,
+        disk,
     })
 }
 

@@ -4,9 +4,10 @@
 use std::fmt::{Result, Write};
 
 use super::compare::{self, Comparison};
-use super::fio::{Direction, FioReport};
+use super::disk::{DiskFigures, io_direction};
+use super::fio::FioReport;
 use super::fmt::{ABSENT, cell, durability, num, opt, params, ratio};
-use super::inputs::{FIO_FILE, Inputs, Run};
+use super::inputs::{DISK_FILE, FIO_FILE, Inputs, Run};
 use super::peers::{PEERS_FILE, PEERS_PLOT};
 use super::plots;
 use super::targets::{self, Outcome, Target};
@@ -40,18 +41,19 @@ pub fn render(inputs: &Inputs) -> String {
 
 fn write_all(out: &mut String, inputs: &Inputs, outcomes: &[Vec<Outcome>]) -> Result {
     let runs = &inputs.runs;
+    let disk = inputs.disk_figures();
     title(out, runs)?;
-    executive(out, runs, outcomes)?;
+    executive(out, runs, outcomes, disk)?;
     environment(out, runs)?;
-    categories(out, runs)?;
+    categories(out, runs, disk)?;
     comparisons(out, runs)?;
     peers_section(out, inputs)?;
     let fio = match &inputs.fio {
         Some(Ok(report)) => Some(report),
         _ => None,
     };
-    disk_limit(out, runs, inputs.fio.as_ref())?;
-    bottlenecks(out, runs, fio)?;
+    super::disk_limit::section(out, runs, inputs)?;
+    bottlenecks(out, runs, fio, disk)?;
     target_table(out, runs, outcomes)?;
     plot_links(out, inputs)?;
     raw_files(out, inputs)
@@ -101,28 +103,75 @@ fn title(out: &mut String, runs: &[Run]) -> Result {
     writeln!(out, "Runs: {}.\n", paths.join("; "))
 }
 
-fn reading_text(outcome: &Outcome) -> String {
+fn reading_text(outcome: &Outcome, run: &Run, disk: Option<&DiskFigures>) -> String {
     match &outcome.reading {
         Some(r) => format!(
-            "{} {} ({}) {}",
+            "{} {} ({}) {}{}",
             num(r.value),
             outcome.target.unit(),
             durability(r.durability.as_deref()),
-            outcome.verdict.word()
+            outcome.verdict.word(),
+            disk.map_or(String::new(), |d| disk_note(outcome, run, d))
         ),
         None => outcome.verdict.word().to_string(),
     }
 }
 
-fn executive(out: &mut String, runs: &[Run], outcomes: &[Vec<Outcome>]) -> Result {
+/// The scenario a target's reading came from.
+fn reading_scenario<'a>(outcome: &Outcome, run: &'a Run) -> Option<&'a ScenarioResult> {
+    let r = outcome.reading.as_ref()?;
+    run.result
+        .scenarios
+        .iter()
+        .find(|s| super::fmt::case(s) == r.case && s.durability == r.durability)
+}
+
+/// `; 0.45x of write 256 KiB QD8, fallocated` after a write target's figure: its ratio to
+/// the disk's matching case (for the latency target, its p99 over the disk's write +
+/// fdatasync p99).
+fn disk_note(outcome: &Outcome, run: &Run, disk: &DiskFigures) -> String {
+    let Some(s) = reading_scenario(outcome, run) else {
+        return String::new();
+    };
+    match outcome.target {
+        Target::ProduceThroughput => disk
+            .write_ratio(s)
+            .map_or(String::new(), |r| format!("; {}", r.text())),
+        Target::ProduceLatency => {
+            let Some((case, p99)) = super::disk::append_bytes(s).and_then(|b| disk.sync_p99(b))
+            else {
+                return String::new();
+            };
+            let value = outcome.reading.as_ref().map_or(0.0, |r| r.value);
+            format!("; {} the p99 of disk {}", ratio(value / p99), case.label())
+        }
+        _ => String::new(),
+    }
+}
+
+fn executive(
+    out: &mut String,
+    runs: &[Run],
+    outcomes: &[Vec<Outcome>],
+    disk: Option<&DiskFigures>,
+) -> Result {
     writeln!(out, "## Executive summary\n")?;
     writeln!(
         out,
-        "Each figure with the durability mode of its scenario in parentheses, then the verdict on its target (see Targets for the case read).\n"
+        "Each figure with the durability mode of its scenario in parentheses, then the verdict on its target (see Targets for the case read){}.\n",
+        if disk.is_some() {
+            ", then, for writes, its ratio to the disk's matching figure of this run (`ringbench disk`, see Disk limit)"
+        } else {
+            ""
+        }
     )?;
     header(out, "figure | target", runs.iter().map(Run::display))?;
     for (i, target) in Target::ALL.iter().enumerate() {
-        let cells: Vec<String> = outcomes.iter().map(|o| reading_text(&o[i])).collect();
+        let cells: Vec<String> = outcomes
+            .iter()
+            .zip(runs)
+            .map(|(o, run)| reading_text(&o[i], run, disk))
+            .collect();
         writeln!(
             out,
             "| {} | {} | {} |",
@@ -256,7 +305,7 @@ fn rows_of<'a>(runs: &'a [Run], category: &str) -> Vec<(&'a Run, &'a ScenarioRes
     rows
 }
 
-fn categories(out: &mut String, runs: &[Run]) -> Result {
+fn categories(out: &mut String, runs: &[Run], disk: Option<&DiskFigures>) -> Result {
     let mut names: Vec<String> = CATEGORIES.iter().map(ToString::to_string).collect();
     for run in runs {
         for s in &run.result.scenarios {
@@ -272,11 +321,15 @@ fn categories(out: &mut String, runs: &[Run]) -> Result {
         }
         writeln!(out, "## {category}\n")?;
         let scaling = rows.iter().any(|(_, s)| s.scaling.is_some());
+        let vs_disk = disk.filter(|d| rows.iter().any(|(_, s)| d.write_ratio(s).is_some()));
         let mut fixed = String::from(
             "scenario | measured by | params | durability | threads | payload MB/s | messages/s | p50 us | p99 us | p99.9 us | CPU us/op | allocations/op",
         );
         if scaling {
             fixed.push_str(" | scaling");
+        }
+        if vs_disk.is_some() {
+            fixed.push_str(" | vs disk (payload MB/s over the disk case's, same run)");
         }
         writeln!(out, "| {fixed} |")?;
         writeln!(out, "|{}", "---|".repeat(fixed.split('|').count()))?;
@@ -300,6 +353,10 @@ fn categories(out: &mut String, runs: &[Run]) -> Result {
             )?;
             if scaling {
                 write!(out, " | {}", opt(s.scaling))?;
+            }
+            if let Some(d) = vs_disk {
+                let text = d.write_ratio(s).map_or(ABSENT.to_string(), |r| r.text());
+                write!(out, " | {}", cell(&text))?;
             }
             writeln!(out, " |")?;
         }
@@ -409,152 +466,32 @@ fn moved_mb_s(s: &ScenarioResult) -> f64 {
     s.disk_mb_s.unwrap_or(s.payload_mb_s)
 }
 
-/// Whether a scenario writes or reads, from its name.
-fn io_direction(s: &ScenarioResult) -> Option<Direction> {
-    let name = s.name.as_str();
-    if ["produce", "write", "rollover"]
-        .iter()
-        .any(|w| name.contains(w))
-    {
-        Some(Direction::Write)
-    } else if ["fetch", "read", "consum"].iter().any(|w| name.contains(w)) {
-        Some(Direction::Read)
-    } else {
-        None
+/// The MB/s an engine case is measured against: the disk's matching `ringbench disk` case
+/// when there is one, else fio's sequential limit of its direction.
+fn limit_mb_s(
+    s: &ScenarioResult,
+    fio: Option<&FioReport>,
+    disk: Option<&DiskFigures>,
+) -> Option<f64> {
+    if let Some(d) = disk {
+        let case = d.matching(s)?;
+        return Some(d.get(&case)?.payload_mb_s).filter(|v| *v > 0.0);
     }
+    Some(fio?.sequential_limit(io_direction(s)?)?.mb_s)
 }
 
-fn disk_limit(
+fn bottlenecks(
     out: &mut String,
     runs: &[Run],
-    fio: Option<&std::result::Result<FioReport, String>>,
+    fio: Option<&FioReport>,
+    disk: Option<&DiskFigures>,
 ) -> Result {
-    writeln!(out, "## Disk limit\n")?;
-    let report = match fio {
-        None => {
-            return writeln!(
-                out,
-                "fio not installed: the disk's physical limit was not measured in this run.\n"
-            );
-        }
-        Some(Err(e)) => {
-            return writeln!(
-                out,
-                "`{FIO_FILE}` could not be read ({e}): the disk's physical limit is unknown for this run.\n"
-            );
-        }
-        Some(Ok(report)) => report,
-    };
-    writeln!(
-        out,
-        "fio{} on the data directory's device, O_DIRECT (`direct=1`):\n",
-        report
-            .version
-            .as_ref()
-            .map_or(String::new(), |v| format!(" ({v})"))
-    )?;
-    writeln!(
-        out,
-        "| job | direction | block | queue depth | MB/s | IOPS | clat p50 us | clat p99 us | clat p99.9 us |"
-    )?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
-    for job in &report.jobs {
-        writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            job.name,
-            job.direction.name(),
-            job.block_bytes
-                .map_or(ABSENT.to_string(), super::fmt::bytes),
-            job.iodepth.map_or(ABSENT.to_string(), |d| d.to_string()),
-            num(job.mb_s),
-            num(job.iops),
-            opt(job.clat_p50_us),
-            opt(job.clat_p99_us),
-            opt(job.clat_p999_us)
-        )?;
-    }
-    writeln!(
-        out,
-        "\nThe engine's figures of the throughput targets (payload MB/s, the same cases as under Targets) against it:\n"
-    )?;
-    writeln!(
-        out,
-        "| I/O path | direction | engine case | durability | engine MB/s | fio job | fio MB/s | fraction of the disk |"
-    )?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
-    for run in runs {
-        for (direction, target) in [
-            (Direction::Write, Target::ProduceThroughput),
-            (Direction::Read, Target::FetchThroughput),
-        ] {
-            let (Some(r), Some(job)) = (
-                targets::read(target, &run.result.scenarios),
-                report.sequential_limit(direction),
-            ) else {
-                continue;
-            };
-            writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} | {:.0}% |",
-                run.display(),
-                direction.name(),
-                r.case,
-                durability(r.durability.as_deref()),
-                num(r.value),
-                job.name,
-                num(job.mb_s),
-                100.0 * r.value / job.mb_s
-            )?;
-        }
-    }
-    small_write_latency(out, runs, report)
-}
-
-fn small_write_latency(out: &mut String, runs: &[Run], report: &FioReport) -> Result {
-    let Some(job) = report.small_write() else {
-        return writeln!(out);
-    };
-    writeln!(
-        out,
-        "\nSmall-write latency: fio `{}` write p50 {} us, p99 {} us; the fdatasync after it p50 {} us, p99 {} us.",
-        job.name,
-        opt(job.clat_p50_us),
-        opt(job.clat_p99_us),
-        opt(job.sync_p50_us),
-        opt(job.sync_p99_us)
-    )?;
-    // A durable small write costs the write and the fdatasync; their p99s added are an upper
-    // bound of the pair's p99.
-    let disk_p99 = match (job.clat_p99_us, job.sync_p99_us) {
-        (Some(write), Some(sync)) => Some(write + sync),
-        (write, None) => write,
-        (None, sync) => sync,
-    };
-    for run in runs {
-        if let Some(r) = targets::read(Target::ProduceLatency, &run.result.scenarios) {
-            let fraction = disk_p99.map_or(String::new(), |fio| {
-                format!(
-                    ", {} the disk's write + fdatasync p99",
-                    ratio(r.value / fio)
-                )
-            });
-            writeln!(
-                out,
-                "{}: `{}` p99 {} us (durability {}){fraction}.",
-                run.display(),
-                r.case,
-                num(r.value),
-                durability(r.durability.as_deref())
-            )?;
-        }
-    }
-    writeln!(out)
-}
-
-fn bottlenecks(out: &mut String, runs: &[Run], fio: Option<&FioReport>) -> Result {
     writeln!(out, "## Bottlenecks\n")?;
     match fio {
+        _ if disk.is_some() => writeln!(
+            out,
+            "Per path, the {BOTTLENECKS_PER_PATH} engine cases furthest from the disk's matching `ringbench disk` case (same request size and depth, see Disk limit; reads against the disk's fastest read). Cores busy = CPU time / wall time: near the thread count means CPU-bound, well below it means waiting (on the disk or on locks).\n"
+        )?,
         Some(_) => writeln!(
             out,
             "Per path, the {BOTTLENECKS_PER_PATH} engine cases furthest from the disk's sequential limit for their direction (fio's largest-block job). Cores busy = CPU time / wall time: near the thread count means CPU-bound, well below it means waiting (on the disk or on locks).\n"
@@ -576,11 +513,10 @@ fn bottlenecks(out: &mut String, runs: &[Run], fio: Option<&FioReport>) -> Resul
             .iter()
             .filter(|s| s.engine == "ringlog" && s.payload_mb_s > 0.0)
             .filter_map(|s| {
-                let Some(report) = fio else {
+                if fio.is_none() && disk.is_none() {
                     return Some((s, s.payload_mb_s, None));
-                };
-                let limit = report.sequential_limit(io_direction(s)?)?;
-                let fraction = moved_mb_s(s) / limit.mb_s;
+                }
+                let fraction = moved_mb_s(s) / limit_mb_s(s, fio, disk)?;
                 Some((s, fraction, Some(fraction)))
             })
             .collect();
@@ -662,6 +598,16 @@ fn plot_links(out: &mut String, inputs: &Inputs) -> Result {
         "![Throughput relative to one thread against threads, with the linear line; durability in each label]({})\n",
         plots::SCALING
     )?;
+    writeln!(
+        out,
+        "![Latency distribution p50 to p99.99 on a log axis of 1/(1-p), one curve per latency case and the disk's write+fdatasync; durability in each label]({})\n",
+        plots::LATENCY_DISTRIBUTION
+    )?;
+    writeln!(
+        out,
+        "![Payload MB/s every 100 ms of the sustained produce runs, with the disk's sequential write at the engine's chunk size and depth]({})\n",
+        plots::THROUGHPUT_TIMELINE
+    )?;
     if matches!(inputs.peers, Some(Ok(_))) {
         writeln!(
             out,
@@ -697,6 +643,18 @@ fn raw_files(out: &mut String, inputs: &Inputs) -> Result {
             peers.scenarios.len(),
             peers.peers.as_ref().map_or(0, |p| p.engines.len())
         )?;
+    }
+    match &inputs.disk {
+        Some(Ok(d)) => writeln!(
+            out,
+            "- [`{DISK_FILE}`]({DISK_FILE}): `ringbench disk`, {} cases",
+            d.cases.len()
+        )?,
+        Some(Err(_)) => writeln!(
+            out,
+            "- [`{DISK_FILE}`]({DISK_FILE}): unreadable, see Disk limit"
+        )?,
+        None => writeln!(out, "- no `{DISK_FILE}` (`ringbench disk` was not run)")?,
     }
     match &inputs.fio {
         Some(_) => writeln!(out, "- [`{FIO_FILE}`]({FIO_FILE}): fio's JSON output"),

@@ -15,6 +15,8 @@ const MARGIN_TOP: f64 = 40.0;
 const MARGIN_BOTTOM: f64 = 150.0;
 const LEGEND_WIDTH: f64 = 300.0;
 const LEGEND_LINE: f64 = 16.0;
+/// Most points of a series drawn with a marker each.
+const MAX_MARKED_POINTS: usize = 60;
 /// Colour-blind-friendly palette (Okabe-Ito), cycled.
 const PALETTE: [&str; 8] = [
     "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
@@ -324,7 +326,9 @@ fn draw_lines(out: &mut String, chart: &LineChart) -> std::fmt::Result {
             colour(series.colour),
             escape(&series.label)
         )?;
-        if !series.dashed {
+        // Markers only where they can be told apart: a timeline of hundreds of intervals is
+        // read as a line.
+        if !series.dashed && series.points.len() <= MAX_MARKED_POINTS {
             for &p in &series.points {
                 let (px, py) = at(p);
                 writeln!(

@@ -205,12 +205,17 @@ mod tests {
                 p999_us: p99_us,
                 max_us: p99_us,
                 mean_us: 1.0,
+                p75_us: None,
+                p95_us: None,
+                p995_us: None,
+                p9999_us: None,
             }),
             cpu_us_per_op: None,
             allocations_per_op: None,
             scaling: None,
             compaction: None,
             disk_write_bytes: None,
+            timeline: None,
         }
     }
 
@@ -235,6 +240,7 @@ mod tests {
             },
             scenarios,
             peers: None,
+            disk: None,
         }
     }
 

@@ -8,28 +8,36 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use benches::results::Environment;
 use benches::scenarios::Profile;
 
-/// Everything [`Environment`] holds, for a run of `profile` starting now.
+/// Everything [`Environment`] holds, for a run of `profile` starting now, with data in
+/// `RINGLOG_BENCH_DIR` (else the system's temporary directory).
 pub fn gather(profile: Profile) -> Environment {
     let dir = benches::bench_dir();
     let data_dir = dir
         .path()
         .parent()
         .map_or_else(|| dir.path().to_path_buf(), Path::to_path_buf);
+    let io_path = benches::fixtures::io_path().to_string();
+    gather_in(profile, dir.path(), &data_dir, io_path)
+}
+
+/// [`gather`] for data in `data_dir`, its filesystem, device and alignment read in `probe`
+/// (an existing directory on the same filesystem), the I/O path measured being `io_path`.
+pub fn gather_in(profile: Profile, probe: &Path, data_dir: &Path, io_path: String) -> Environment {
     Environment {
         cpu_model: cpu_model().unwrap_or_else(|| "unknown".to_string()),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
         memory_bytes: memory_bytes().unwrap_or(0),
         kernel: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_else(|| "unknown".into()),
-        filesystem: ringlog_sys::direct::filesystem_name(dir.path())
+        filesystem: ringlog_sys::direct::filesystem_name(probe)
             .unwrap_or_else(|e| format!("unknown ({e})")),
-        device: device_of(dir.path()),
+        device: device_of(probe),
         data_dir: data_dir.display().to_string(),
-        dio_alignment: dio_alignment(dir.path()),
+        dio_alignment: dio_alignment(probe),
         io_uring: match ringlog_sys::Ring::new(8) {
             Ok(_) => "available".to_string(),
             Err(e) => e.to_string(),
         },
-        io_path: benches::fixtures::io_path().to_string(),
+        io_path,
         git_revision: git_revision(),
         rustc: rustc_version(),
         profile: profile.name().to_string(),

@@ -4,11 +4,13 @@
 //! ringbench suite [--smoke|--quick|--full] [--out DIR]   # results/<UTC>/ringbench-<io>.json
 //! ringbench produce --dir DIR [--size B] [--count N | --duration-s S] [--batch B]
 //!                   [--partitions P] [--producers T] [--durability none|write|sync]
-//!                   [--target-rate R]
+//!                   [--target-rate R] [--in-flight N] [--out FILE]
 //! ringbench consume --dir DIR [--partitions P] [--consumers T] [--fetch-bytes N]
 //!                   [--target-rate R]
 //! ringbench peers [--smoke|--quick|--full] [--out DIR] [--engines a,b] [--cache-drop M]
 //!                                                        # DIR/peers.json
+//! ringbench disk [--smoke|--quick|--full] [--duration-s S] [--dir DIR] [--out FILE]
+//!                                                        # the disk's limits: disk.json
 //! ringbench compare OLD.json NEW.json [--threshold PCT]  # exit 1 on a regression
 //! ringbench report DIR                                   # summary.md and plots
 //! ```
@@ -18,6 +20,7 @@
 //! thread (and summed over the threads a concurrent scenario spawns).
 
 mod compare;
+mod disk;
 mod environment;
 mod log_scenarios;
 mod measure;
@@ -93,6 +96,36 @@ enum Command {
         #[arg(long, default_value = "auto")]
         cache_drop: benches::peers::os::CacheDrop,
     },
+    /// Measures the disk's own limits through the engine's io_uring ring and O_DIRECT files,
+    /// with no engine logic: sequential writes (fallocated and overwritten space) and reads at
+    /// the engine's write chunk size, 128 KiB, 256 KiB and 1 MiB, at the engine's write depth
+    /// and at 1 (reads at 1 and 4); 4 KiB and 128 KiB write + fdatasync at depth 1. Prints a
+    /// table, writes the result (`disk.json`) and prints its path last.
+    Disk {
+        /// Tiny cases (a second or two in all; CI).
+        #[arg(long, group = "disk_profile")]
+        smoke: bool,
+        /// 2 s per case, files of 2 GiB (the default; about a minute).
+        #[arg(long, group = "disk_profile")]
+        quick: bool,
+        /// 5 s per case, files of 4 GiB.
+        #[arg(long, group = "disk_profile")]
+        full: bool,
+        /// Seconds per case, instead of the profile's.
+        #[arg(long)]
+        duration_s: Option<f64>,
+        /// MiB of each file, instead of the profile's (a fallocated case stops at its end).
+        #[arg(long)]
+        file_mib: Option<u64>,
+        /// Directory for the files (default RINGLOG_BENCH_DIR, else target/bench-data of this
+        /// workspace; never tmpfs, which has no disk).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Result file, or a directory to write disk.json into (default
+        /// results/<UTC timestamp>/disk.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Produces to a topic and prints what kafka-producer-perf-test prints.
     Produce {
         /// Data directory (kept after the run).
@@ -131,6 +164,10 @@ enum Command {
         /// call's intended start (no coordinated omission).
         #[arg(long)]
         target_rate: Option<f64>,
+        /// Also write the run as a result file: one `produce` case with its latency
+        /// percentiles and payload MB/s every 100 ms (`timeline`). Its path is printed last.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Consumes a topic (producing first if it is empty) and prints what
     /// kafka-consumer-perf-test's figures, in the producer test's format.
@@ -203,16 +240,8 @@ fn main() -> ExitCode {
             full,
             out,
         } => {
-            let profile = if smoke {
-                Profile::Smoke
-            } else if full {
-                Profile::Full
-            } else {
-                Profile::Quick
-            };
-            let out = out.unwrap_or_else(|| {
-                PathBuf::from("results").join(environment::dir_stamp(SystemTime::now()))
-            });
+            let profile = profile_of(smoke, full);
+            let out = out.unwrap_or_else(default_out);
             finish(suite::run(profile, &out).map(|path| path.display().to_string()))
         }
         Command::Peers {
@@ -223,16 +252,8 @@ fn main() -> ExitCode {
             engines,
             cache_drop,
         } => {
-            let profile = if smoke {
-                Profile::Smoke
-            } else if full {
-                Profile::Full
-            } else {
-                Profile::Quick
-            };
-            let out = out.unwrap_or_else(|| {
-                PathBuf::from("results").join(environment::dir_stamp(SystemTime::now()))
-            });
+            let profile = profile_of(smoke, full);
+            let out = out.unwrap_or_else(default_out);
             finish(peers::engines(engines.as_deref()).and_then(|engines| {
                 peers::run(&peers::PeersOptions {
                     profile,
@@ -242,6 +263,18 @@ fn main() -> ExitCode {
                 })
                 .map(|path| path.display().to_string())
             }))
+        }
+        Command::Disk {
+            smoke,
+            quick: _,
+            full,
+            duration_s,
+            file_mib,
+            dir,
+            out,
+        } => {
+            let profile = profile_of(smoke, full);
+            finish(run_disk(profile, duration_s, file_mib, dir, out))
         }
         Command::Produce {
             dir,
@@ -255,6 +288,7 @@ fn main() -> ExitCode {
             in_flight,
             durability,
             target_rate,
+            out,
         } => finish(perf::produce(&perf::ProduceOptions {
             dir,
             topic,
@@ -267,6 +301,7 @@ fn main() -> ExitCode {
             in_flight: in_flight.max(1),
             durability: durability.into(),
             target_rate,
+            out,
         })),
         Command::Consume {
             dir,
@@ -296,6 +331,44 @@ fn main() -> ExitCode {
                 .join("\n")
         })),
     }
+}
+
+/// The default output directory: `results/<UTC timestamp>`.
+fn default_out() -> PathBuf {
+    PathBuf::from("results").join(environment::dir_stamp(SystemTime::now()))
+}
+
+/// The profile of `--smoke` / `--full` (else `--quick`, the default).
+fn profile_of(smoke: bool, full: bool) -> Profile {
+    if smoke {
+        Profile::Smoke
+    } else if full {
+        Profile::Full
+    } else {
+        Profile::Quick
+    }
+}
+
+/// `ringbench disk` with the profile's defaults where an option is absent; returns the table
+/// and the result's path.
+fn run_disk(
+    profile: Profile,
+    duration_s: Option<f64>,
+    file_mib: Option<u64>,
+    dir: Option<PathBuf>,
+    out: Option<PathBuf>,
+) -> Result<String, String> {
+    let (default_s, default_mib) = disk::profile_defaults(profile);
+    let out = out.unwrap_or_else(|| default_out().join(benches::disk::DISK_FILE));
+    let path = disk::run(&disk::DiskOptions {
+        dir: dir.unwrap_or_else(disk::default_dir),
+        duration: Duration::from_secs_f64(duration_s.unwrap_or(default_s).max(0.001)),
+        file_bytes: file_mib.unwrap_or(default_mib).max(1) << 20,
+        out,
+        profile,
+    })?;
+    let result = RunResult::load(&path)?;
+    Ok(format!("{}{}", disk::table(&result), path.display()))
 }
 
 /// Prints the result on stdout, or the error on stderr with exit status 1.

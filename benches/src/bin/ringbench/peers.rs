@@ -126,6 +126,7 @@ pub fn run(options: &PeersOptions) -> Result<PathBuf, String> {
             ratios: ratio::ratios(&scenarios),
         }),
         scenarios,
+        disk: None,
     };
     let path = options.out.join(PEERS_FILE);
     result

@@ -2,6 +2,7 @@
 //! `kafka-producer-perf-test` and `kafka-consumer-perf-test`, against a topic in a directory
 //! that outlives the run (so `consume` reads what `produce` left).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -12,7 +13,14 @@ use hdrhistogram::Histogram;
 use ringlog::record::BatchHeader;
 use ringlog::{Durability, TopicManager, TopicManagerConfig};
 
-use crate::measure::{histogram, record};
+use benches::results::{Environment, Latency, RunResult, SCHEMA_VERSION, ScenarioResult};
+use benches::scenarios::Profile;
+use benches::timeline::Recorder;
+
+use crate::measure::{cpu_ticks, histogram, record};
+
+/// Nanoseconds per clock tick of `/proc/self/stat` (as in `measure.rs`).
+const NANOS_PER_TICK: u64 = 10_000_000;
 
 /// Options of `ringbench produce`.
 #[derive(Clone, Debug)]
@@ -39,6 +47,8 @@ pub struct ProduceOptions {
     pub durability: Durability,
     /// Records per second to aim for, over all producers.
     pub target_rate: Option<f64>,
+    /// Where to write the run as a result file (one `produce` case with its timeline).
+    pub out: Option<PathBuf>,
 }
 
 fn open(dir: &Path, durability: Durability) -> Result<TopicManager, String> {
@@ -127,7 +137,27 @@ fn summary(
     )
 }
 
-/// Produces as asked; returns the summary line.
+/// What one produce run measured.
+#[derive(Debug)]
+pub struct Produced {
+    /// Latency per produce call.
+    pub hist: Histogram<u64>,
+    /// Records acknowledged.
+    pub records: u64,
+    /// Produce calls acknowledged.
+    pub calls: u64,
+    /// Wall time from the first call to the last acknowledgement.
+    pub elapsed: Duration,
+    /// Partitions of the topic.
+    pub partitions: u32,
+    /// Payload bytes acknowledged, interval by interval.
+    pub timeline: Recorder,
+    /// Process CPU time over the run, in clock ticks, when known.
+    pub cpu_ticks: Option<u64>,
+}
+
+/// Produces as asked; returns the summary line, after writing the result to `o.out` when
+/// set.
 ///
 /// With a target rate, each producer schedules its produce calls at its share of the rate
 /// and measures latency from each call's intended start, sleeping until the next intended
@@ -137,6 +167,105 @@ fn summary(
 /// # Errors
 /// A message saying what failed.
 pub fn produce(o: &ProduceOptions) -> Result<String, String> {
+    let p = produce_run(o)?;
+    let mut text = format!(
+        "{}\n(topic {} with {} partitions in {}, {} producer(s), {} records of {} B per \
+         produce call, {} in flight per producer, latency per produce call{})",
+        summary(
+            "sent",
+            p.records,
+            p.records * o.size as u64,
+            p.elapsed,
+            &p.hist
+        ),
+        o.topic,
+        p.partitions,
+        o.dir.display(),
+        o.producers,
+        o.batch.max(1),
+        o.size,
+        o.in_flight,
+        if o.target_rate.is_some() {
+            ", from each call's intended start"
+        } else {
+            ""
+        }
+    );
+    if let Some(out) = &o.out {
+        let result = RunResult {
+            schema: SCHEMA_VERSION,
+            environment: Environment {
+                profile: "produce".to_string(),
+                ..crate::environment::gather_in(
+                    Profile::Quick,
+                    &o.dir,
+                    &o.dir,
+                    benches::topic_fixtures::io_path().to_string(),
+                )
+            },
+            scenarios: vec![produce_result("produce", o, &p)],
+            peers: None,
+            disk: None,
+        };
+        result
+            .save(out)
+            .map_err(|e| format!("{}: {e}", out.display()))?;
+        let _ = write!(text, "\n{}", out.display());
+    }
+    Ok(text)
+}
+
+/// The scenario result of a produce run: category `produce`, params `size`, `batch`,
+/// `partitions`, `producers`, `in_flight`, its timeline of payload MB/s.
+pub fn produce_result(name: &str, o: &ProduceOptions, p: &Produced) -> ScenarioResult {
+    let secs = p.elapsed.as_secs_f64().max(1e-9);
+    let payload = p.records * o.size as u64;
+    ScenarioResult {
+        name: name.to_string(),
+        category: "produce".to_string(),
+        engine: "ringlog".to_string(),
+        io_path: benches::topic_fixtures::io_path().to_string(),
+        durability: Some(o.durability.name().to_string()),
+        params: [
+            ("size", o.size as u64),
+            ("batch", o.batch.max(1) as u64),
+            ("partitions", u64::from(p.partitions)),
+            ("producers", o.producers as u64),
+            ("in_flight", o.in_flight as u64),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+        threads: o.producers as u32,
+        operations: p.calls,
+        messages: p.records,
+        payload_bytes: payload,
+        disk_bytes: None,
+        elapsed_s: secs,
+        payload_mb_s: payload as f64 / 1e6 / secs,
+        disk_mb_s: None,
+        messages_per_s: p.records as f64 / secs,
+        latency: Latency::from_histogram_ns(&p.hist),
+        cpu_us_per_op: p
+            .cpu_ticks
+            .filter(|_| p.calls > 0)
+            .map(|t| (t * NANOS_PER_TICK) as f64 / 1e3 / p.calls as f64),
+        allocations_per_op: None,
+        scaling: None,
+        compaction: None,
+        disk_write_bytes: None,
+        timeline: Some(p.timeline.finish(p.elapsed)),
+    }
+}
+
+/// One producer thread: its latency histogram, records sent and timeline.
+type ProducerOutcome = (Histogram<u64>, u64, Recorder);
+
+/// Runs the produce workload of `o` and returns what it measured.
+///
+/// # Errors
+/// A message saying what failed.
+pub fn produce_run(o: &ProduceOptions) -> Result<Produced, String> {
     let manager = open(&o.dir, o.durability)?;
     let partitions = ensure_topic(&manager, &o.topic, o.partitions, o.durability)?;
     let value = payload(o.size);
@@ -146,14 +275,17 @@ pub fn produce(o: &ProduceOptions) -> Result<String, String> {
     let interval = o.target_rate.map(|rate| {
         Duration::from_secs_f64(batch.len() as f64 * o.producers as f64 / rate.max(1e-9))
     });
+    let cpu = cpu_ticks();
     let started = Instant::now();
     let deadline = o.duration.map(|d| started + d);
+    let batch_bytes = (batch.len() * o.size) as u64;
     let (manager_ref, batch_ref, next_ref) = (&manager, batch.as_slice(), &next);
-    let hists: Vec<(Histogram<u64>, u64)> = std::thread::scope(|s| {
+    let outcomes: Vec<ProducerOutcome> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..o.producers)
             .map(|_| {
                 s.spawn(move || {
                     let mut hist = histogram();
+                    let mut timeline = Recorder::default();
                     let mut sent = 0u64;
                     let mut pacer = Pacer::new(interval);
                     let mut pending = std::collections::VecDeque::new();
@@ -170,12 +302,15 @@ pub fn produce(o: &ProduceOptions) -> Result<String, String> {
                                 .produce(&o.topic, Some(partition), batch_ref)
                                 .map_err(|e| e.to_string())?;
                             record(&mut hist, start.elapsed());
+                            timeline.record(started.elapsed(), batch_bytes);
                             check_produced(&results, partition, batch_ref.len());
                             sent += batch_ref.len() as u64;
                             continue;
                         }
                         if pending.len() >= o.in_flight {
-                            sent += settle(pending.pop_front(), &mut hist, batch_ref.len())?;
+                            let n = settle(pending.pop_front(), &mut hist, batch_ref.len())?;
+                            timeline.record(started.elapsed(), batch_bytes);
+                            sent += n;
                         }
                         let handle = manager_ref
                             .submit(&o.topic, partition, batch_ref)
@@ -184,8 +319,9 @@ pub fn produce(o: &ProduceOptions) -> Result<String, String> {
                     }
                     while let Some(oldest) = pending.pop_front() {
                         sent += settle(Some(oldest), &mut hist, batch_ref.len())?;
+                        timeline.record(started.elapsed(), batch_bytes);
                     }
-                    Ok::<_, String>((hist, sent))
+                    Ok::<_, String>((hist, sent, timeline))
                 })
             })
             .collect();
@@ -195,29 +331,25 @@ pub fn produce(o: &ProduceOptions) -> Result<String, String> {
             .collect::<Result<_, _>>()
     })?;
     let elapsed = started.elapsed();
+    let cpu_ticks = cpu.zip(cpu_ticks()).map(|(b, a)| a.saturating_sub(b));
     manager.close().map_err(|e| format!("close: {e}"))?;
     let mut hist = histogram();
-    let mut sent = 0;
-    for (h, n) in &hists {
+    let mut timeline = Recorder::default();
+    let mut records = 0;
+    for (h, n, t) in &outcomes {
         hist.add(h).expect("same histogram bounds");
-        sent += n;
+        timeline.merge(t);
+        records += n;
     }
-    Ok(format!(
-        "{}\n(topic {} with {partitions} partitions in {}, {} producer(s), {} records of {} B per \
-         produce call, {} in flight per producer, latency per produce call{})",
-        summary("sent", sent, sent * o.size as u64, elapsed, &hist),
-        o.topic,
-        o.dir.display(),
-        o.producers,
-        batch.len(),
-        o.size,
-        o.in_flight,
-        if interval.is_some() {
-            ", from each call's intended start"
-        } else {
-            ""
-        }
-    ))
+    Ok(Produced {
+        calls: hist.len(),
+        hist,
+        records,
+        elapsed,
+        partitions,
+        timeline,
+        cpu_ticks,
+    })
 }
 
 /// Waits for the oldest produce call in flight, records its latency from its start and
@@ -339,6 +471,7 @@ pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
             in_flight: 1,
             durability: Durability::None,
             target_rate: None,
+            out: None,
         })?;
         preface = format!("(the topic was empty; produced first)\n{preface}\n");
     }

@@ -17,6 +17,7 @@ use ringlog::Durability;
 use crate::environment;
 use crate::log_scenarios::{self as log, Outcome};
 use crate::measure::{Budget, Meter};
+use crate::perf;
 use crate::topic_read_scenarios as topic_read;
 use crate::topic_scenarios as topic;
 
@@ -131,6 +132,7 @@ fn finish(spec: Spec, meter: &Meter, compaction: Option<CompactionFigures>) -> S
         scaling: None,
         compaction,
         disk_write_bytes: None,
+        timeline: None,
     }
 }
 
@@ -436,6 +438,45 @@ fn run_topic(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
     }
 }
 
+/// Seconds of the sustained produce case per profile: in the full profile far more data than
+/// the read cache and buffer pool hold (about 15 GB at 500 MB/s), so chunk recycling, segment
+/// rolls and the disk's own pace all show.
+fn sustained_seconds(profile: Profile) -> f64 {
+    match profile {
+        Profile::Smoke => 0.3,
+        Profile::Quick => 3.0,
+        Profile::Full => 30.0,
+    }
+}
+
+/// `sustained_produce`: `ringbench produce` for a fixed time (1 KiB records, 100 per produce
+/// call, one producer, one partition, durability none), with its payload MB/s every
+/// 100 ms in `timeline`, so a stall shows in `throughput_timeline.svg`.
+fn run_sustained(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
+    let dir = benches::bench_dir();
+    let options = perf::ProduceOptions {
+        dir: dir.path().to_path_buf(),
+        topic: "sustained".to_string(),
+        size: RECORD_BYTES,
+        count: u64::MAX,
+        duration: Some(Duration::from_secs_f64(sustained_seconds(profile))),
+        batch: 100,
+        partitions: 1,
+        producers: 1,
+        in_flight: 1,
+        durability: Durability::None,
+        target_rate: None,
+        out: None,
+    };
+    let produced = perf::produce_run(&options)
+        .unwrap_or_else(|e| panic!("sustained_produce in {}: {e}", dir.path().display()));
+    report(perf::produce_result(
+        "sustained_produce",
+        &options,
+        &produced,
+    ));
+}
+
 /// Runs every scenario of `profile`; prints one line per case to stderr.
 pub fn run_all(profile: Profile) -> Vec<ScenarioResult> {
     let mut out = Vec::new();
@@ -453,6 +494,7 @@ pub fn run_all(profile: Profile) -> Vec<ScenarioResult> {
         fixtures::release();
     }
     run_topic(profile, &mut report);
+    run_sustained(profile, &mut report);
     fill_scaling(&mut out);
     out
 }
@@ -520,6 +562,7 @@ pub fn run(profile: Profile, out: &Path) -> Result<PathBuf, String> {
         environment,
         scenarios,
         peers: None,
+        disk: None,
     };
     let path = out.join(result_file_name());
     result
@@ -563,6 +606,7 @@ mod tests {
             scaling: None,
             compaction: None,
             disk_write_bytes: None,
+            timeline: None,
         }
     }
 
