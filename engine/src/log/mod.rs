@@ -61,6 +61,9 @@ pub(crate) struct LogInner {
     writer: Mutex<Writer>,
     /// Signalled whenever a flusher gives up its role.
     flushed: Condvar,
+    /// Signalled when the appends a gathering flusher waits for have arrived (see
+    /// `writer/group.rs`).
+    appended: Condvar,
     /// The next offset to be assigned, published after the batch is readable.
     next_offset: AtomicU64,
     /// The high watermark under `Write` and `Sync` durability: fetches serve records below it

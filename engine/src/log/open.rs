@@ -112,14 +112,7 @@ pub(super) fn open(
         last_builder = Some(IndexBuilder::new(config.index_interval_bytes));
     }
     if clean && writes {
-        // From here on a crash must trigger recovery again.
-        storage
-            .remove_file(&marker)
-            .map_err(|source| io_error("remove", &marker, source))?;
-        shared
-            .storage()
-            .sync_dir(dir)
-            .map_err(|source| io_error("fsync directory", dir, source))?;
+        remove_clean_marker(storage, dir, &marker)?;
     }
     let (&start, _) = segments.first_key_value().expect("at least one segment");
     let active = Arc::clone(segments.last_key_value().expect("at least one segment").1);
@@ -134,6 +127,7 @@ pub(super) fn open(
         writer: Mutex::new(Writer::new(Arc::clone(&active), end, end, next, builder)),
         segments: RwLock::new(segments),
         flushed: Condvar::new(),
+        appended: Condvar::new(),
         next_offset: AtomicU64::new(next),
         durable_offset: AtomicU64::new(next),
         waiters: super::handle::Waiters::default(),
@@ -181,6 +175,20 @@ fn map_segments(inner: &LogInner, active: &Arc<Segment>, end: u64) -> Result<(),
         .map_err(|source| io_error("map", &active.log_path(), source))?;
     inner.writer.lock().expect("writer lock poisoned").map = Some(writer);
     Ok(())
+}
+
+/// Removes the clean-shutdown marker durably: from here on a crash must trigger recovery again.
+fn remove_clean_marker(
+    storage: &dyn crate::io::Storage,
+    dir: &Path,
+    marker: &Path,
+) -> Result<(), OpenError> {
+    storage
+        .remove_file(marker)
+        .map_err(|source| io_error("remove", marker, source))?;
+    storage
+        .sync_dir(dir)
+        .map_err(|source| io_error("fsync directory", dir, source))
 }
 
 fn io_error(op: &'static str, path: &Path, source: std::io::Error) -> OpenError {

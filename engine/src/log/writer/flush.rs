@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::DEFAULT_FLUSH_INTERVAL_MS;
 use crate::error::AppendError;
@@ -30,7 +30,16 @@ impl LogInner {
             w = self.flushed.wait(w).expect("writer lock poisoned");
         }
         w.flushing = true;
+        // A round for the log's own durability acknowledges appenders: gather them first.
+        let acknowledges = Level::for_durability(self.config.durability) == Some(level);
+        if acknowledges {
+            w = self.gather(w);
+        }
+        let round = acknowledges.then(|| (w.group.start_round(), Instant::now()));
         let (mut w, result) = self.flush_round(w, level);
+        if let (Some((appends, started)), Ok(())) = (round, &result) {
+            w.group.end_round(appends, started.elapsed());
+        }
         w.flushing = false;
         self.flushed.notify_all();
         if result.is_err() {

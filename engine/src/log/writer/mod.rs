@@ -36,6 +36,7 @@ use super::LogInner;
 use roll::roll_clock_of_recovered;
 
 mod flush;
+mod group;
 mod mapped;
 mod roll;
 mod tail;
@@ -82,6 +83,8 @@ pub(crate) struct Writer {
     unwritten_bytes: usize,
     /// One thread holds the flusher role at a time.
     flushing: bool,
+    /// What the flusher role gathers before a durability round (see `group.rs`).
+    group: group::GroupCommit,
     /// File size after preallocation.
     pub allocated_bytes: u64,
     pub next_offset: u64,
@@ -148,6 +151,7 @@ impl Writer {
             unwritten: VecDeque::new(),
             unwritten_bytes: 0,
             flushing: false,
+            group: group::GroupCommit::default(),
             allocated_bytes,
             next_offset,
             written_offset: next_offset,
@@ -313,6 +317,9 @@ impl LogInner {
             self.publish_durable(&w);
             w.queued_pos = w.end_pos;
             active.disk_bytes.store(w.end_pos, Ordering::Release);
+        }
+        if w.group.on_append() {
+            self.appended.notify_one();
         }
         let now = Instant::now();
         w.dirty_since.get_or_insert(now);
