@@ -499,6 +499,11 @@ impl LogInner {
             if w.satisfied(level, offset) {
                 return Ok(w);
             }
+            // Only an abandoned log is closed with offsets unsatisfied (a close settles first):
+            // nothing of it may write again.
+            if w.closed {
+                return Err(AppendError::Closed);
+            }
             if !w.flushing {
                 break;
             }
@@ -640,6 +645,24 @@ impl LogInner {
             let _ = write.pending.wait();
         }
         self.lock_writer()
+    }
+
+    /// For [`crate::Log::abandon`]: closes the log without flushing, lets a flusher in its
+    /// round finish it, and waits for the writes still in flight, so that nothing of this log
+    /// lands in the files once the next opener recovers them (pipelined appends leave writes
+    /// in flight that nobody waits for; on a shared ring they could land after the recovery
+    /// scan and over the new log's appends).
+    pub(crate) fn abandon_writes(&self) {
+        let mut w = self.lock_writer();
+        w.closed = true;
+        while w.flushing {
+            w = self.flushed.wait(w).expect("writer lock poisoned");
+        }
+        let pending = std::mem::take(&mut w.in_flight);
+        drop(w);
+        for write in pending {
+            let _ = write.pending.wait();
+        }
     }
 
     /// Waits until everything appended is written and synced and no flush runs, flushing as
