@@ -509,8 +509,40 @@ struct ChildRun {
     killed: bool,
 }
 
+/// Attempts at a child that finds its directory locked by this test process.
+const LOCKED_ATTEMPTS: u32 = 10;
+
 /// Runs logtool with `args`, kills it by `plan` and collects every complete line it printed.
+///
+/// The parent released the directory's lock before, but another test of this binary may have
+/// been spawning a child at that moment: between its fork and its exec that child holds a copy
+/// of every descriptor, the lock's included, so for a moment the lock outlives the parent's
+/// close. A child refused at open for that reason, before it printed anything, is run again.
 fn run_child(args: &[String], plan: KillPlan, stderr_path: &Path, ctx: &str) -> ChildRun {
+    let mut attempt = 1;
+    loop {
+        let run = run_child_once(args, plan, stderr_path, ctx);
+        match run {
+            Err(stderr) if attempt < LOCKED_ATTEMPTS => {
+                eprintln!("{ctx}: the child found the directory locked, again: {stderr}");
+                attempt += 1;
+                thread::sleep(Duration::from_millis(20));
+            }
+            Err(stderr) => {
+                panic!("{ctx}: the child found the directory locked {attempt} times: {stderr}")
+            }
+            Ok(run) => return run,
+        }
+    }
+}
+
+/// One child; `Err` with its stderr when it failed at once because the directory was locked.
+fn run_child_once(
+    args: &[String],
+    plan: KillPlan,
+    stderr_path: &Path,
+    ctx: &str,
+) -> Result<ChildRun, String> {
     let stderr = File::create(stderr_path).expect("create the child's stderr file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_logtool"))
         .args(args)
@@ -550,15 +582,18 @@ fn run_child(args: &[String], plan: KillPlan, stderr_path: &Path, ctx: &str) -> 
     reader.join().expect("the stdout reader does not panic");
     received.extend(lines.try_iter());
     let killed = status.signal() == Some(SIGKILL);
+    let stderr = fs::read_to_string(stderr_path).unwrap_or_default();
+    if !killed && !status.success() && received.is_empty() && stderr.contains("is in use by") {
+        return Err(stderr);
+    }
     assert!(
         killed || status.success(),
-        "{ctx}: logtool {args:?} failed by itself ({status}); stderr:\n{}",
-        fs::read_to_string(stderr_path).unwrap_or_default()
+        "{ctx}: logtool {args:?} failed by itself ({status}); stderr:\n{stderr}"
     );
-    ChildRun {
+    Ok(ChildRun {
         acks: received.iter().filter_map(|line| parse_ack(line)).collect(),
         killed,
-    }
+    })
 }
 
 /// Sends every newline-terminated line; a last line cut by the kill is dropped, since logtool
