@@ -4,6 +4,16 @@
 //! combination of durability, buffer size, cache size, I/O path (every one in
 //! `IoMode::PATHS`) and segment size.
 //!
+//! Pipelined appends take part: `Log::submit` and `Log::submit_batch` keep up to
+//! [`MAX_IN_FLIGHT`] handles in flight, which later operations wait for (from the thread, or
+//! polled as a future), in any order, or drop. The model checks the offsets each submission is
+//! given at once; that a handle resolves to them, with the high watermark past them and the
+//! records readable; that acknowledgements come in offset order (once one handle resolves, every
+//! handle before it is ready); that the high watermark stays between what was acknowledged and
+//! what was submitted, at a batch boundary; that a clean close makes every submitted record
+//! durable (handles waited after it resolve, and the reopened log holds everything); and that a
+//! crash keeps every record whose handle resolved and an intact prefix of the rest.
+//!
 //! Cases per configuration: `PROPTEST_CASES` (default 1; there are 12 configurations per I/O
 //! path and durability). A failure prints the configuration, the RNG seed and the shrunk
 //! operation list; rerun one seed with `RINGLOG_MODEL_SEED=<hex>`.
@@ -13,23 +23,35 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::future::Future;
 use std::path::Path;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::test_runner::{
     Config as ProptestConfig, RngAlgorithm, TestError, TestRng, TestRunner,
 };
 use ringlog::config::DEFAULT_WRITE_CHUNK_BYTES;
-use ringlog::record::{BatchLimits, Header, Record, encoded_batch_bytes, records, validate_batch};
+use ringlog::record::{
+    BatchError, BatchLimits, BatchOptions, Header, Record, encode_batch, encoded_batch_bytes,
+    records, validate_batch,
+};
 use ringlog::{
-    AppendError, CLEAN_SHUTDOWN_FILE, Config, Durability, IoMode, Log, Shared, SharedConfig,
+    AppendError, AppendHandle, AppendInfo, CLEAN_SHUTDOWN_FILE, Config, Durability, IoMode, Log,
+    Shared, SharedConfig,
 };
 
 /// Cases per configuration unless `PROPTEST_CASES` says otherwise.
 const DEFAULT_CASES: u32 = 1;
 /// Longest operation sequence of one case.
-const MAX_OPS: usize = 24;
+const MAX_OPS: usize = 32;
+/// Pipelined appends a case keeps in flight at most: a submission beyond it waits for the
+/// oldest first, as a producer with `max.in.flight.requests.per.connection` does.
+const MAX_IN_FLIGHT: usize = 8;
 /// Segment size of the "small segments" configurations: a few batches per segment.
 const SMALL_SEGMENT_BYTES: u64 = 32 * 1024;
 /// Buffer (chunk) size of the "small buffers" configurations: batches straddle chunks.
@@ -107,6 +129,20 @@ struct RecordSpec {
 #[derive(Clone, Debug)]
 enum Op {
     Append(Vec<RecordSpec>),
+    /// A pipelined append (`Log::submit`): the handle is kept in flight.
+    Submit(Vec<RecordSpec>),
+    /// A pipelined append of an encoded batch (`Log::submit_batch`).
+    SubmitBatch(Vec<RecordSpec>),
+    /// Waits for the in-flight handle at `pick` (scaled to those in flight), from the thread
+    /// or, with `future`, polled as a future by a thread-parking executor.
+    Wait {
+        pick: u16,
+        future: bool,
+    },
+    /// Drops the in-flight handle at `pick` without waiting: its records stay in the log.
+    DropHandle {
+        pick: u16,
+    },
     /// One record whose value is `extra` bytes longer than a buffer (capped by the batch limit).
     AppendLarge {
         extra: usize,
@@ -160,11 +196,27 @@ struct Model {
     records: Vec<Owned>,
     batch_base: Vec<u64>,
     batch_bases: BTreeSet<u64>,
+    /// Every offset below this is acknowledged: by a blocking append, a flush, a resolved
+    /// handle (acknowledgements come in offset order) or a clean close.
+    acked_end: u64,
 }
 
 impl Model {
     fn len(&self) -> u64 {
         self.records.len() as u64
+    }
+
+    /// Whether `offset` is where a batch starts or the log ends.
+    fn is_boundary(&self, offset: u64) -> bool {
+        offset == self.len() || self.batch_bases.contains(&offset)
+    }
+
+    /// Forgets everything from `end` on (a crash lost it).
+    fn truncate(&mut self, end: u64) {
+        self.records.truncate(end as usize);
+        self.batch_base.truncate(end as usize);
+        self.batch_bases.split_off(&end);
+        self.acked_end = self.acked_end.min(end);
     }
 
     fn push_batch(&mut self, batch: Vec<Owned>) {
@@ -206,7 +258,12 @@ fn record_spec() -> impl Strategy<Value = RecordSpec> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        10 => proptest::collection::vec(record_spec(), 1..20).prop_map(Op::Append),
+        6 => proptest::collection::vec(record_spec(), 1..20).prop_map(Op::Append),
+        6 => proptest::collection::vec(record_spec(), 1..10).prop_map(Op::Submit),
+        3 => proptest::collection::vec(record_spec(), 1..10).prop_map(Op::SubmitBatch),
+        5 => (any::<u16>(), proptest::bool::weighted(0.3))
+            .prop_map(|(pick, future)| Op::Wait { pick, future }),
+        1 => any::<u16>().prop_map(|pick| Op::DropHandle { pick }),
         2 => (0..20_000usize, any::<u8>()).prop_map(|(extra, seed)| Op::AppendLarge { extra, seed }),
         5 => (any::<u16>(), 1..200_000usize).prop_map(|(at, max_bytes)| Op::Fetch { at, max_bytes }),
         3 => (any::<u16>(), 1..200_000usize)
@@ -218,13 +275,115 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// One case: the log, its shared resources and the model.
+/// How long a pending append future may wait for its wake-up before the case fails.
+const FUTURE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Wakes the executor's thread and notes that it did, so a future that is never woken is told
+/// apart from one that is slow.
+struct Unpark {
+    thread: std::thread::Thread,
+    woken: AtomicBool,
+}
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.thread.unpark();
+    }
+}
+
+/// A minimal executor: polls `future` on this thread, parking between polls until woken.
+/// `None` when a pending poll was not woken within [`FUTURE_TIMEOUT`].
+fn block_on<F: Future>(future: F) -> Option<F::Output> {
+    let unpark = Arc::new(Unpark {
+        thread: std::thread::current(),
+        woken: AtomicBool::new(false),
+    });
+    let waker = Waker::from(Arc::clone(&unpark));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return Some(out);
+        }
+        let deadline = Instant::now() + FUTURE_TIMEOUT;
+        while !unpark.woken.swap(false, Ordering::AcqRel) {
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            std::thread::park_timeout(deadline - now);
+        }
+    }
+}
+
+/// How an append reaches the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    /// `Log::append`: returns once durable.
+    Append,
+    /// `Log::submit`: a handle kept in flight.
+    Submit,
+    /// `Log::submit_batch` of the batch encoded by the test.
+    SubmitBatch,
+}
+
+/// A pipelined append not yet waited for, with the offsets it was given at submission.
+struct InFlight {
+    handle: AppendHandle,
+    info: AppendInfo,
+}
+
+/// Whether a record's timestamp lies beyond `i64` from the first one's: the encoder wraps the
+/// delta (and reading it back wraps again), but a producer's batch like that is refused.
+fn delta_overflows(batch: &[Owned]) -> bool {
+    let base = batch[0].timestamp_ms;
+    batch.iter().any(|r| {
+        base.checked_add(r.timestamp_ms.wrapping_sub(base))
+            .is_none()
+    })
+}
+
+/// `at` scaled to `0..=end`.
+fn scale(at: u16, end: u64) -> u64 {
+    (u64::from(at) * (end + 1)) >> 16
+}
+
+/// Calls `f` with `batch` as [`Record`]s borrowing its bytes.
+fn with_records<T>(batch: &[Owned], f: impl FnOnce(&[Record<'_>]) -> T) -> T {
+    let header_keys: Vec<Vec<Header<'_>>> = batch
+        .iter()
+        .map(|r| {
+            r.headers
+                .iter()
+                .map(|(k, v)| Header {
+                    key: k,
+                    value: v.as_deref(),
+                })
+                .collect()
+        })
+        .collect();
+    let records: Vec<Record<'_>> = batch
+        .iter()
+        .zip(&header_keys)
+        .map(|(r, headers)| Record {
+            key: r.key.as_deref(),
+            value: r.value.as_deref(),
+            timestamp_ms: r.timestamp_ms,
+            headers,
+        })
+        .collect();
+    f(&records)
+}
+
+/// One case: the log, its shared resources, the model and the appends in flight.
 struct Harness<'a> {
     setup: Setup,
     dir: &'a Path,
     shared: Arc<Shared>,
     log: Option<Log>,
     model: Model,
+    in_flight: Vec<InFlight>,
 }
 
 type Outcome = Result<(), TestCaseError>;
@@ -236,7 +395,39 @@ impl Harness<'_> {
             .expect("the log is open between operations")
     }
 
+    /// Opens the log; it must hold every record of the model.
     fn open(&mut self) -> Outcome {
+        self.open_any()?;
+        prop_assert_eq!(
+            self.log().next_offset(),
+            self.model.len(),
+            "next_offset after open"
+        );
+        Ok(())
+    }
+
+    /// Opens the log after a crash: it holds every acknowledged record and an intact prefix of
+    /// the rest, ending at a batch boundary; the model forgets what was lost.
+    fn open_after_crash(&mut self) -> Outcome {
+        self.open_any()?;
+        let recovered = self.log().next_offset();
+        prop_assert!(
+            recovered >= self.model.acked_end && recovered <= self.model.len(),
+            "recovered up to {} after a crash, but {} were acknowledged and {} submitted",
+            recovered,
+            self.model.acked_end,
+            self.model.len()
+        );
+        prop_assert!(
+            self.model.is_boundary(recovered),
+            "recovery ended at {}, inside a batch",
+            recovered
+        );
+        self.model.truncate(recovered);
+        Ok(())
+    }
+
+    fn open_any(&mut self) -> Outcome {
         let log = Log::open_with(self.dir, self.setup.config(), &self.shared)
             .map_err(|e| TestCaseError::fail(format!("open failed: {e}")))?;
         prop_assert!(
@@ -245,64 +436,166 @@ impl Harness<'_> {
             self.setup.io_mode.name(),
             log.io_path()
         );
-        prop_assert_eq!(
-            log.next_offset(),
-            self.model.len(),
-            "next_offset after open"
-        );
         prop_assert_eq!(log.start_offset(), 0, "start_offset after open");
+        // What a reopened log holds was made durable by the close or found by recovery.
+        self.model.acked_end = log.next_offset();
         self.log = Some(log);
         Ok(())
     }
 
     fn apply(&mut self, op: &Op) -> Outcome {
+        let own = |specs: &[RecordSpec]| specs.iter().map(Owned::from_spec).collect();
         match op {
-            Op::Append(specs) => self.append(specs.iter().map(Owned::from_spec).collect()),
+            Op::Append(specs) => self.append(own(specs), Via::Append),
+            Op::Submit(specs) => self.append(own(specs), Via::Submit),
+            Op::SubmitBatch(specs) => self.append(own(specs), Via::SubmitBatch),
+            Op::Wait { pick, future } => match self.pick(*pick) {
+                Some(index) => self.wait(index, *future),
+                None => Ok(()),
+            },
+            Op::DropHandle { pick } => {
+                if let Some(index) = self.pick(*pick) {
+                    drop(self.in_flight.remove(index));
+                }
+                Ok(())
+            }
             Op::AppendLarge { extra, seed } => {
                 let limit = self.setup.max_batch_bytes() - 200;
                 let len = (self.setup.buffer_bytes + extra).min(limit);
-                self.append(vec![Owned {
+                let large = Owned {
                     key: Some(b"large".to_vec()),
                     value: Some(Blob { len, seed: *seed }.bytes()),
                     timestamp_ms: 1_650_000_000_000,
                     headers: Vec::new(),
-                }])
+                };
+                self.append(vec![large], Via::Append)
             }
-            Op::Fetch { at, max_bytes } => self.check_fetch(self.scale(*at), *max_bytes),
-            Op::ReadRecords { at, max_bytes } => {
-                self.check_read_records(self.scale(*at), *max_bytes)
+            Op::Fetch { at, max_bytes } => {
+                let at = scale(*at, self.log().high_watermark());
+                self.check_fetch(at, *max_bytes)
             }
+            Op::ReadRecords { at, max_bytes } => self.check_read_records(*at, *max_bytes),
             Op::Flush => {
                 self.log()
                     .flush()
                     .map_err(|e| TestCaseError::fail(format!("flush failed: {e}")))?;
-                Ok(())
+                prop_assert_eq!(
+                    self.log().high_watermark(),
+                    self.model.len(),
+                    "high watermark after a flush"
+                );
+                self.acknowledged(self.model.len())
             }
-            Op::Reopen => {
-                let log = self.log.take().expect("open");
-                log.close()
-                    .map_err(|e| TestCaseError::fail(format!("close failed: {e}")))?;
-                drop(log);
-                self.open()?;
-                self.check_all()
-            }
+            Op::Reopen => self.reopen(),
             Op::Crash => {
                 self.crash()?;
-                self.open()?;
+                self.open_after_crash()?;
                 self.check_all()
             }
             Op::Idle => {
-                std::thread::sleep(std::time::Duration::from_millis(FLUSH_INTERVAL_MS * 6));
+                std::thread::sleep(Duration::from_millis(FLUSH_INTERVAL_MS * 6));
                 Ok(())
             }
         }
     }
 
-    /// Leaves the log as a crash of the process would. With `Write` and `Sync`, every
-    /// acknowledged batch has been written, so the log object is leaked (no close, no marker)
-    /// and its files are recovered as they are. With `None` unwritten data would be lost, so
-    /// the log is closed and the clean-shutdown marker removed, forcing a recovery scan.
+    /// The index of the in-flight handle `pick` names, if any is in flight.
+    fn pick(&self, pick: u16) -> Option<usize> {
+        let count = self.in_flight.len();
+        (count > 0).then(|| (usize::from(pick) * count) >> 16)
+    }
+
+    /// Clean close with handles in flight: the close makes every submitted record durable, so
+    /// each handle resolves after it (waited on or polled), and the reopened log holds them all.
+    fn reopen(&mut self) -> Outcome {
+        let log = self.log.take().expect("open");
+        log.close()
+            .map_err(|e| TestCaseError::fail(format!("close failed: {e}")))?;
+        for (k, InFlight { handle, info }) in
+            std::mem::take(&mut self.in_flight).into_iter().enumerate()
+        {
+            let result = if k % 2 == 0 {
+                handle.wait()
+            } else {
+                block_on(handle).ok_or_else(|| {
+                    TestCaseError::fail(format!("future of {info:?} pending after close"))
+                })?
+            };
+            let got = result.map_err(|e| {
+                TestCaseError::fail(format!("handle of {info:?} failed after close: {e}"))
+            })?;
+            prop_assert_eq!(got, info, "a handle resolves to its offsets after close");
+        }
+        drop(log);
+        self.open()?;
+        self.check_all()
+    }
+
+    /// Waits for the in-flight handle at `index`: it resolves to the offsets it was given, the
+    /// high watermark covers them, every handle before it is ready, and its batch reads back.
+    fn wait(&mut self, index: usize, future: bool) -> Outcome {
+        let InFlight { handle, info } = self.in_flight.remove(index);
+        let result = if future {
+            block_on(handle).ok_or_else(|| {
+                TestCaseError::fail(format!(
+                    "the future of {info:?} was not woken within {FUTURE_TIMEOUT:?}"
+                ))
+            })?
+        } else {
+            handle.wait()
+        };
+        let got = result
+            .map_err(|e| TestCaseError::fail(format!("the handle of {info:?} failed: {e}")))?;
+        prop_assert_eq!(
+            got,
+            info,
+            "a handle resolves to the offsets of its submission"
+        );
+        self.acknowledged(info.last_offset + 1)?;
+        self.check_fetch(info.base_offset, 1)
+    }
+
+    /// Everything below `end` was acknowledged: the high watermark covers it, and every handle
+    /// in flight below it is ready with its own offsets (acknowledgements in offset order).
+    fn acknowledged(&mut self, end: u64) -> Outcome {
+        self.model.acked_end = self.model.acked_end.max(end);
+        let acked = self.model.acked_end;
+        let hw = self.log().high_watermark();
+        prop_assert!(
+            hw >= acked,
+            "high watermark {} below the acknowledged {}",
+            hw,
+            acked
+        );
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut i = 0;
+        while i < self.in_flight.len() {
+            if self.in_flight[i].info.last_offset >= acked {
+                i += 1;
+                continue;
+            }
+            let InFlight { mut handle, info } = self.in_flight.remove(i);
+            match Pin::new(&mut handle).poll(&mut cx) {
+                Poll::Ready(Ok(got)) => prop_assert_eq!(got, info, "offsets of a ready handle"),
+                other => prop_assert!(
+                    false,
+                    "the handle of {:?}, below the acknowledged {}, is not ready: {:?}",
+                    info,
+                    acked,
+                    other
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    /// Leaves the log as a crash of the process would. The producer dies with it: handles in
+    /// flight are dropped unresolved. With `Write` and `Sync`, every acknowledged batch has
+    /// been written, so the log object is leaked (no close, no marker) and its files are
+    /// recovered as they are. With `None` unwritten data would be lost, so the log is closed
+    /// and the clean-shutdown marker removed, forcing a recovery scan.
     fn crash(&mut self) -> Outcome {
+        self.in_flight.clear();
         let log = self.log.take().expect("open");
         if self.setup.durability == Durability::None {
             log.close()
@@ -320,46 +613,52 @@ impl Harness<'_> {
         Ok(())
     }
 
-    fn scale(&self, at: u16) -> u64 {
-        (u64::from(at) * (self.model.len() + 1)) >> 16
-    }
-
-    fn append(&mut self, batch: Vec<Owned>) -> Outcome {
-        let header_keys: Vec<Vec<Header<'_>>> = batch
-            .iter()
-            .map(|r| {
-                r.headers
-                    .iter()
-                    .map(|(k, v)| Header {
-                        key: k,
-                        value: v.as_deref(),
-                    })
-                    .collect()
-            })
-            .collect();
-        let records: Vec<Record<'_>> = batch
-            .iter()
-            .zip(&header_keys)
-            .map(|(r, headers)| Record {
-                key: r.key.as_deref(),
-                value: r.value.as_deref(),
-                timestamp_ms: r.timestamp_ms,
-                headers,
-            })
-            .collect();
-        let size = encoded_batch_bytes(&records).expect("model records are encodable");
-        let result = self.log().append(&records);
+    /// Appends `batch` by `via`; a pipelined append beyond [`MAX_IN_FLIGHT`] waits for the
+    /// oldest first.
+    fn append(&mut self, batch: Vec<Owned>, via: Via) -> Outcome {
+        if via != Via::Append && self.in_flight.len() >= MAX_IN_FLIGHT {
+            self.wait(0, false)?;
+        }
+        let log = self.log();
+        let (size, result) = with_records(&batch, |records| {
+            let size = encoded_batch_bytes(records).expect("model records are encodable");
+            let result = match via {
+                Via::Append => log.append(records).map(|info| (info, None)),
+                Via::Submit => log.submit(records).map(|h| (h.offsets(), Some(h))),
+                Via::SubmitBatch => {
+                    let mut bytes = vec![0; size];
+                    encode_batch(&mut bytes, 0, records, &BatchOptions::default())
+                        .expect("the destination is sized");
+                    log.submit_batch(&bytes).map(|h| (h.offsets(), Some(h)))
+                }
+            };
+            (size, result)
+        });
+        if via == Via::SubmitBatch && delta_overflows(&batch) {
+            prop_assert!(
+                matches!(
+                    result,
+                    Err(AppendError::InvalidBatch(
+                        BatchError::TimestampOverflow { .. }
+                    ))
+                ),
+                "a producer batch whose timestamp deltas overflow gave {:?}",
+                result.map(|(info, _)| info)
+            );
+            return Ok(());
+        }
         if size > self.setup.max_batch_bytes() {
             prop_assert!(
                 matches!(result, Err(AppendError::TooLarge { .. })),
                 "a batch of {} bytes over max_batch_bytes {} gave {:?}",
                 size,
                 self.setup.max_batch_bytes(),
-                result
+                result.map(|(info, _)| info)
             );
             return Ok(());
         }
-        let info = result.map_err(|e| TestCaseError::fail(format!("append failed: {e}")))?;
+        let (info, handle) =
+            result.map_err(|e| TestCaseError::fail(format!("append ({via:?}) failed: {e}")))?;
         let base = self.model.len();
         prop_assert_eq!(info.base_offset, base, "base offset of the append");
         prop_assert_eq!(
@@ -367,25 +666,48 @@ impl Harness<'_> {
             base + batch.len() as u64 - 1,
             "last offset"
         );
-        drop(records);
-        drop(header_keys);
         self.model.push_batch(batch);
         prop_assert_eq!(self.log().next_offset(), self.model.len(), "next_offset");
+        match handle {
+            Some(handle) => self.in_flight.push(InFlight { handle, info }),
+            None => self.acknowledged(info.last_offset + 1)?,
+        }
+        Ok(())
+    }
+
+    /// A high watermark the log reported: between what was acknowledged and what was
+    /// submitted, at a batch boundary.
+    fn check_watermark(&self, hw: u64) -> Outcome {
+        prop_assert!(
+            hw >= self.model.acked_end && hw <= self.model.len(),
+            "high watermark {} outside [acknowledged {}, submitted {}]",
+            hw,
+            self.model.acked_end,
+            self.model.len()
+        );
+        prop_assert!(
+            self.model.is_boundary(hw),
+            "high watermark {} inside a batch",
+            hw
+        );
         Ok(())
     }
 
     /// Fetches at `offset` and checks the batches against the model; returns the next offset.
+    /// `offset` must be at most a high watermark seen before: the fetch serves the records below
+    /// the one it reports, and nothing past it.
     fn check_fetch_at(&self, offset: u64, max_bytes: usize) -> Result<u64, TestCaseError> {
-        let end = self.model.len();
         let fetched = self
             .log()
             .fetch(offset, max_bytes)
             .map_err(|e| TestCaseError::fail(format!("fetch({offset}, {max_bytes}): {e}")))?;
-        prop_assert_eq!(
-            fetched.high_watermark,
-            end,
-            "high_watermark of fetch({})",
-            offset
+        let end = fetched.high_watermark;
+        self.check_watermark(end)?;
+        prop_assert!(
+            offset <= end,
+            "fetch({}) reported high watermark {}, lower than one seen before",
+            offset,
+            end
         );
         if offset == end {
             prop_assert!(fetched.bytes.is_empty(), "fetch at the end returned bytes");
@@ -432,7 +754,7 @@ impl Harness<'_> {
                 "last offset of batch"
             );
             prop_assert!(
-                next == end || self.model.batch_base[next as usize] == next,
+                self.model.is_boundary(next),
                 "batch ending at {} does not end where the appended batch ended",
                 next
             );
@@ -481,18 +803,36 @@ impl Harness<'_> {
         self.check_fetch_at(offset, max_bytes).map(drop)
     }
 
-    fn check_read_records(&self, offset: u64, max_bytes: usize) -> Outcome {
+    /// Reads records at `at` scaled to `0..=` the high watermark: only records below the high
+    /// watermark come back.
+    fn check_read_records(&self, at: u16, max_bytes: usize) -> Outcome {
+        let hw_before = self.log().high_watermark();
+        let offset = scale(at, hw_before);
         let got = self
             .log()
             .read_records(offset, max_bytes)
             .map_err(|e| TestCaseError::fail(format!("read_records({offset}): {e}")))?;
+        let hw_after = self.log().high_watermark();
+        self.check_watermark(hw_after)?;
         if offset == self.model.len() {
             prop_assert!(got.is_empty(), "read_records at the end returned records");
             return Ok(());
         }
-        prop_assert!(!got.is_empty(), "read_records({}) returned nothing", offset);
+        prop_assert!(
+            !got.is_empty() || offset == hw_before,
+            "read_records({}) below the high watermark {} returned nothing",
+            offset,
+            hw_before
+        );
         for (i, record) in got.iter().enumerate() {
             let at = offset + i as u64;
+            prop_assert!(
+                at < hw_after,
+                "read_records({}) returned offset {}, not below the high watermark {}",
+                offset,
+                at,
+                hw_after
+            );
             prop_assert_eq!(
                 record.offset,
                 at,
@@ -525,9 +865,11 @@ impl Harness<'_> {
     /// Reads the whole log twice, one batch at a time and in large fetches, and checks the
     /// segment layout.
     fn check_all(&self) -> Outcome {
+        let end = self.log().high_watermark();
+        self.check_watermark(end)?;
         for max_bytes in [1, 150_000] {
             let mut offset = 0;
-            while offset < self.model.len() {
+            while offset < end {
                 let next = self.check_fetch_at(offset, max_bytes)?;
                 prop_assert!(next > offset, "fetch({}) made no progress", offset);
                 offset = next;
@@ -556,12 +898,19 @@ fn run_case(setup: Setup, ops: &[Op]) -> Outcome {
         shared,
         log: None,
         model: Model::default(),
+        in_flight: Vec::new(),
     };
     harness.open()?;
     for (i, op) in ops.iter().enumerate() {
         harness
             .apply(op)
             .map_err(|e| TestCaseError::fail(format!("op {i} {op:?}: {e}")))?;
+    }
+    // The handles still in flight, newest first: each resolves, and covers the older ones.
+    while let Some(last) = harness.in_flight.len().checked_sub(1) {
+        harness
+            .wait(last, false)
+            .map_err(|e| TestCaseError::fail(format!("final wait: {e}")))?;
     }
     harness.check_all()?;
     let log = harness.log.take().expect("open");

@@ -10,6 +10,11 @@
 //!   what some append wrote, each producer's records in its order, records seen after an
 //!   earlier recovery still there, and appends continuing at the recovered next offset.
 //!
+//! The pipelined test runs the same rounds with each producer keeping several `Sync` appends in
+//! flight (`Log::submit`, up to 2 to 16 handles, waited for in random order): every record whose
+//! handle resolved, before or after the cut, is there intact at its offset, and a record whose
+//! handle failed is either lost or at the offset it was given.
+//!
 //! Runs on every I/O path of the build: io_uring, pread/pwrite, and with the `mmap` feature the
 //! mmap path, where the wrapper treats every page stored into since the last `msync` as a write
 //! that may or may not have reached the disk (see `power_cut`).
@@ -22,7 +27,7 @@
 mod common;
 mod power_cut;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -33,7 +38,7 @@ use power_cut::{CutReport, PowerCut};
 use ringlog::io::portable::PortableStorage;
 use ringlog::io::{PendingWrite, Storage};
 use ringlog::record::{Header, Record};
-use ringlog::{Config, Durability, IoMode, Log, ReadRecord, Shared, SharedConfig};
+use ringlog::{AppendHandle, Config, Durability, IoMode, Log, ReadRecord, Shared, SharedConfig};
 
 const DEFAULT_ROUNDS: u64 = 100;
 /// Largest batch the workload writes is 4 records of 3000 bytes; this leaves room.
@@ -98,6 +103,29 @@ struct Row {
 
 /// Appends the records `ids` as one batch.
 fn append(log: &Log, ids: &[RecordId]) -> Result<u64, ringlog::AppendError> {
+    let info = with_records(ids, |records| log.append(records))?;
+    assert_eq!(
+        info.last_offset - info.base_offset + 1,
+        ids.len() as u64,
+        "one offset per record"
+    );
+    Ok(info.base_offset)
+}
+
+/// Submits the records `ids` as one pipelined batch.
+fn submit(log: &Log, ids: &[RecordId]) -> Result<AppendHandle, ringlog::AppendError> {
+    let handle = with_records(ids, |records| log.submit(records))?;
+    let info = handle.offsets();
+    assert_eq!(
+        info.last_offset - info.base_offset + 1,
+        ids.len() as u64,
+        "one offset per record"
+    );
+    Ok(handle)
+}
+
+/// Calls `f` with the records `ids` (their bytes derived from the ids).
+fn with_records<T>(ids: &[RecordId], f: impl FnOnce(&[Record<'_>]) -> T) -> T {
     let rows: Vec<Row> = ids.iter().map(|id| id.row()).collect();
     let headers: Vec<[Header<'_>; 1]> = rows
         .iter()
@@ -118,13 +146,7 @@ fn append(log: &Log, ids: &[RecordId]) -> Result<u64, ringlog::AppendError> {
             headers,
         })
         .collect();
-    let info = log.append(&records)?;
-    assert_eq!(
-        info.last_offset - info.base_offset + 1,
-        ids.len() as u64,
-        "one offset per record"
-    );
-    Ok(info.base_offset)
+    f(&records)
 }
 
 /// The random shape of one round.
@@ -135,10 +157,15 @@ struct Round {
     producers: u64,
     appends_per_producer: u64,
     cycles: u64,
+    /// Appends each producer keeps in flight: 1 appends and waits (`Log::append`), more submits
+    /// (`Log::submit`) and waits for one of the handles once that many are in flight.
+    in_flight: u64,
 }
 
 impl Round {
-    fn draw(seed: u64, io_mode: IoMode, durabilities: &[Durability]) -> Round {
+    /// Draws a round; `pipelined` gives each producer 2 to 16 appends in flight (drawn last,
+    /// so the other parameters of a seed are those of the plain rounds).
+    fn draw(seed: u64, io_mode: IoMode, durabilities: &[Durability], pipelined: bool) -> Round {
         let mut rng = Rng::new(seed);
         let config = Config {
             segment_bytes: 4096 * rng.between(4, 32),
@@ -160,13 +187,17 @@ impl Round {
             cache_bytes: rng.pick(&[64 * 1024, 4 << 20]),
             ..SharedConfig::default()
         };
+        let producers = rng.between(1, 3);
+        let appends_per_producer = rng.between(4, 40);
+        let cycles = rng.between(1, 3);
         Round {
             seed,
             config,
             shared_config,
-            producers: rng.between(1, 3),
-            appends_per_producer: rng.between(4, 40),
-            cycles: rng.between(1, 3),
+            producers,
+            appends_per_producer,
+            cycles,
+            in_flight: if pipelined { rng.between(2, 16) } else { 1 },
         }
     }
 
@@ -180,6 +211,9 @@ impl Round {
         // preallocation otherwise.
         let mapped = self.config.io_mode.name() == "mmap";
         let per_batch_x4 = match (self.config.durability, mapped) {
+            // Appends in flight share writes and syncs.
+            (Durability::Sync, false) if self.in_flight > 1 => 5,
+            (Durability::Sync, true) if self.in_flight > 1 => 2,
             (Durability::Sync, false) => 10,
             (Durability::Sync, true) => 4,
             (Durability::Write, false) => 5,
@@ -253,8 +287,14 @@ struct Acks {
     flushed: usize,
 }
 
-fn produce(log: &Log, cut: &PowerCut, round: &Round, cycle: u64, producer: u64) -> Acks {
+/// The records of a failed pipelined append: lost, or at the offsets they were given.
+type Failed = Vec<(u64, RecordId)>;
+
+fn produce(log: &Log, cut: &PowerCut, round: &Round, cycle: u64, producer: u64) -> (Acks, Failed) {
     let mut rng = Rng::new(round.seed).fork(cycle << 8 | producer);
+    if round.in_flight > 1 {
+        return produce_pipelined(log, cut, round, cycle, producer, &mut rng);
+    }
     let durability = round.config.durability;
     let mut acks = Acks::default();
     for seq in 0..round.appends_per_producer {
@@ -280,7 +320,75 @@ fn produce(log: &Log, cut: &PowerCut, round: &Round, cycle: u64, producer: u64) 
             }
         }
     }
-    acks
+    (acks, Vec::new())
+}
+
+/// One producer keeping up to `round.in_flight` pipelined `Sync` appends in flight: once that
+/// many are, it waits for a random one of them. After the cut (a failed submission or handle)
+/// it waits for every handle still in flight: those that resolve were durable before the cut
+/// (nothing can sync after it) and must survive too.
+fn produce_pipelined(
+    log: &Log,
+    cut: &PowerCut,
+    round: &Round,
+    cycle: u64,
+    producer: u64,
+    rng: &mut Rng,
+) -> (Acks, Failed) {
+    assert_eq!(
+        round.config.durability,
+        Durability::Sync,
+        "pipelined rounds are Sync"
+    );
+    let mut acks = Acks::default();
+    let mut failed = Vec::new();
+    let mut in_flight: VecDeque<(AppendHandle, Vec<RecordId>)> = VecDeque::new();
+    let mut resolve = |handle: AppendHandle, ids: Vec<RecordId>, acks: &mut Acks| {
+        let base = handle.offsets().base_offset;
+        let records = (base..).zip(ids);
+        match handle.wait() {
+            Ok(info) => {
+                assert_eq!(info.base_offset, base, "a handle resolves to its offsets");
+                acks.acked.extend(records);
+                true
+            }
+            Err(e) => {
+                assert!(
+                    cut.is_cut(),
+                    "a pipelined append failed with the power on: {e}"
+                );
+                failed.extend(records);
+                false
+            }
+        }
+    };
+    for seq in 0..round.appends_per_producer {
+        if in_flight.len() as u64 >= round.in_flight {
+            let pick = rng.below(in_flight.len() as u64) as usize;
+            let (handle, ids) = in_flight
+                .remove(pick)
+                .expect("picked among those in flight");
+            if !resolve(handle, ids, &mut acks) {
+                break;
+            }
+        }
+        let ids: Vec<RecordId> = (0..rng.between(1, 4))
+            .map(|i| RecordId::new(cycle, producer, seq, i))
+            .collect();
+        match submit(log, &ids) {
+            Ok(handle) => in_flight.push_back((handle, ids)),
+            Err(e) => {
+                assert!(cut.is_cut(), "a submission failed with the power on: {e}");
+                break;
+            }
+        }
+    }
+    for (handle, ids) in in_flight {
+        resolve(handle, ids, &mut acks);
+    }
+    // Acknowledged in any order of waiting, but offsets were given in submission order.
+    acks.acked.sort_unstable_by_key(|&(offset, _)| offset);
+    (acks, failed)
 }
 
 /// What the log must hold after a cut, built up over the cycles of a round.
@@ -426,7 +534,7 @@ fn run_producers(
     rng: &mut Rng,
 ) -> Moment {
     let next_at_open = log.next_offset();
-    let acks: Vec<Acks> = std::thread::scope(|s| {
+    let results: Vec<(Acks, Failed)> = std::thread::scope(|s| {
         let threads: Vec<_> = (0..round.producers)
             .map(|p| s.spawn(move || produce(log, cut, round, cycle, p)))
             .collect();
@@ -435,6 +543,7 @@ fn run_producers(
             .map(|t| t.join().expect("producer panicked"))
             .collect()
     });
+    let (acks, failed): (Vec<Acks>, Vec<Failed>) = results.into_iter().unzip();
     if let Some(first) = acks.iter().flat_map(|a| &a.acked).map(|&(o, _)| o).min() {
         assert_eq!(first, next_at_open, "appends continue at the recovered end");
     }
@@ -464,6 +573,7 @@ fn run_producers(
         expected.must_survive.extend(&a.acked[..flushed]);
         expected.may_survive.extend(&a.acked[flushed..]);
     }
+    expected.may_survive.extend(failed.into_iter().flatten());
     moment
 }
 
@@ -514,8 +624,9 @@ fn env_u64(name: &str) -> Option<u64> {
     Some(parsed.unwrap_or_else(|e| panic!("{name}={text:?}: {e}")))
 }
 
-/// Runs the rounds on every I/O path, choosing durability among `durabilities`.
-fn run_rounds(durabilities: &[Durability]) {
+/// Runs the rounds on every I/O path, choosing durability among `durabilities`; `pipelined`
+/// rounds keep appends in flight.
+fn run_rounds(durabilities: &[Durability], pipelined: bool) {
     let rounds = env_u64("RINGLOG_POWER_ROUNDS").unwrap_or(DEFAULT_ROUNDS);
     let base_seed = env_u64("RINGLOG_POWER_SEED").unwrap_or_else(|| {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
@@ -526,10 +637,15 @@ fn run_rounds(durabilities: &[Durability]) {
         let mut totals = Totals::default();
         for i in 0..rounds {
             let seed = base_seed.wrapping_add(i);
-            let round = Round::draw(seed, io_mode, durabilities);
+            let round = Round::draw(seed, io_mode, durabilities, pipelined);
             eprintln!(
-                "round {i}: seed {seed:#x} ({} producers x {} appends, {} cycles, {:?})",
-                round.producers, round.appends_per_producer, round.cycles, round.config.durability
+                "round {i}: seed {seed:#x} ({} producers x {} appends, {} in flight, {} cycles, \
+                 {:?})",
+                round.producers,
+                round.appends_per_producer,
+                round.in_flight,
+                round.cycles,
+                round.config.durability
             );
             run_round(&round, &mut totals);
         }
@@ -548,12 +664,17 @@ fn run_rounds(durabilities: &[Durability]) {
 
 #[test]
 fn sync_acknowledged_appends_survive_power_cuts() {
-    run_rounds(&[Durability::Sync]);
+    run_rounds(&[Durability::Sync], false);
+}
+
+#[test]
+fn sync_pipelined_appends_that_resolved_survive_power_cuts() {
+    run_rounds(&[Durability::Sync], true);
 }
 
 #[test]
 fn write_and_none_leave_an_intact_prefix_after_power_cuts() {
-    run_rounds(&[Durability::Write, Durability::None]);
+    run_rounds(&[Durability::Write, Durability::None], false);
 }
 
 /// The simulator itself, on one file: synced bytes always survive the cut; the unsynced write

@@ -217,6 +217,61 @@ fn print_acks_prints_each_batch_last_offset() {
 }
 
 #[test]
+fn in_flight_appends_ack_in_offset_order_and_verify() {
+    for durability in ["sync", "write", "none"] {
+        let (_tmp, dir) = partition();
+        let output = produce(
+            &dir,
+            &[
+                "--count",
+                "50",
+                "--size",
+                "100",
+                "--batch",
+                "3",
+                "--durability",
+                durability,
+                "--in-flight",
+                "8",
+                "--print-acks",
+                "--segment-bytes",
+                "4096",
+            ],
+        );
+        let report = stdout(&output);
+        let acks: Vec<String> = report
+            .lines()
+            .filter(|l| l.starts_with("acked "))
+            .map(str::to_string)
+            .collect();
+        let expected: Vec<String> = (0..17)
+            .map(|k| format!("acked {}", (3 * k + 2).min(49)))
+            .collect();
+        assert_eq!(
+            acks, expected,
+            "{durability}: one ack per batch, in offset order"
+        );
+        assert!(report.contains("in flight: 8 append(s)"), "{report}");
+        assert!(report.contains("offsets: 0..=49"), "{report}");
+        let verified = verify(&dir);
+        assert!(
+            verified.status.success() && stdout(&verified).contains(", 50 record(s)"),
+            "{durability}: {}",
+            describe(&verified)
+        );
+    }
+}
+
+#[test]
+fn in_flight_zero_is_refused() {
+    let (_tmp, dir) = partition();
+    let dir = dir.to_str().unwrap();
+    let args = ["produce", "--dir", dir, "--count", "1", "--size", "1"];
+    let output = logtool(&[&args[..], &["--in-flight", "0"]].concat());
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+}
+
+#[test]
 fn produce_rolls_segments_and_verify_follows_offsets_across_them() {
     let (_tmp, dir) = partition();
     produce(

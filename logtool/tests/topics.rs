@@ -457,3 +457,36 @@ fn compact_reports_what_it_removed_and_the_partitions_still_verify() {
     ]);
     assert!(refused.contains("missing"), "{refused}");
 }
+
+#[test]
+fn in_flight_produce_to_one_partition_acks_in_order_and_needs_the_partition() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    create(&data_dir, "pipe", "2", &["--durability", "sync"]);
+    let common = [
+        "produce",
+        "--data-dir",
+        path(&data_dir),
+        "--topic",
+        "pipe",
+        "--count",
+        "20",
+        "--size",
+        "10",
+        "--batch",
+        "2",
+        "--in-flight",
+        "4",
+        "--print-acks",
+    ];
+    let message = refused(&common);
+    assert!(message.contains("--partition"), "{message}");
+    let report = ok(&[&common[..], &["--partition", "1"]].concat());
+    let acks: Vec<&str> = report.lines().filter(|l| l.starts_with("acked ")).collect();
+    let expected: Vec<String> = (0..10).map(|k| format!("acked 1 {}", 2 * k + 1)).collect();
+    assert_eq!(acks, expected, "{report}");
+    assert_eq!(
+        next_offsets(&describe(&data_dir, "pipe")),
+        [(0, 0), (1, 20)]
+    );
+}

@@ -6,7 +6,10 @@
 //! or polled as a [`Future`]. A pending poll parks its [`Waker`] in the log's [`Waiters`] and
 //! asks the background flusher to drive the log to the offset it needs; whoever raises the
 //! high watermark wakes the wakers it covers, and a failure wakes them all. The high watermark
-//! only grows, so acknowledgements complete in offset order.
+//! only grows, so acknowledgements complete in offset order. After a failure a handle decides
+//! only once no flush round runs (a round whose sync began before the failure may still make
+//! appends durable), so every handle agrees with the final high watermark: a failed handle is
+//! never followed by one that resolved.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,6 +34,11 @@ pub(crate) struct Waiters {
 impl Waiters {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, Waker)>> {
         self.wakers.lock().expect("waiters lock poisoned")
+    }
+
+    /// Registers `waker` to be woken once `offset` is durable, or on failure.
+    pub(crate) fn register(&self, offset: u64, waker: &Waker) {
+        self.lock().push((offset, waker.clone()));
     }
 
     /// Wakes the wakers whose offsets are below `durable`.
@@ -112,8 +120,35 @@ impl AppendHandle {
             return Ok(self.info);
         }
         let w = self.inner.lock_writer();
-        drop(self.inner.flush_to(w, level, self.end())?);
+        match self.inner.flush_to(w, level, self.end()) {
+            Ok(w) => drop(w),
+            Err(error) => {
+                self.inner.wait_for_round_after_failure();
+                return self.after_failure(error);
+            }
+        }
         Ok(self.info)
+    }
+
+    /// The outcome once the log failed and no flush round runs any more: durability is final,
+    /// so a handle whose append became durable (before the failure, or in a round that was
+    /// running when it came) resolves to its offsets, and every other one to the error. All
+    /// handles then agree with the high watermark, in offset order.
+    fn after_failure(&self, error: AppendError) -> Result<AppendInfo, AppendError> {
+        if self.is_durable() {
+            Ok(self.info)
+        } else {
+            Err(error)
+        }
+    }
+
+    /// A poll that found the log failed: pending while a flush round still runs (woken at its
+    /// end), then [`AppendHandle::after_failure`].
+    fn poll_failed(&self, error: AppendError, cx: &Context<'_>) -> Poll<<Self as Future>::Output> {
+        if self.inner.register_if_round_running(self.end(), cx.waker()) {
+            return Poll::Pending;
+        }
+        Poll::Ready(self.after_failure(error))
     }
 }
 
@@ -126,20 +161,17 @@ impl Future for AppendHandle {
             return Poll::Ready(Ok(this.info));
         }
         if let Err(e) = this.inner.checked.check() {
-            return Poll::Ready(Err(e));
+            return this.poll_failed(e, cx);
         }
-        {
-            // Registered before the re-check below: whoever raises the watermark raises it
-            // before taking this lock to wake, so either it finds this waker or the re-check
-            // sees the new watermark.
-            let mut wakers = this.inner.waiters.lock();
-            wakers.push((this.end(), cx.waker().clone()));
-        }
+        // Registered before the re-check below: whoever raises the watermark raises it before
+        // taking the waiters' lock to wake, so either it finds this waker or the re-check sees
+        // the new watermark.
+        this.inner.waiters.register(this.end(), cx.waker());
         if this.is_durable() {
             return Poll::Ready(Ok(this.info));
         }
         if let Err(e) = this.inner.checked.check() {
-            return Poll::Ready(Err(e));
+            return this.poll_failed(e, cx);
         }
         this.inner
             .waiters

@@ -470,11 +470,13 @@ impl Log {
 
     /// Simulates a crash of this process for tests that reopen in the same process: the log
     /// stops without flushing, sealing or writing its marker (writes already submitted still
-    /// complete, as they would after a real crash), nothing of it writes again, and the
-    /// directory's lock is released so the next open recovers the files as they are.
+    /// complete, as they would after a real crash, and this waits for them; what was not yet
+    /// submitted is lost), nothing of it writes again (a pending [`AppendHandle`] resolves to
+    /// [`AppendError::Closed`]), and the directory's lock is released so the next open
+    /// recovers the files as they are.
     #[doc(hidden)]
     pub fn abandon(self) {
-        self.inner.lock_writer().closed = true;
+        self.inner.abandon_writes();
         self.inner.lock.lock().expect("lock mutex poisoned").take();
         std::mem::forget(self);
     }

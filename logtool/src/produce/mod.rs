@@ -83,6 +83,12 @@ pub struct ProduceArgs {
     /// test can trust every line it read.
     #[arg(long)]
     print_acks: bool,
+    /// Appends (produce calls) kept in flight: submit up to N batches before waiting for the
+    /// oldest, like Kafka's `max.in.flight.requests.per.connection`, so they share writes and
+    /// fdatasyncs; acknowledgements still come in offset order. 1 appends and waits. With a
+    /// topic, N above 1 needs --partition.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    in_flight: u64,
 }
 
 /// Runs `logtool produce`.
@@ -109,6 +115,11 @@ pub fn run(args: &ProduceArgs) -> ExitCode {
     }
 }
 
+/// Appends kept in flight.
+fn in_flight(args: &ProduceArgs) -> usize {
+    usize::try_from(args.in_flight).unwrap_or(usize::MAX)
+}
+
 /// Records per `append` or `produce` call.
 fn batch_records(args: &ProduceArgs) -> usize {
     usize::try_from(args.batch).unwrap_or(usize::MAX)
@@ -121,8 +132,9 @@ fn print_ack(stdout: &mut impl Write, line: std::fmt::Arguments<'_>) -> Result<(
         .map_err(|e| format!("cannot write to stdout: {e}"))
 }
 
-/// The `payload bytes:` line; the same in both modes.
+/// The `payload bytes:` line, and the appends in flight; the same in both modes.
 fn print_payload(args: &ProduceArgs) {
+    println!("in flight: {} append(s)", args.in_flight);
     println!(
         "payload bytes: {} (values only, {} each)",
         payload_bytes(args),

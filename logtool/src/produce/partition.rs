@@ -1,12 +1,13 @@
 //! `logtool produce --dir`: appends to one bare partition directory through [`Log`].
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ringlog::record::Record;
-use ringlog::{Config, Log};
+use ringlog::{AppendHandle, Config, Log};
 
-use super::{ProduceArgs, batch_records, print_ack, print_payload, print_rates};
+use super::{ProduceArgs, batch_records, in_flight, print_ack, print_payload, print_rates};
 
 /// What a run did, for the report.
 struct Outcome {
@@ -49,7 +50,8 @@ fn config(args: &ProduceArgs) -> Config {
     }
 }
 
-/// Appends every batch, then flushes everything to disk; this is the timed region.
+/// Appends every batch, keeping up to `--in-flight` of them submitted and waiting for the
+/// oldest, then flushes everything to disk; this is the timed region.
 fn append_all(
     log: &Log,
     dir: &Path,
@@ -59,19 +61,35 @@ fn append_all(
     let mut stdout = std::io::stdout().lock();
     let mut batch_count = 0;
     let mut first_offset = None;
+    let mut pending: VecDeque<(u64, AppendHandle)> = VecDeque::new();
+    // Waits for the oldest append in flight; acknowledgements come in offset order.
+    let mut ack_oldest = |pending: &mut VecDeque<(u64, AppendHandle)>| -> Result<(), String> {
+        let (index, handle) = pending.pop_front().expect("an append is in flight");
+        let info = handle
+            .wait()
+            .map_err(|e| format!("append of batch {index} to {} failed: {e}", dir.display()))?;
+        if args.print_acks {
+            print_ack(&mut stdout, format_args!("acked {}", info.last_offset))?;
+        }
+        Ok(())
+    };
     let start = Instant::now();
     for batch in records.chunks(batch_records(args)) {
-        let info = log.append(batch).map_err(|e| {
+        if pending.len() >= in_flight(args) {
+            ack_oldest(&mut pending)?;
+        }
+        let handle = log.submit(batch).map_err(|e| {
             format!(
                 "append of batch {batch_count} to {} failed: {e}",
                 dir.display()
             )
         })?;
-        first_offset.get_or_insert(info.base_offset);
+        first_offset.get_or_insert(handle.offsets().base_offset);
+        pending.push_back((batch_count, handle));
         batch_count += 1;
-        if args.print_acks {
-            print_ack(&mut stdout, format_args!("acked {}", info.last_offset))?;
-        }
+    }
+    while !pending.is_empty() {
+        ack_oldest(&mut pending)?;
     }
     // Included in the timed region so every mode's figure means "on disk and fdatasynced".
     log.flush()

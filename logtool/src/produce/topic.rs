@@ -1,20 +1,23 @@
 //! `logtool produce --data-dir D --topic T`: produces through [`TopicManager::produce`], one
 //! call per batch. Without `--partition` the engine routes each record with Kafka's
-//! partitioner and splits the call into one batch per partition it touches.
+//! partitioner and splits the call into one batch per partition it touches. With
+//! `--in-flight N` (N > 1, which needs `--partition`) each batch is submitted with
+//! [`TopicManager::submit`] and up to N are in flight, the oldest waited for first.
 //!
 //! Durability is a topic setting the engine applies to every partition. When `--durability`
 //! asks for more than the topic gives, logtool flushes and fdatasyncs each partition a call
 //! wrote before it counts (and prints) the call as acknowledged; it cannot ask for less.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ringlog::record::Record;
-use ringlog::{CleanupPolicy, Durability, Log, TopicError, TopicManager};
+use ringlog::topic::ProduceResult;
+use ringlog::{AppendHandle, CleanupPolicy, Durability, Log, TopicError, TopicManager};
 
-use super::{ProduceArgs, batch_records, print_ack, print_payload, print_rates};
+use super::{ProduceArgs, batch_records, in_flight, print_ack, print_payload, print_rates};
 use crate::location::open_manager;
 
 /// How an acknowledgement is made as durable as asked.
@@ -70,12 +73,27 @@ pub(super) fn run(
              pass --keys K to give record i the key key-<i mod K>"
         ));
     }
+    let partition = match (args.in_flight, args.partition) {
+        (1, partition) => partition,
+        (_, Some(partition)) => Some(partition),
+        (n, None) => {
+            return Err(format!(
+                "--in-flight {n} keeps appends to one partition in flight: pass --partition P \
+                 (the partitioner may split a produce call over several partitions)"
+            ));
+        }
+    };
     let acks = choose_acks(config.durability, args.durability);
     let logs = (0..config.partitions)
         .map(|p| manager.partition(topic, p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
-    let outcome = produce_all(&manager, &logs, topic, records, args, acks)?;
+    let outcome = match partition {
+        Some(partition) if args.in_flight > 1 => {
+            submit_all(&manager, &logs, topic, partition, records, args, acks)?
+        }
+        _ => produce_all(&manager, &logs, topic, records, args, acks)?,
+    };
     manager
         .close()
         .map_err(|e| format!("cannot close {}: {e}", data_dir.display()))?;
@@ -97,7 +115,76 @@ pub(super) fn run(
     Ok(())
 }
 
-/// Produces every batch, then flushes every partition written; this is the timed region.
+/// Counts acknowledged produce calls and prints their acks.
+struct Acknowledger<'a> {
+    logs: &'a [Arc<Log>],
+    topic: &'a str,
+    acks: Acks,
+    print_acks: bool,
+    stdout: std::io::StdoutLock<'static>,
+    partitions: BTreeMap<u32, PartitionTotals>,
+    call_count: u64,
+}
+
+impl Acknowledger<'_> {
+    /// One produce call's batches reached the topic's durability: adds the flushes `--durability`
+    /// asks for, then counts and prints them.
+    fn call_done(&mut self, results: &[ProduceResult]) -> Result<(), String> {
+        if self.acks == Acks::FlushEachCall {
+            for result in results {
+                flush(self.logs, self.topic, result.partition)?;
+            }
+        }
+        for result in results {
+            let totals = self.partitions.entry(result.partition).or_default();
+            totals.record_count += result.last_offset - result.base_offset + 1;
+            totals.batch_count += 1;
+            totals.first_offset.get_or_insert(result.base_offset);
+            totals.last_offset = result.last_offset;
+            if self.print_acks {
+                print_ack(
+                    &mut self.stdout,
+                    format_args!("acked {} {}", result.partition, result.last_offset),
+                )?;
+            }
+        }
+        self.call_count += 1;
+        Ok(())
+    }
+
+    /// Flushes every partition written (in the timed region, so the figure means "on disk and
+    /// fdatasynced", as in the bare mode) and ends the run.
+    fn finish(self, start: Instant) -> Result<Outcome, String> {
+        for &partition in self.partitions.keys() {
+            flush(self.logs, self.topic, partition)?;
+        }
+        Ok(Outcome {
+            call_count: self.call_count,
+            elapsed: start.elapsed(),
+            partitions: self.partitions,
+        })
+    }
+}
+
+fn acknowledger<'a>(
+    logs: &'a [Arc<Log>],
+    topic: &'a str,
+    args: &ProduceArgs,
+    acks: Acks,
+) -> Acknowledger<'a> {
+    Acknowledger {
+        logs,
+        topic,
+        acks,
+        print_acks: args.print_acks,
+        stdout: std::io::stdout().lock(),
+        partitions: BTreeMap::new(),
+        call_count: 0,
+    }
+}
+
+/// Produces every batch, one call each, then flushes every partition written; this is the
+/// timed region.
 fn produce_all(
     manager: &TopicManager,
     logs: &[Arc<Log>],
@@ -106,44 +193,58 @@ fn produce_all(
     args: &ProduceArgs,
     acks: Acks,
 ) -> Result<Outcome, String> {
-    let mut stdout = std::io::stdout().lock();
-    let mut partitions: BTreeMap<u32, PartitionTotals> = BTreeMap::new();
-    let mut call_count = 0;
+    let mut acknowledger = acknowledger(logs, topic, args, acks);
     let start = Instant::now();
     for batch in records.chunks(batch_records(args)) {
+        let call = acknowledger.call_count;
         let results = manager
             .produce(topic, args.partition, batch)
-            .map_err(|e| format!("produce call {call_count} failed: {e}"))?;
-        if acks == Acks::FlushEachCall {
-            for result in &results {
-                flush(logs, topic, result.partition)?;
-            }
-        }
-        for result in &results {
-            let totals = partitions.entry(result.partition).or_default();
-            totals.record_count += result.last_offset - result.base_offset + 1;
-            totals.batch_count += 1;
-            totals.first_offset.get_or_insert(result.base_offset);
-            totals.last_offset = result.last_offset;
-            if args.print_acks {
-                print_ack(
-                    &mut stdout,
-                    format_args!("acked {} {}", result.partition, result.last_offset),
-                )?;
-            }
-        }
-        call_count += 1;
+            .map_err(|e| format!("produce call {call} failed: {e}"))?;
+        acknowledger.call_done(&results)?;
     }
-    // Included in the timed region so the figure means "on disk and fdatasynced", as in the
-    // bare mode.
-    for &partition in partitions.keys() {
-        flush(logs, topic, partition)?;
+    acknowledger.finish(start)
+}
+
+/// Submits every batch to `partition` ([`TopicManager::submit`]), keeping up to `--in-flight`
+/// in flight and waiting for the oldest, then flushes; this is the timed region.
+fn submit_all(
+    manager: &TopicManager,
+    logs: &[Arc<Log>],
+    topic: &str,
+    partition: u32,
+    records: &[Record<'_>],
+    args: &ProduceArgs,
+    acks: Acks,
+) -> Result<Outcome, String> {
+    let mut acknowledger = acknowledger(logs, topic, args, acks);
+    let mut pending: VecDeque<(u64, AppendHandle)> = VecDeque::new();
+    let ack_oldest = |pending: &mut VecDeque<(u64, AppendHandle)>,
+                      acknowledger: &mut Acknowledger<'_>|
+     -> Result<(), String> {
+        let (call, handle) = pending.pop_front().expect("a call is in flight");
+        let info = handle
+            .wait()
+            .map_err(|e| format!("produce call {call} failed: {e}"))?;
+        acknowledger.call_done(&[ProduceResult {
+            partition,
+            base_offset: info.base_offset,
+            last_offset: info.last_offset,
+        }])
+    };
+    let start = Instant::now();
+    for (call, batch) in (0..).zip(records.chunks(batch_records(args))) {
+        if pending.len() >= in_flight(args) {
+            ack_oldest(&mut pending, &mut acknowledger)?;
+        }
+        let handle = manager
+            .submit(topic, partition, batch)
+            .map_err(|e| format!("produce call {call} failed: {e}"))?;
+        pending.push_back((call, handle));
     }
-    Ok(Outcome {
-        call_count,
-        elapsed: start.elapsed(),
-        partitions,
-    })
+    while !pending.is_empty() {
+        ack_oldest(&mut pending, &mut acknowledger)?;
+    }
+    acknowledger.finish(start)
 }
 
 fn flush(logs: &[Arc<Log>], topic: &str, partition: u32) -> Result<(), String> {

@@ -24,6 +24,11 @@ impl LogInner {
             if w.satisfied(level, offset) {
                 return Ok(w);
             }
+            // Only an abandoned log is closed with offsets unsatisfied (a close settles first):
+            // nothing of it may write again.
+            if w.closed {
+                return Err(AppendError::Closed);
+            }
             if !w.flushing {
                 break;
             }
@@ -42,11 +47,34 @@ impl LogInner {
         }
         w.flushing = false;
         self.flushed.notify_all();
-        if result.is_err() {
-            // The log is poisoned: pending append futures resolve to the error.
+        if result.is_err() || self.checked.poisoned().is_some() {
+            // The log is poisoned (by this round, or by a failure elsewhere while it ran):
+            // pending append futures resolve now, to what this round made durable or to the
+            // error.
             self.waiters.wake_all();
         }
         result.map(|()| w)
+    }
+
+    /// On a poisoned log, waits for the flush round still running: its write or sync may have
+    /// begun before the failure and still succeed, so what is durable is final only once it
+    /// ended (no round starts on a poisoned log).
+    pub(crate) fn wait_for_round_after_failure(&self) {
+        let mut w = self.lock_writer();
+        while w.flushing {
+            w = self.flushed.wait(w).expect("writer lock poisoned");
+        }
+    }
+
+    /// The future form of [`LogInner::wait_for_round_after_failure`]: while a round runs,
+    /// registers `waker` for `offset` and returns true. Under the writer lock, so the round's
+    /// end (which wakes every future of a poisoned log) cannot be missed.
+    pub(crate) fn register_if_round_running(&self, offset: u64, waker: &std::task::Waker) -> bool {
+        let w = self.lock_writer();
+        if w.flushing {
+            self.waiters.register(offset, waker);
+        }
+        w.flushing
     }
 
     /// One round of the flusher role: queue the tail if `level` needs it, submit the queue, and
@@ -188,6 +216,24 @@ impl LogInner {
             let _ = write.pending.wait();
         }
         self.lock_writer()
+    }
+
+    /// For [`crate::Log::abandon`]: closes the log without flushing, lets a flusher in its
+    /// round finish it, and waits for the writes still in flight, so that nothing of this log
+    /// lands in the files once the next opener recovers them (pipelined appends leave writes
+    /// in flight that nobody waits for; on a shared ring they could land after the recovery
+    /// scan and over the new log's appends).
+    pub(crate) fn abandon_writes(&self) {
+        let mut w = self.lock_writer();
+        w.closed = true;
+        while w.flushing {
+            w = self.flushed.wait(w).expect("writer lock poisoned");
+        }
+        let pending = std::mem::take(&mut w.in_flight);
+        drop(w);
+        for write in pending {
+            let _ = write.pending.wait();
+        }
     }
 
     /// Waits until everything appended is written and synced and no flush runs, flushing as
