@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::config::DEFAULT_FLUSH_INTERVAL_MS;
+use crate::config::{DEFAULT_FLUSH_INTERVAL_MS, Durability};
 use crate::error::AppendError;
 
 use super::{Guard, InFlight, Level, LogInner};
@@ -110,6 +110,9 @@ impl LogInner {
             }
             w.synced_offset = w.synced_offset.max(written);
             self.publish_durable(&w);
+        }
+        if w.synced_offset >= w.next_offset {
+            w.unsynced_since = None;
         }
         (w, Ok(()))
     }
@@ -275,12 +278,18 @@ impl LogInner {
             return;
         }
         let interval = self.config.flush_interval();
+        // Under `Sync` the interval's flush also syncs: a dropped handle's append must become
+        // durable by itself, as under `Write` it becomes written.
+        let (level, since) = match self.config.durability {
+            Durability::Sync => (Level::Synced, w.unsynced_since),
+            Durability::None | Durability::Write => (Level::Written, w.dirty_since),
+        };
         let due = interval
-            .zip(w.dirty_since)
+            .zip(since)
             .is_some_and(|(interval, since)| since.elapsed() >= interval);
         let mut w = if due {
             let next = w.next_offset;
-            match self.flush_to(w, Level::Written, next) {
+            match self.flush_to(w, level, next) {
                 Ok(w) => w,
                 Err(_) => return,
             }

@@ -54,6 +54,9 @@ impl LogInner {
         w.synced_offset = w.synced_offset.max(target);
         self.publish_durable(&w);
         w.map_synced_pos = w.map_synced_pos.max(to);
+        if w.synced_offset >= w.next_offset {
+            w.unsynced_since = None;
+        }
         (w, Ok(()))
     }
 }

@@ -95,6 +95,10 @@ pub(crate) struct Writer {
     pub builder: IndexBuilder,
     /// When unwritten data was first appended (for the flush interval).
     pub dirty_since: Option<Instant>,
+    /// When data not yet `fdatasync`ed was first appended: under `Durability::Sync` the
+    /// background flusher syncs it once the flush interval passed, so appends whose handles
+    /// were dropped become durable (and visible) without another append.
+    unsynced_since: Option<Instant>,
     /// When the last batch was appended: the tail goes back once this is old enough.
     last_append: Option<Instant>,
     /// Wall-clock ms since the epoch from which the active segment's age counts for
@@ -158,6 +162,7 @@ impl Writer {
             synced_offset: next_offset,
             builder,
             dirty_since: None,
+            unsynced_since: None,
             last_append: None,
             roll_clock_ms,
             closed: false,
@@ -323,6 +328,7 @@ impl LogInner {
         }
         let now = Instant::now();
         w.dirty_since.get_or_insert(now);
+        w.unsynced_since.get_or_insert(now);
         w.last_append = Some(now);
         let last = base + offset_count - 1;
         Ok((w, base, last))
