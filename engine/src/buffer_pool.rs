@@ -1,9 +1,13 @@
 //! A pool of aligned I/O buffers shared by every log of a [`crate::Shared`].
 //!
 //! First touch of fresh memory is slow on the machines this engine targets, so write chunks and
-//! read buffers are allocated once and reused. The pool keeps at most `budget_bytes` of buffers
-//! alive (handed out or idle); past the budget a request still succeeds, so that no append ever
-//! deadlocks on memory, but the extra buffer is freed instead of returned.
+//! read buffers are allocated once and reused. Buffers come in a few sizes (*classes*): the
+//! pool's `buffer_bytes` and its doublings up to `max_buffer_bytes`, for the write chunks of
+//! busy logs, which grow (see `log/writer/tail.rs`). The pool keeps at most `budget_bytes` of
+//! buffers alive (handed out or idle); when a class has no idle buffer and the budget is spent,
+//! an idle buffer of another class is freed to make room. Past the budget a request still
+//! succeeds, so that no append ever deadlocks on memory, but the extra buffer is freed instead
+//! of returned.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,15 +15,19 @@ use std::sync::{Arc, Mutex};
 
 use ringlog_sys::AlignedBuf;
 
-/// Shared pool of equally sized aligned buffers.
+/// Shared pool of aligned buffers in power-of-two size classes.
 #[derive(Debug)]
 pub struct BufferPool {
     buffer_bytes: usize,
+    max_buffer_bytes: usize,
     align: usize,
-    max_buffers: usize,
-    free: Mutex<Vec<AlignedBuf>>,
-    /// Buffers alive that count against the budget (handed out plus idle). Relaxed ordering
-    /// suffices: it is a statistic and a soft limit, never a synchronisation point.
+    budget_bytes: usize,
+    /// Idle buffers per class: `free[k]` holds buffers of `buffer_bytes << k`.
+    free: Mutex<Vec<Vec<AlignedBuf>>>,
+    /// Bytes of the buffers alive that count against the budget (handed out plus idle), and
+    /// their number. Relaxed ordering suffices: statistics and a soft limit, never a
+    /// synchronisation point.
+    live_bytes: AtomicUsize,
     live: AtomicUsize,
 }
 
@@ -34,23 +42,52 @@ impl BufferPool {
     /// A pool of `buffer_bytes`-sized buffers aligned to `align`, keeping at most
     /// `budget_bytes` of them alive.
     pub fn new(buffer_bytes: usize, align: usize, budget_bytes: usize) -> Arc<Self> {
+        Self::with_classes(buffer_bytes, buffer_bytes, align, budget_bytes)
+    }
+
+    /// A pool of buffers of `buffer_bytes` and its doublings up to `max_buffer_bytes` (both
+    /// powers of two, `max_buffer_bytes >= buffer_bytes`), aligned to `align`, keeping at most
+    /// `budget_bytes` of them alive (at least one buffer of the largest class).
+    ///
+    /// # Panics
+    /// If the sizes are not powers of two or `max_buffer_bytes < buffer_bytes`.
+    pub fn with_classes(
+        buffer_bytes: usize,
+        max_buffer_bytes: usize,
+        align: usize,
+        budget_bytes: usize,
+    ) -> Arc<Self> {
+        assert!(
+            buffer_bytes.is_power_of_two()
+                && max_buffer_bytes.is_power_of_two()
+                && max_buffer_bytes >= buffer_bytes,
+            "buffer classes {buffer_bytes}..={max_buffer_bytes} must be powers of two, in order"
+        );
+        let classes = (max_buffer_bytes / buffer_bytes).trailing_zeros() as usize + 1;
         Arc::new(BufferPool {
             buffer_bytes,
+            max_buffer_bytes,
             align,
-            max_buffers: (budget_bytes / buffer_bytes).max(1),
-            free: Mutex::new(Vec::new()),
+            budget_bytes: budget_bytes.max(max_buffer_bytes),
+            free: Mutex::new((0..classes).map(|_| Vec::new()).collect()),
+            live_bytes: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
         })
     }
 
-    /// Size of every buffer of the pool.
+    /// Size of the smallest buffers of the pool (what [`BufferPool::get`] hands out).
     pub fn buffer_bytes(&self) -> usize {
         self.buffer_bytes
     }
 
+    /// Size of the largest class.
+    pub fn max_buffer_bytes(&self) -> usize {
+        self.max_buffer_bytes
+    }
+
     /// The budget: the most bytes of buffers the pool keeps alive.
     pub fn budget_bytes(&self) -> usize {
-        self.max_buffers * self.buffer_bytes
+        self.budget_bytes
     }
 
     /// Alignment of every buffer of the pool.
@@ -63,33 +100,22 @@ impl BufferPool {
         self.live.load(Ordering::Relaxed)
     }
 
-    /// A buffer of the pool's size, empty (`len() == 0`); its bytes are not zeroed.
-    pub fn get(self: &Arc<Self>) -> PooledBuf {
-        let reused = self.free.lock().expect("buffer pool lock poisoned").pop();
-        if let Some(mut buf) = reused {
-            buf.clear();
-            return PooledBuf {
-                buf: Some(buf),
-                pool: Some(Arc::clone(self)),
-            };
-        }
-        let counted = self
-            .live
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < self.max_buffers).then_some(n + 1)
-            })
-            .is_ok();
-        PooledBuf {
-            buf: Some(AlignedBuf::new(self.buffer_bytes, self.align)),
-            pool: counted.then(|| Arc::clone(self)),
-        }
+    /// Bytes of the buffers alive (handed out or idle) that count against the budget.
+    pub fn live_bytes(&self) -> usize {
+        self.live_bytes.load(Ordering::Relaxed)
     }
 
-    /// A buffer of at least `bytes`: from the pool when it fits a pooled buffer, otherwise a
-    /// one-off allocation freed on drop (batches larger than a chunk are rare).
+    /// A buffer of the pool's smallest size, empty (`len() == 0`); its bytes are not zeroed.
+    pub fn get(self: &Arc<Self>) -> PooledBuf {
+        self.get_class(0)
+    }
+
+    /// A buffer of at least `bytes`: the smallest class that holds them, or, beyond the largest
+    /// class, a one-off allocation freed on drop (batches larger than a chunk are rare).
     pub fn get_at_least(self: &Arc<Self>, bytes: usize) -> PooledBuf {
-        if bytes <= self.buffer_bytes {
-            self.get()
+        if bytes <= self.max_buffer_bytes {
+            let class_bytes = bytes.max(self.buffer_bytes).next_power_of_two();
+            self.get_class((class_bytes / self.buffer_bytes).trailing_zeros() as usize)
         } else {
             PooledBuf {
                 buf: Some(AlignedBuf::new(bytes, self.align)),
@@ -98,13 +124,57 @@ impl BufferPool {
         }
     }
 
+    fn get_class(self: &Arc<Self>, class: usize) -> PooledBuf {
+        let bytes = self.buffer_bytes << class;
+        let mut evicted = None;
+        {
+            let mut free = self.free.lock().expect("buffer pool lock poisoned");
+            if let Some(mut buf) = free[class].pop() {
+                buf.clear();
+                return PooledBuf {
+                    buf: Some(buf),
+                    pool: Some(Arc::clone(self)),
+                };
+            }
+            if self.live_bytes() + bytes > self.budget_bytes {
+                // Room for this class at the expense of idle buffers of the others.
+                while self.live_bytes() + bytes > self.budget_bytes {
+                    let Some(idle) = free.iter_mut().find_map(Vec::pop) else {
+                        break;
+                    };
+                    self.live_bytes
+                        .fetch_sub(idle.capacity(), Ordering::Relaxed);
+                    self.live.fetch_sub(1, Ordering::Relaxed);
+                    evicted.get_or_insert_with(Vec::new).push(idle);
+                }
+            }
+        }
+        // Freed outside the pool's lock.
+        drop(evicted);
+        let counted = self
+            .live_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n + bytes <= self.budget_bytes).then_some(n + bytes)
+            })
+            .is_ok();
+        if counted {
+            self.live.fetch_add(1, Ordering::Relaxed);
+        }
+        PooledBuf {
+            buf: Some(AlignedBuf::new(bytes, self.align)),
+            pool: counted.then(|| Arc::clone(self)),
+        }
+    }
+
     fn put(&self, buf: AlignedBuf) {
-        if buf.capacity() == self.buffer_bytes {
-            self.free
-                .lock()
-                .expect("buffer pool lock poisoned")
-                .push(buf);
+        let capacity = buf.capacity();
+        let class = (capacity / self.buffer_bytes).trailing_zeros() as usize;
+        let mut free = self.free.lock().expect("buffer pool lock poisoned");
+        if capacity.is_power_of_two() && capacity >= self.buffer_bytes && class < free.len() {
+            free[class].push(buf);
         } else {
+            drop(free);
+            self.live_bytes.fetch_sub(capacity, Ordering::Relaxed);
             self.live.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -179,11 +249,7 @@ mod tests {
         let held: Vec<_> = (0..5).map(|_| pool.get()).collect();
         assert_eq!(pool.live_buffers(), 2, "only the budget counts");
         drop(held);
-        assert_eq!(
-            pool.free.lock().unwrap().len(),
-            2,
-            "only budgeted buffers return to the pool"
-        );
+        assert_eq!(idle(&pool), 2, "only budgeted buffers return to the pool");
     }
 
     #[test]
@@ -193,6 +259,49 @@ mod tests {
         assert!(big.capacity() >= 10_000);
         assert_eq!(big.as_ptr() as usize % 4096, 0);
         drop(big);
-        assert!(pool.free.lock().unwrap().is_empty());
+        assert_eq!(idle(&pool), 0);
+    }
+
+    fn idle(pool: &BufferPool) -> usize {
+        pool.free.lock().unwrap().iter().map(Vec::len).sum()
+    }
+
+    #[test]
+    fn requests_get_the_smallest_class_that_holds_them_and_reuse_it() {
+        let pool = BufferPool::with_classes(4096, 16384, 4096, 64 * 1024);
+        assert_eq!(pool.get_at_least(1).capacity(), 4096);
+        assert_eq!(pool.get_at_least(4097).capacity(), 8192);
+        let big = pool.get_at_least(16384);
+        assert_eq!(big.capacity(), 16384);
+        let ptr = big.as_ptr();
+        drop(big);
+        assert_eq!(
+            pool.get_at_least(9000).as_ptr(),
+            ptr,
+            "the idle 16 KiB buffer is reused"
+        );
+        assert_eq!(pool.live_bytes(), 4096 + 8192 + 16384);
+        assert!(
+            pool.get_at_least(16385).capacity() >= 16385,
+            "beyond the classes: one-off"
+        );
+        assert_eq!(pool.live_bytes(), 4096 + 8192 + 16384);
+    }
+
+    #[test]
+    fn a_class_with_no_idle_buffer_takes_room_from_idle_buffers_of_others() {
+        let pool = BufferPool::with_classes(4096, 16384, 4096, 16384);
+        let small: Vec<_> = (0..4).map(|_| pool.get()).collect();
+        assert_eq!(
+            pool.live_bytes(),
+            16384,
+            "the budget is spent on small buffers"
+        );
+        drop(small);
+        let big = pool.get_at_least(16384);
+        assert_eq!(pool.live_bytes(), 16384, "the idle small buffers made room");
+        assert_eq!(idle(&pool), 0);
+        drop(big);
+        assert_eq!(idle(&pool), 1, "the big buffer is budgeted and kept");
     }
 }

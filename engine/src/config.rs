@@ -18,6 +18,11 @@ pub const DEFAULT_MAX_BATCH_BYTES: usize = 1_048_588;
 /// before it is written with one direct write. 256 KiB is where this machine's direct writes
 /// reach full bandwidth (see `docs/design.md`).
 pub const DEFAULT_WRITE_CHUNK_BYTES: usize = 256 * 1024;
+/// Default of [`crate::SharedConfig::write_chunk_growth`]: a busy partition's write chunk
+/// doubles, each time one fills, up to this many times the pool's buffer size (1 MiB with the
+/// defaults), so its direct writes grow to 1 MiB, which this machine's disk writes faster than
+/// 256 KiB (see `docs/design.md`); an idle partition's chunk goes back to the buffer size.
+pub const DEFAULT_WRITE_CHUNK_GROWTH: usize = 4;
 /// Default number of direct writes of one partition allowed in flight at once.
 pub const DEFAULT_MAX_WRITES_IN_FLIGHT: usize = 8;
 /// Default step by which a segment file is preallocated with `fallocate`: bounded so that many

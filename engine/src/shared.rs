@@ -13,7 +13,7 @@ use crate::buffer_pool::BufferPool;
 use crate::cache::ReadCache;
 use crate::config::{
     DEFAULT_BUFFER_POOL_BYTES, DEFAULT_CACHE_BYTES, DEFAULT_RING_ENTRIES,
-    DEFAULT_WRITE_CHUNK_BYTES, IoMode,
+    DEFAULT_WRITE_CHUNK_BYTES, DEFAULT_WRITE_CHUNK_GROWTH, IoMode,
 };
 use crate::error::OpenError;
 use crate::flusher::Flusher;
@@ -33,6 +33,10 @@ pub struct SharedConfig {
     /// Size of each pooled buffer: one write chunk, and the unit of read-ahead
     /// ([`DEFAULT_WRITE_CHUNK_BYTES`]).
     pub buffer_bytes: usize,
+    /// How far a busy log's write chunk grows: it doubles each time one fills, up to
+    /// `buffer_bytes * write_chunk_growth` ([`DEFAULT_WRITE_CHUNK_GROWTH`]); a power of two, 1
+    /// keeps every chunk at `buffer_bytes`.
+    pub write_chunk_growth: usize,
     /// Memory budget of the buffer pool ([`DEFAULT_BUFFER_POOL_BYTES`]).
     pub buffer_pool_bytes: usize,
     /// Memory budget of the read cache ([`DEFAULT_CACHE_BYTES`]).
@@ -46,6 +50,7 @@ impl Default for SharedConfig {
         SharedConfig {
             io_mode: IoMode::DEFAULT,
             buffer_bytes: DEFAULT_WRITE_CHUNK_BYTES,
+            write_chunk_growth: DEFAULT_WRITE_CHUNK_GROWTH,
             buffer_pool_bytes: DEFAULT_BUFFER_POOL_BYTES,
             cache_bytes: DEFAULT_CACHE_BYTES,
             ring_entries: DEFAULT_RING_ENTRIES,
@@ -81,7 +86,7 @@ impl Shared {
     /// message names the cause and the fix); [`OpenError::DirectIo`] or [`OpenError::Io`] when
     /// the probe itself fails; [`OpenError::Config`] for a bad buffer size.
     pub fn new(data_dir: &Path, config: &SharedConfig) -> Result<Arc<Shared>, OpenError> {
-        check_buffer_bytes(config.buffer_bytes)?;
+        check_buffer_bytes(config)?;
         let (alignment, mut fallback_reason) = match probe_direct_io(data_dir) {
             Ok(dio) => (Some(dio.memory.max(dio.offset).max(PAGE_BYTES)), None),
             Err(DirectIoError::Unsupported { filesystem, .. }) => (
@@ -125,7 +130,7 @@ impl Shared {
         let align = storage.alignment().max(PAGE_BYTES);
         Ok(Arc::new(Shared {
             storage,
-            pool: BufferPool::new(config.buffer_bytes, align, config.buffer_pool_bytes),
+            pool: pool(config, align),
             cache: ReadCache::new(config.cache_bytes),
             next_log_id: AtomicU64::new(1),
             fallback_reason,
@@ -139,10 +144,10 @@ impl Shared {
     /// # Errors
     /// [`OpenError::Config`] for a bad buffer size.
     pub fn read_only(config: &SharedConfig) -> Result<Arc<Shared>, OpenError> {
-        check_buffer_bytes(config.buffer_bytes)?;
+        check_buffer_bytes(config)?;
         Ok(Arc::new(Shared {
             storage: Arc::new(PortableStorage::read_only()),
-            pool: BufferPool::new(config.buffer_bytes, PAGE_BYTES, config.buffer_pool_bytes),
+            pool: pool(config, PAGE_BYTES),
             cache: ReadCache::new(config.cache_bytes),
             next_log_id: AtomicU64::new(1),
             fallback_reason: Some("read-only: buffered pread through the page cache".to_string()),
@@ -206,13 +211,31 @@ impl Shared {
     }
 }
 
-fn check_buffer_bytes(buffer_bytes: usize) -> Result<(), OpenError> {
+fn check_buffer_bytes(config: &SharedConfig) -> Result<(), OpenError> {
+    let buffer_bytes = config.buffer_bytes;
     if buffer_bytes < PAGE_BYTES || !buffer_bytes.is_power_of_two() {
         return Err(OpenError::Config(format!(
             "buffer_bytes {buffer_bytes} must be a power of two of at least {PAGE_BYTES}"
         )));
     }
+    let growth = config.write_chunk_growth;
+    if !growth.is_power_of_two() || buffer_bytes.checked_mul(growth).is_none() {
+        return Err(OpenError::Config(format!(
+            "write_chunk_growth {growth} must be a power of two (1 for no growth) whose product \
+             with buffer_bytes {buffer_bytes} fits in memory"
+        )));
+    }
     Ok(())
+}
+
+/// The buffer pool: `buffer_bytes` buffers and the larger classes busy logs' chunks grow into.
+fn pool(config: &SharedConfig, align: usize) -> Arc<BufferPool> {
+    BufferPool::with_classes(
+        config.buffer_bytes,
+        config.buffer_bytes * config.write_chunk_growth,
+        align,
+        config.buffer_pool_bytes,
+    )
 }
 
 fn fallback_message(error: &UringError) -> String {

@@ -303,6 +303,7 @@ impl LogInner {
             self.freeze_tail(&mut w);
             assert!(w.queue.is_empty(), "an idle tail has nothing left to write");
             w.dirty_since = None;
+            w.chunk_bytes = 0;
         }
     }
 

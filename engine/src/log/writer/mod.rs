@@ -68,6 +68,10 @@ pub(crate) struct Writer {
     tail: Option<PooledBuf>,
     /// Page-aligned file position of `tail[0]`.
     tail_pos: u64,
+    /// Capacity the next tail asks for: doubles each time a tail fills (a busy log writes
+    /// larger chunks), up to the pool's largest class; back to the smallest when the tail goes
+    /// idle. 0 means the pool's smallest.
+    chunk_bytes: usize,
     /// Exact end of valid data in the active segment.
     pub end_pos: u64,
     /// Data below this position has been queued or submitted for writing.
@@ -148,6 +152,7 @@ impl Writer {
             active,
             tail: None,
             tail_pos: 0,
+            chunk_bytes: 0,
             end_pos,
             queued_pos: end_pos,
             queue: VecDeque::new(),

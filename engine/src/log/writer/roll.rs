@@ -53,7 +53,11 @@ impl LogInner {
         let base = w.next_offset;
         let segment = self.create_segment(base).map_err(fail)?;
         let builder = IndexBuilder::new(self.config.index_interval_bytes);
-        *w = Writer::new(Arc::clone(&segment), 0, 0, base, builder);
+        let writer = Writer::new(Arc::clone(&segment), 0, 0, base, builder);
+        // A busy log stays busy across the roll: its chunk size and group-commit counts carry.
+        let old = std::mem::replace(&mut *w, writer);
+        w.chunk_bytes = old.chunk_bytes;
+        w.group = old.group;
         if self.shared.uses_mmap() {
             let map = self
                 .map_active(&segment, 0, 0)

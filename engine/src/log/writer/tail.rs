@@ -47,12 +47,18 @@ impl LogInner {
         {
             return Ok(());
         }
+        let pool = self.shared.pool();
+        if w.tail.is_some() {
+            // The tail filled: the log is busy, its next chunk (and write) doubles.
+            let grown = w.chunk_bytes.max(pool.buffer_bytes()) * 2;
+            w.chunk_bytes = grown.min(pool.max_buffer_bytes());
+        }
         let old_pos = w.tail_pos;
         let old = self.freeze_tail(w);
         let align = self.shared.align() as u64;
         let tail_pos = w.end_pos / align * align;
         let carried = (w.end_pos - tail_pos) as usize;
-        let mut tail = self.shared.pool().get_at_least(carried + bytes);
+        let mut tail = pool.get_at_least((carried + bytes).max(w.chunk_bytes));
         if carried > 0 {
             match old {
                 Some(old) => {
