@@ -11,9 +11,28 @@ use crate::error::AppendError;
 use super::{Guard, InFlight, Level, LogInner};
 
 impl LogInner {
-    /// Waits until offsets below `offset` reach `level` (or, for [`Level::Submit`], until the
-    /// queue is submitted), becoming the flusher when nobody else is.
+    /// Waits until offsets below `offset` reach `level` (for [`Level::Submit`], until the
+    /// queue is submitted or one round submitted what was queued when it started; for
+    /// [`Level::WithinBudget`], until the unwritten bytes are at most `offset`), becoming the
+    /// flusher when nobody else is. A round covers only what was appended when it started, so
+    /// producers that keep appending never keep a flusher (itself an appender) in its role.
     pub(crate) fn flush_to<'a>(
+        &'a self,
+        mut w: Guard<'a>,
+        level: Level,
+        offset: u64,
+    ) -> Result<Guard<'a>, AppendError> {
+        loop {
+            w = self.flush_once(w, level, offset)?;
+            if level == Level::Submit || w.satisfied(level, offset) {
+                return Ok(w);
+            }
+        }
+    }
+
+    /// One step of [`LogInner::flush_to`]: returns once `level` is satisfied, or after one round
+    /// of the flusher role.
+    fn flush_once<'a>(
         &'a self,
         mut w: Guard<'a>,
         level: Level,
@@ -94,6 +113,18 @@ impl LogInner {
         if result.is_err() || level == Level::Submit {
             return (w, result);
         }
+        if level == Level::WithinBudget {
+            let limit = self.unwritten_limit();
+            while w.unwritten_bytes > limit && !w.in_flight.is_empty() {
+                let keep = w.in_flight.len() - 1;
+                let (guard, result) = self.complete_in_flight(w, keep);
+                w = guard;
+                if result.is_err() {
+                    return (w, result);
+                }
+            }
+            return (w, Ok(()));
+        }
         let (guard, result) = self.complete_in_flight(w, 0);
         w = guard;
         if let Err(e) = result {
@@ -117,14 +148,20 @@ impl LogInner {
         (w, Ok(()))
     }
 
-    /// Submits every queued write in order, preallocating ahead of them, and waiting first for
-    /// an in-flight write of the same page or when too many writes are in flight.
+    /// Submits the writes queued when the round started, in order, preallocating ahead of them,
+    /// and waiting first for an in-flight write of the same page or when too many writes are
+    /// in flight.
     pub(super) fn submit_queue<'a>(
         &'a self,
         mut w: Guard<'a>,
     ) -> (Guard<'a>, Result<(), AppendError>) {
+        // What was queued when the round started: chunks frozen while it waits go to the next.
+        let round_end = w.queued_pos;
         while let Some(next) = w.queue.front() {
             let start = next.start;
+            if start >= round_end {
+                break;
+            }
             let overlaps = w
                 .in_flight
                 .back()

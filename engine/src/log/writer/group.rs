@@ -55,7 +55,8 @@ impl LogInner {
     /// [`MAX_GATHER`]). Returns at once after a round of one append.
     pub(super) fn gather<'a>(&'a self, mut w: Guard<'a>) -> Guard<'a> {
         let expected = w.group.last_round_appends;
-        if expected < 2 || w.group.pending_appends >= expected {
+        // A roll holds appends off: nobody would come.
+        if expected < 2 || w.group.pending_appends >= expected || w.rolling {
             return w;
         }
         let deadline = Instant::now() + w.group.last_round_io.min(MAX_GATHER);

@@ -87,6 +87,9 @@ pub(crate) struct Writer {
     unwritten_bytes: usize,
     /// One thread holds the flusher role at a time.
     flushing: bool,
+    /// A roll is settling and sealing the active segment: appends wait (on
+    /// `LogInner::flushed`) until it is done, so the settling converges.
+    rolling: bool,
     /// What the flusher role gathers before a durability round (see `group.rs`).
     group: group::GroupCommit,
     /// File size after preallocation.
@@ -118,8 +121,12 @@ pub(crate) struct Writer {
 /// How far a flush must go.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub(crate) enum Level {
-    /// Submit what is queued; wait only where ordering or the in-flight limit requires.
+    /// Submit what is queued; wait only where ordering or the in-flight limit requires. One
+    /// round, bounded by what was queued when it started.
     Submit,
+    /// Backpressure: the unwritten bytes are within the budget passed as `offset` to
+    /// [`LogInner::flush_to`] (the oldest writes complete until they are).
+    WithinBudget,
     /// Everything appended is written.
     Written,
     /// Everything appended is written and `fdatasync`ed.
@@ -160,6 +167,7 @@ impl Writer {
             unwritten: VecDeque::new(),
             unwritten_bytes: 0,
             flushing: false,
+            rolling: false,
             group: group::GroupCommit::default(),
             allocated_bytes,
             next_offset,
@@ -179,6 +187,7 @@ impl Writer {
     fn satisfied(&self, level: Level, offset: u64) -> bool {
         match level {
             Level::Submit => self.queue.is_empty(),
+            Level::WithinBudget => self.unwritten_bytes as u64 <= offset,
             Level::Written => self.written_offset >= offset,
             Level::Synced => self.synced_offset >= offset,
         }
@@ -243,13 +252,13 @@ impl LogInner {
     fn submit_ready(&self, w: Guard<'_>) -> Result<(), AppendError> {
         match () {
             // Backpressure: while another thread holds the flusher role (waiting for a slow
-            // `fdatasync`, say), or while a producer keeps appends in flight without waiting,
-            // full chunks would pile up here without limit. Past the pool's budget the
-            // appender waits until everything appended is written: for the flusher's round to
-            // end, then for its own writes.
-            () if w.unwritten_bytes > self.shared.pool().budget_bytes() => {
-                let next = w.next_offset;
-                drop(self.flush_to(w, Level::Written, next)?);
+            // `fdatasync`, say), or while producers append faster than the disk writes, full
+            // chunks would pile up here without limit. Past the unwritten limit the appender
+            // waits until the oldest writes completed and the unwritten bytes are within it
+            // again: a wait of about one write, not of everything appended.
+            () if w.unwritten_bytes > self.unwritten_limit() => {
+                let limit = self.unwritten_limit() as u64;
+                drop(self.flush_to(w, Level::WithinBudget, limit)?);
             }
             () if !w.queue.is_empty() && !w.flushing => {
                 drop(self.flush_to(w, Level::Submit, 0)?);
@@ -257,6 +266,17 @@ impl LogInner {
             () => drop(w),
         }
         Ok(())
+    }
+
+    /// The most bytes of frozen, unwritten chunks a log keeps before appenders wait for
+    /// writes to complete: enough to keep `max_writes_in_flight` of the largest writes in
+    /// flight four times over, within the pool's budget. More would only add memory and the
+    /// latency of writing the backlog at a roll, flush or close; the disk is kept busy either
+    /// way.
+    pub(super) fn unwritten_limit(&self) -> usize {
+        let pool = self.shared.pool();
+        let keeps_disk_busy = 4 * self.config.max_writes_in_flight * pool.max_buffer_bytes();
+        keeps_disk_busy.min(pool.budget_bytes())
     }
 
     /// Checks, reserves room for and encodes one batch into the tail (or the mapping) and
@@ -275,6 +295,10 @@ impl LogInner {
         }
         let mut w = self.lock_writer();
         self.check_writable(&w)?;
+        while w.rolling {
+            w = self.flushed.wait(w).expect("writer lock poisoned");
+            self.check_writable(&w)?;
+        }
         let base = w.next_offset;
         if base
             .checked_add(offset_count)

@@ -39,7 +39,35 @@ impl LogInner {
 
     /// Seals the active segment (everything written, `fdatasync`ed, trimmed, indexes written)
     /// and starts a new one at the next offset, unless another thread rolled meanwhile.
-    pub(super) fn roll<'a>(&'a self, w: Guard<'a>, bytes: usize) -> Result<Guard<'a>, AppendError> {
+    ///
+    /// Appends wait while it runs (`Writer::rolling`): otherwise producers that keep appending
+    /// to the old segment keep its settling from ever finishing (seen as roll stalls of
+    /// seconds with four producers), and the roller's own append waits all that time.
+    pub(super) fn roll<'a>(
+        &'a self,
+        mut w: Guard<'a>,
+        bytes: usize,
+    ) -> Result<Guard<'a>, AppendError> {
+        w.rolling = true;
+        let result = self.roll_settled(w, bytes);
+        let mut w = match result {
+            Ok(w) => w,
+            Err(e) => return Err(self.end_failed_roll(e)),
+        };
+        w.rolling = false;
+        self.flushed.notify_all();
+        Ok(w)
+    }
+
+    /// After a failed roll: lets appends go on (to find the log poisoned) and returns `e`.
+    fn end_failed_roll(&self, e: AppendError) -> AppendError {
+        self.lock_writer().rolling = false;
+        self.flushed.notify_all();
+        e
+    }
+
+    /// The roll with appends held off: settle, seal, start the next segment.
+    fn roll_settled<'a>(&'a self, w: Guard<'a>, bytes: usize) -> Result<Guard<'a>, AppendError> {
         let mut w = self.settle(w)?;
         self.check_writable(&w)?;
         if !self.needs_roll(&w, bytes) {
