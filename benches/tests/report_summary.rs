@@ -130,3 +130,33 @@ fn a_directory_without_results_is_an_error_that_says_what_to_do() {
     let error = write_report(dir.path()).expect_err("no results");
     assert!(error.contains("ringbench suite"), "{error}");
 }
+
+#[test]
+fn the_scaling_row_names_the_cores_that_bound_it() {
+    let scaling_row = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("| scaling with 4 producers | >= 0.7 of linear |"))
+            .expect("the executive summary has a scaling row")
+            .to_string()
+    };
+    // The fixture ran on 8 cores: the producers had a core each.
+    let dir = results_dir(&["ringbench-uring.json", "ringbench-mmap.json", "fio.json"]);
+    let row = scaling_row(&summary(&write_report(dir.path()).expect("report")));
+    assert!(
+        row.contains("4 producers on 8 cores") && !row.contains("at most"),
+        "{row}"
+    );
+    // The same run on 2 cores: 4 CPU-bound producers reach at most half of linear.
+    for name in ["ringbench-uring.json", "ringbench-mmap.json"] {
+        let path = dir.path().join(name);
+        let text = std::fs::read_to_string(&path).expect("read the fixture copy");
+        let two_cores = text.replacen("\"cores\": 8", "\"cores\": 2", 1);
+        assert_ne!(text, two_cores, "the fixture states its cores");
+        std::fs::write(&path, two_cores).expect("write the fixture copy");
+    }
+    let row = scaling_row(&summary(&write_report(dir.path()).expect("report")));
+    assert!(
+        row.contains("4 producers on 2 cores: at most 0.50 of linear when CPU-bound"),
+        "{row}"
+    );
+}

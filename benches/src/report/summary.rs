@@ -106,15 +106,35 @@ fn title(out: &mut String, runs: &[Run]) -> Result {
 fn reading_text(outcome: &Outcome, run: &Run, disk: Option<&DiskFigures>) -> String {
     match &outcome.reading {
         Some(r) => format!(
-            "{} {} ({}) {}{}",
+            "{} {} ({}) {}{}{}",
             num(r.value),
             outcome.target.unit(),
             durability(r.durability.as_deref()),
             outcome.verdict.word(),
-            disk.map_or(String::new(), |d| disk_note(outcome, run, d))
+            disk.map_or(String::new(), |d| disk_note(outcome, run, d)),
+            scaling_note(outcome, run)
         ),
         None => outcome.verdict.word().to_string(),
     }
+}
+
+/// For the scaling target: the core count that bounds it. Producers beyond the cores share
+/// them, so CPU-bound appends scale to at most `cores / producers` of linear.
+fn scaling_note(outcome: &Outcome, run: &Run) -> String {
+    if outcome.target != Target::ProducerScaling {
+        return String::new();
+    }
+    let cores = run.result.environment.cores;
+    let producers = reading_scenario(outcome, run)
+        .and_then(|s| s.params.get("producers").copied())
+        .unwrap_or(4);
+    if cores == 0 || u64::from(cores) >= producers {
+        return format!("; {producers} producers on {cores} cores");
+    }
+    format!(
+        "; {producers} producers on {cores} cores: at most {} of linear when CPU-bound",
+        num(f64::from(cores) / producers as f64)
+    )
 }
 
 /// The scenario a target's reading came from.

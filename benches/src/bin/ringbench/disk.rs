@@ -124,7 +124,10 @@ pub fn run(o: &DiskOptions) -> Result<PathBuf, String> {
     })?;
     let uring =
         Ring::new(RING_ENTRIES).map_err(|e| format!("ringbench disk needs io_uring: {e}"))?;
-    let engine_write_bytes = ringlog::SharedConfig::default().buffer_bytes as u64;
+    // A busy log's writes: its chunk grows from `buffer_bytes` to this (the case every
+    // sustained `none` figure is set against).
+    let shared = ringlog::SharedConfig::default();
+    let engine_write_bytes = (shared.buffer_bytes * shared.write_chunk_growth) as u64;
     let engine_depth = ringlog::Config::default().max_writes_in_flight as u64;
     let cases = disk::plan(engine_write_bytes, engine_depth);
     let align = alignment.memory.max(alignment.offset) as u64;
