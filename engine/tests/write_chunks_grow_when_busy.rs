@@ -3,6 +3,7 @@
 //! issues writes of the largest size; an idle log's chunk goes back to `buffer_bytes`, so a
 //! partition that became quiet holds a small tail again. Every record reads back after all of
 //! it. On the direct-write paths (io_uring and pread/pwrite; the mmap path makes no writes).
+//! Under `Sync` chunks do not grow (see `log/writer/tail.rs`).
 //! The write sizes are seen through a storage wrapper that records every `submit_write`.
 
 mod common;
@@ -82,8 +83,8 @@ fn rows(from: u64, count: u64) -> Vec<Expected> {
         .collect()
 }
 
-fn run(io_mode: IoMode) {
-    let dir = tempfile::tempdir().expect("temp dir");
+/// A `Shared` on `dir` whose storage records every write, and the recorder.
+fn recorded_shared(dir: &Path, io_mode: IoMode) -> (Arc<ringlog::Shared>, Arc<Recording>) {
     let shared_config = SharedConfig {
         io_mode,
         buffer_bytes: BUFFER_BYTES,
@@ -91,7 +92,7 @@ fn run(io_mode: IoMode) {
         ..SharedConfig::default()
     };
     let mut recording = None;
-    let shared = ringlog::Shared::with_storage(dir.path(), &shared_config, |inner| {
+    let shared = ringlog::Shared::with_storage(dir, &shared_config, |inner| {
         let wrapper = Arc::new(Recording {
             inner,
             write_bytes: Mutex::new(Vec::new()),
@@ -100,7 +101,12 @@ fn run(io_mode: IoMode) {
         wrapper
     })
     .expect("shared");
-    let recording = recording.expect("wrapped");
+    (shared, recording.expect("wrapped"))
+}
+
+fn run(io_mode: IoMode) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (shared, recording) = recorded_shared(dir.path(), io_mode);
     let config = Config {
         io_mode,
         durability: Durability::None,
@@ -160,6 +166,40 @@ fn run(io_mode: IoMode) {
     all.extend(quiet);
     assert_eq!(read_all(&log), all, "{io_mode:?}");
     log.close().expect("close");
+}
+
+/// Under `Sync` chunks stay at `buffer_bytes`: each acknowledgement's round writes what is not
+/// written yet, and smaller chunks go out while the producer encodes.
+fn run_sync(io_mode: IoMode) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (shared, recording) = recorded_shared(dir.path(), io_mode);
+    let config = Config {
+        io_mode,
+        durability: Durability::Sync,
+        ..Config::default()
+    };
+    let log = Log::open_with(dir.path().join("p"), config, &shared).expect("open");
+    let rows = rows(0, 1024);
+    let handles: Vec<_> = rows
+        .chunks(BATCH_RECORDS)
+        .map(|batch| common::with_records(batch, |r| log.submit(r).expect("submit")))
+        .collect();
+    for handle in handles {
+        handle.wait().expect("durable");
+    }
+    let sizes = recording.write_bytes.lock().unwrap().clone();
+    assert!(
+        !sizes.is_empty() && sizes.iter().all(|&n| n <= BUFFER_BYTES),
+        "{io_mode:?}: no write beyond buffer_bytes under Sync: {sizes:?}"
+    );
+    assert_eq!(read_all(&log), rows, "{io_mode:?}");
+    log.close().expect("close");
+}
+
+#[test]
+fn sync_logs_keep_chunks_at_buffer_bytes() {
+    run_sync(IoMode::Uring);
+    run_sync(IoMode::Portable);
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::config::Durability;
 use crate::error::{AppendError, ReadError};
 use crate::io::read_at_least;
 
@@ -48,7 +49,11 @@ impl LogInner {
             return Ok(());
         }
         let pool = self.shared.pool();
-        if w.tail.is_some() {
+        // Not under `Sync`: there every acknowledgement waits for a round that writes what is
+        // not written yet and then syncs, and smaller chunks are written while the producer
+        // encodes, leaving less to the round (measured: `sync --in-flight 8` 6-13% faster with
+        // 256 KiB chunks than growing ones, `write` the same or better growing).
+        if w.tail.is_some() && self.config.durability != Durability::Sync {
             // The tail filled: the log is busy, its next chunk (and write) doubles.
             let grown = w.chunk_bytes.max(pool.buffer_bytes()) * 2;
             w.chunk_bytes = grown.min(pool.max_buffer_bytes());
