@@ -173,7 +173,8 @@ fn map_segments(inner: &LogInner, active: &Arc<Segment>, end: u64) -> Result<(),
     let writer = inner
         .map_active(active, end, end)
         .map_err(|source| io_error("map", &active.log_path(), source))?;
-    inner.writer.lock().expect("writer lock poisoned").map = Some(writer);
+    inner.writer.lock().expect("writer lock poisoned").mapped =
+        Some(super::writer::Mapped::new(writer, end));
     Ok(())
 }
 

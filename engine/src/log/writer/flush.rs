@@ -103,7 +103,7 @@ impl LogInner {
         mut w: Guard<'a>,
         level: Level,
     ) -> (Guard<'a>, Result<(), AppendError>) {
-        if w.map.is_some() {
+        if w.mapped.is_some() {
             return self.sync_mapped(w, level);
         }
         if level >= Level::Written {

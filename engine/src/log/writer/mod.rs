@@ -30,7 +30,6 @@ use crate::error::AppendError;
 use crate::io::PendingWrite;
 use crate::record::{BatchError, BatchHeader};
 use crate::segment::{IndexBuilder, Segment};
-use ringlog_sys::mmap::MapWriter;
 
 use super::LogInner;
 use roll::roll_clock_of_recovered;
@@ -38,6 +37,7 @@ use roll::roll_clock_of_recovered;
 mod flush;
 mod group;
 mod mapped;
+pub(crate) use mapped::Mapped;
 mod roll;
 mod tail;
 
@@ -112,10 +112,9 @@ pub(crate) struct Writer {
     /// `segment_ms` (see [`roll::roll_clock_of_recovered`]); `None` while it holds no batch.
     roll_clock_ms: Option<i64>,
     pub closed: bool,
-    /// On the mmap path, the active segment's mapping: appends are encoded straight into it.
-    pub map: Option<MapWriter>,
-    /// On the mmap path, bytes below this were `msync`ed.
-    pub map_synced_pos: u64,
+    /// On the mmap path, the active segment's mapping: appends are copied straight into it
+    /// (see `mapped.rs`); `None` on the direct-write paths.
+    pub mapped: Option<Mapped>,
 }
 
 /// How far a flush must go.
@@ -179,8 +178,7 @@ impl Writer {
             last_append: None,
             roll_clock_ms,
             closed: false,
-            map: None,
-            map_synced_pos: end_pos,
+            mapped: None,
         }
     }
 
@@ -313,21 +311,10 @@ impl LogInner {
             w = self.roll(w, total_bytes)?;
         }
         let base = w.next_offset;
-        let header = if w.map.is_some() {
-            self.reserve_mapped(&mut w, total_bytes)?;
-            let end_pos = w.end_pos as usize;
-            let map = w.map.as_mut().expect("checked above");
-            let header = encode(map.unpublished_mut(end_pos, total_bytes), base)?;
-            map.publish(end_pos + total_bytes);
-            header
+        let header = if w.mapped.is_some() {
+            self.place_mapped(&mut w, total_bytes, base, encode)?
         } else {
-            self.reserve_tail(&mut w, total_bytes)?;
-            let w = &mut *w;
-            let tail = w.tail.as_mut().expect("reserve_tail leaves a tail");
-            let from = tail.len();
-            let header = encode(&mut tail.full_mut()[from..from + total_bytes], base)?;
-            tail.set_len(from + total_bytes);
-            header
+            self.place_in_tail(&mut w, total_bytes, base, encode)?
         };
         assert_eq!(
             header.total_bytes(),
@@ -345,12 +332,8 @@ impl LogInner {
         active.next_offset.store(w.next_offset, Ordering::Release);
         active.data_bytes.store(w.end_pos, Ordering::Release);
         self.next_offset.store(w.next_offset, Ordering::Release);
-        if w.map.is_some() {
-            // In the page cache: as safe as a completed write.
-            w.written_offset = w.next_offset;
-            self.publish_durable(&w);
-            w.queued_pos = w.end_pos;
-            active.disk_bytes.store(w.end_pos, Ordering::Release);
+        if w.mapped.is_some() {
+            self.written_mapped(&mut w);
         }
         if w.group.on_append() {
             self.appended.notify_one();

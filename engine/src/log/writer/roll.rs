@@ -90,7 +90,7 @@ impl LogInner {
             let map = self
                 .map_active(&segment, 0, 0)
                 .map_err(|source| self.checked.fail("map", segment.log_path(), source))?;
-            w.map = Some(map);
+            w.mapped = Some(super::Mapped::new(map, 0));
         }
         self.segments
             .write()
@@ -119,7 +119,7 @@ impl LogInner {
         let active = Arc::clone(&w.active);
         // The writer's mapping goes before the file shrinks to its data: nothing may write past
         // the new end (see `ringlog_sys::mmap`). Readers keep reading below the published end.
-        w.map = None;
+        w.mapped = None;
         let storage = self.shared.storage();
         storage
             .set_len(&active.file, w.end_pos)

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use crate::config::Durability;
 use crate::error::{AppendError, ReadError};
 use crate::io::read_at_least;
+use crate::record::{BatchError, BatchHeader};
 
 use super::{Guard, LogInner, Queued, Writer};
 
@@ -40,6 +41,23 @@ impl Writer {
 }
 
 impl LogInner {
+    /// Places one batch of `total_bytes` at the end of the tail (freezing a full one first),
+    /// encoded in place by `encode`.
+    pub(super) fn place_in_tail(
+        &self,
+        w: &mut Guard<'_>,
+        total_bytes: usize,
+        base: u64,
+        encode: impl FnOnce(&mut [u8], u64) -> Result<BatchHeader, BatchError>,
+    ) -> Result<BatchHeader, AppendError> {
+        self.reserve_tail(w, total_bytes)?;
+        let tail = w.tail.as_mut().expect("reserve_tail leaves a tail");
+        let from = tail.len();
+        let header = encode(&mut tail.full_mut()[from..from + total_bytes], base)?;
+        tail.set_len(from + total_bytes);
+        Ok(header)
+    }
+
     /// Makes sure the tail has room for `bytes` more, freezing a full tail first.
     pub(super) fn reserve_tail(&self, w: &mut Guard<'_>, bytes: usize) -> Result<(), AppendError> {
         if w.tail
