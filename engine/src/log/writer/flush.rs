@@ -179,11 +179,19 @@ impl LogInner {
                 }
                 continue;
             }
-            let queued = w.queue.pop_front().expect("front exists");
-            let padded_end = queued.start + queued.bytes.len() as u64;
-            if let Err(e) = self.preallocate(&mut w, padded_end) {
-                return (w, Err(e));
+            let front_end = next_end(&w);
+            if front_end > w.allocated_bytes {
+                let (guard, result) = self.preallocate_unlocked(w, front_end);
+                w = guard;
+                if result.is_err() {
+                    return (w, result);
+                }
             }
+            let queued = w
+                .queue
+                .pop_front()
+                .expect("only the flusher pops the queue");
+            let padded_end = queued.start + queued.bytes.len() as u64;
             let active = Arc::clone(&w.active);
             match self
                 .checked
@@ -238,6 +246,27 @@ impl LogInner {
             }
         }
         (w, Ok(()))
+    }
+
+    /// [`LogInner::preallocate`] for the flusher, with the writer lock released during the
+    /// `fallocate`: appends go on meanwhile. Only the flusher role (held by the caller) extends
+    /// the preallocation on the direct-write paths, and a roll waits for it, so the active
+    /// segment and `allocated_bytes` do not change while the lock is released.
+    fn preallocate_unlocked<'a>(
+        &'a self,
+        mut w: Guard<'a>,
+        end: u64,
+    ) -> (Guard<'a>, Result<(), AppendError>) {
+        assert!(w.flushing, "only the flusher preallocates without the lock");
+        let (from, to) = self.preallocation_step(&w, end);
+        let active = Arc::clone(&w.active);
+        drop(w);
+        let result = self.checked.allocate(&active, from, to - from);
+        w = self.lock_writer();
+        if result.is_ok() {
+            w.allocated_bytes = w.allocated_bytes.max(to);
+        }
+        (w, result)
     }
 
     /// On a poisoned log, waits for the writes still in flight (their results no longer
@@ -359,4 +388,10 @@ impl LogInner {
         let wanted = wanted.min(w.next_offset);
         self.flush_to(w, level, wanted).ok()
     }
+}
+
+/// The padded end of the next queued write.
+fn next_end(w: &Guard<'_>) -> u64 {
+    let next = w.queue.front().expect("a queued write");
+    next.start + next.bytes.len() as u64
 }

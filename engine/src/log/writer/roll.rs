@@ -149,16 +149,22 @@ impl LogInner {
         if end <= w.allocated_bytes {
             return Ok(());
         }
+        let (from, to) = self.preallocation_step(w, end);
+        let active = Arc::clone(&w.active);
+        self.checked.allocate(&active, from, to - from)?;
+        w.allocated_bytes = to;
+        Ok(())
+    }
+
+    /// The range a preallocation covering `end` allocates: from the current allocation, in
+    /// steps of `preallocate_bytes`, up to the most a segment can hold.
+    pub(super) fn preallocation_step(&self, w: &Guard<'_>, end: u64) -> (u64, u64) {
         let step = self.config.preallocate_bytes.max(end - w.allocated_bytes);
         let limit = self.config.segment_bytes
             + self.config.max_batch_bytes as u64
             + self.shared.align() as u64;
         let new_end = (w.allocated_bytes + step).min(limit).max(end);
-        let active = Arc::clone(&w.active);
-        self.checked
-            .allocate(&active, w.allocated_bytes, new_end - w.allocated_bytes)?;
-        w.allocated_bytes = new_end;
-        Ok(())
+        (w.allocated_bytes, new_end)
     }
 }
 
