@@ -126,7 +126,7 @@ impl BufferPool {
 
     fn get_class(self: &Arc<Self>, class: usize) -> PooledBuf {
         let bytes = self.buffer_bytes << class;
-        let mut evicted = None;
+        let mut evicted = Vec::new();
         {
             let mut free = self.free.lock().expect("buffer pool lock poisoned");
             if let Some(mut buf) = free[class].pop() {
@@ -136,17 +136,15 @@ impl BufferPool {
                     pool: Some(Arc::clone(self)),
                 };
             }
-            if self.live_bytes() + bytes > self.budget_bytes {
-                // Room for this class at the expense of idle buffers of the others.
-                while self.live_bytes() + bytes > self.budget_bytes {
-                    let Some(idle) = free.iter_mut().find_map(Vec::pop) else {
-                        break;
-                    };
-                    self.live_bytes
-                        .fetch_sub(idle.capacity(), Ordering::Relaxed);
-                    self.live.fetch_sub(1, Ordering::Relaxed);
-                    evicted.get_or_insert_with(Vec::new).push(idle);
-                }
+            // Room for this class at the expense of idle buffers of the others.
+            while self.live_bytes() + bytes > self.budget_bytes {
+                let Some(idle) = free.iter_mut().find_map(Vec::pop) else {
+                    break;
+                };
+                self.live_bytes
+                    .fetch_sub(idle.capacity(), Ordering::Relaxed);
+                self.live.fetch_sub(1, Ordering::Relaxed);
+                evicted.push(idle);
             }
         }
         // Freed outside the pool's lock.

@@ -16,10 +16,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::{Expected, append_rows, read_all};
-use ringlog::io::{IoPath, PendingWrite, Storage};
+use ringlog::io::{PendingWrite, Storage};
 use ringlog::{Config, Durability, IoMode, Log, SharedConfig};
-use ringlog_sys::AlignedBuf;
-use ringlog_sys::mmap::MapReader;
 
 const BUFFER_BYTES: usize = 64 * 1024;
 const GROWTH: usize = 4;
@@ -34,46 +32,12 @@ struct Recording {
 }
 
 impl Storage for Recording {
-    fn io_path(&self) -> IoPath {
-        self.inner.io_path()
-    }
-    fn alignment(&self) -> usize {
-        self.inner.alignment()
-    }
-    fn open(&self, path: &Path, create: bool) -> io::Result<Arc<File>> {
-        self.inner.open(path, create)
-    }
     fn submit_write(&self, file: &Arc<File>, data: Bytes, offset: u64) -> io::Result<PendingWrite> {
         self.write_bytes.lock().unwrap().push(data.len());
         self.inner.submit_write(file, data, offset)
     }
-    fn read(
-        &self,
-        file: &Arc<File>,
-        buf: AlignedBuf,
-        offset: u64,
-        len: usize,
-    ) -> (io::Result<usize>, AlignedBuf) {
-        self.inner.read(file, buf, offset, len)
-    }
-    fn sync_data(&self, file: &Arc<File>) -> io::Result<()> {
-        self.inner.sync_data(file)
-    }
-    fn allocate(&self, file: &Arc<File>, offset: u64, len: u64) -> io::Result<()> {
-        self.inner.allocate(file, offset, len)
-    }
-    fn set_len(&self, file: &Arc<File>, len: u64) -> io::Result<()> {
-        self.inner.set_len(file, len)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.inner.sync_dir(dir)
-    }
-    fn sync_mapped(&self, map: &MapReader, offset: usize, len: usize) -> io::Result<()> {
-        self.inner.sync_mapped(map, offset, len)
-    }
+    ringlog::forward_storage!(inner; io_path, alignment, open, read, sync_data, allocate,
+        set_len, rename, sync_dir, sync_mapped);
     ringlog::forward_namespace!(inner);
 }
 

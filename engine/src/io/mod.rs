@@ -464,6 +464,104 @@ macro_rules! forward_namespace {
     };
 }
 
+/// Forwards the named [`Storage`] methods of segment I/O and directory entries unchanged to
+/// the wrapped storage in field `$inner`, so a test wrapper writes out only the calls it
+/// intercepts: `ringlog::forward_storage!(inner; io_path, alignment, open, read, sync_data)`.
+/// Names: `io_path`, `alignment`, `open`, `submit_write`, `read`, `sync_data`, `allocate`,
+/// `set_len`, `rename`, `sync_dir`, `sync_mapped` (the namespace operations have
+/// [`forward_namespace!`](crate::forward_namespace)).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! forward_storage {
+    ($inner:tt; $($method:ident),+ $(,)?) => {
+        $($crate::forward_storage!(@one $inner $method);)+
+    };
+    (@one $inner:tt io_path) => {
+        fn io_path(&self) -> $crate::io::IoPath {
+            self.$inner.io_path()
+        }
+    };
+    (@one $inner:tt alignment) => {
+        fn alignment(&self) -> usize {
+            self.$inner.alignment()
+        }
+    };
+    (@one $inner:tt open) => {
+        fn open(
+            &self,
+            path: &::std::path::Path,
+            create: bool,
+        ) -> ::std::io::Result<::std::sync::Arc<::std::fs::File>> {
+            self.$inner.open(path, create)
+        }
+    };
+    (@one $inner:tt submit_write) => {
+        fn submit_write(
+            &self,
+            file: &::std::sync::Arc<::std::fs::File>,
+            data: ::bytes::Bytes,
+            offset: u64,
+        ) -> ::std::io::Result<$crate::io::PendingWrite> {
+            self.$inner.submit_write(file, data, offset)
+        }
+    };
+    (@one $inner:tt read) => {
+        fn read(
+            &self,
+            file: &::std::sync::Arc<::std::fs::File>,
+            buf: ::ringlog_sys::AlignedBuf,
+            offset: u64,
+            len: usize,
+        ) -> (::std::io::Result<usize>, ::ringlog_sys::AlignedBuf) {
+            self.$inner.read(file, buf, offset, len)
+        }
+    };
+    (@one $inner:tt sync_data) => {
+        fn sync_data(&self, file: &::std::sync::Arc<::std::fs::File>) -> ::std::io::Result<()> {
+            self.$inner.sync_data(file)
+        }
+    };
+    (@one $inner:tt allocate) => {
+        fn allocate(
+            &self,
+            file: &::std::sync::Arc<::std::fs::File>,
+            offset: u64,
+            len: u64,
+        ) -> ::std::io::Result<()> {
+            self.$inner.allocate(file, offset, len)
+        }
+    };
+    (@one $inner:tt set_len) => {
+        fn set_len(
+            &self,
+            file: &::std::sync::Arc<::std::fs::File>,
+            len: u64,
+        ) -> ::std::io::Result<()> {
+            self.$inner.set_len(file, len)
+        }
+    };
+    (@one $inner:tt rename) => {
+        fn rename(&self, from: &::std::path::Path, to: &::std::path::Path) -> ::std::io::Result<()> {
+            self.$inner.rename(from, to)
+        }
+    };
+    (@one $inner:tt sync_dir) => {
+        fn sync_dir(&self, dir: &::std::path::Path) -> ::std::io::Result<()> {
+            self.$inner.sync_dir(dir)
+        }
+    };
+    (@one $inner:tt sync_mapped) => {
+        fn sync_mapped(
+            &self,
+            map: &::ringlog_sys::mmap::MapReader,
+            offset: usize,
+            len: usize,
+        ) -> ::std::io::Result<()> {
+            self.$inner.sync_mapped(map, offset, len)
+        }
+    };
+}
+
 /// Opens a file for a storage path: with O_DIRECT or buffered.
 pub(crate) fn open_file(path: &Path, create: bool, direct: bool) -> io::Result<Arc<File>> {
     let mut options = std::fs::OpenOptions::new();

@@ -19,11 +19,8 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use ringlog::io::{IoPath, PendingWrite, Storage};
+use ringlog::io::Storage;
 use ringlog::{OpenError, Shared, SharedConfig};
-use ringlog_sys::AlignedBuf;
-use ringlog_sys::mmap::MapReader;
 
 /// Longest a call is held, and longest [`Gated::wait_until_held`] waits.
 pub const HOLD_LIMIT: Duration = Duration::from_mins(1);
@@ -148,43 +145,9 @@ impl Gated {
 }
 
 impl Storage for Gated {
-    fn io_path(&self) -> IoPath {
-        self.inner.io_path()
-    }
-
-    fn alignment(&self) -> usize {
-        self.inner.alignment()
-    }
-
     fn open(&self, path: &Path, create: bool) -> io::Result<Arc<File>> {
         self.pass(Step::Open, path);
         self.inner.open(path, create)
-    }
-
-    fn submit_write(&self, file: &Arc<File>, data: Bytes, offset: u64) -> io::Result<PendingWrite> {
-        self.inner.submit_write(file, data, offset)
-    }
-
-    fn read(
-        &self,
-        file: &Arc<File>,
-        buf: AlignedBuf,
-        offset: u64,
-        len: usize,
-    ) -> (io::Result<usize>, AlignedBuf) {
-        self.inner.read(file, buf, offset, len)
-    }
-
-    fn sync_data(&self, file: &Arc<File>) -> io::Result<()> {
-        self.inner.sync_data(file)
-    }
-
-    fn allocate(&self, file: &Arc<File>, offset: u64, len: u64) -> io::Result<()> {
-        self.inner.allocate(file, offset, len)
-    }
-
-    fn set_len(&self, file: &Arc<File>, len: u64) -> io::Result<()> {
-        self.inner.set_len(file, len)
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -192,13 +155,6 @@ impl Storage for Gated {
         self.inner.rename(from, to)
     }
 
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.inner.sync_dir(dir)
-    }
-
-    fn sync_mapped(&self, map: &MapReader, offset: usize, len: usize) -> io::Result<()> {
-        self.inner.sync_mapped(map, offset, len)
-    }
-
+    ringlog::forward_storage!(inner; io_path, alignment, submit_write, read, sync_data, allocate, set_len, sync_dir, sync_mapped);
     ringlog::forward_namespace!(inner);
 }

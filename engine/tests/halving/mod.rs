@@ -24,10 +24,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
-use ringlog::io::{IoPath, PendingWrite, Storage};
+use ringlog::io::{PendingWrite, Storage};
 use ringlog::{OpenError, Shared, SharedConfig};
 use ringlog_sys::AlignedBuf;
-use ringlog_sys::mmap::MapReader;
 
 /// The storage wrapper. Build it with [`Halving::shared`].
 pub struct Halving {
@@ -97,18 +96,6 @@ impl Halving {
 }
 
 impl Storage for Halving {
-    fn io_path(&self) -> IoPath {
-        self.inner.io_path()
-    }
-
-    fn alignment(&self) -> usize {
-        self.inner.alignment()
-    }
-
-    fn open(&self, path: &Path, create: bool) -> io::Result<Arc<File>> {
-        self.inner.open(path, create)
-    }
-
     fn submit_write(&self, file: &Arc<File>, data: Bytes, offset: u64) -> io::Result<PendingWrite> {
         let len = data.len();
         let half = self
@@ -149,28 +136,6 @@ impl Storage for Halving {
         }
     }
 
-    fn sync_data(&self, file: &Arc<File>) -> io::Result<()> {
-        self.inner.sync_data(file)
-    }
-
-    fn allocate(&self, file: &Arc<File>, offset: u64, len: u64) -> io::Result<()> {
-        self.inner.allocate(file, offset, len)
-    }
-
-    fn set_len(&self, file: &Arc<File>, len: u64) -> io::Result<()> {
-        self.inner.set_len(file, len)
-    }
-
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.inner.rename(from, to)
-    }
-
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.inner.sync_dir(dir)
-    }
-
-    fn sync_mapped(&self, map: &MapReader, offset: usize, len: usize) -> io::Result<()> {
-        self.inner.sync_mapped(map, offset, len)
-    }
+    ringlog::forward_storage!(inner; io_path, alignment, open, sync_data, allocate, set_len, rename, sync_dir, sync_mapped);
     ringlog::forward_namespace!(inner);
 }

@@ -248,15 +248,15 @@ impl LogInner {
     /// After an append that does not wait for durability: submits the chunks that filled
     /// unless a flusher runs (it submits them), and applies backpressure.
     fn submit_ready(&self, w: Guard<'_>) -> Result<(), AppendError> {
+        let limit = self.unwritten_limit();
         match () {
             // Backpressure: while another thread holds the flusher role (waiting for a slow
             // `fdatasync`, say), or while producers append faster than the disk writes, full
             // chunks would pile up here without limit. Past the unwritten limit the appender
             // waits until the oldest writes completed and the unwritten bytes are within it
             // again: a wait of about one write, not of everything appended.
-            () if w.unwritten_bytes > self.unwritten_limit() => {
-                let limit = self.unwritten_limit() as u64;
-                drop(self.flush_to(w, Level::WithinBudget, limit)?);
+            () if w.unwritten_bytes > limit => {
+                drop(self.flush_to(w, Level::WithinBudget, limit as u64)?);
             }
             () if !w.queue.is_empty() && !w.flushing => {
                 drop(self.flush_to(w, Level::Submit, 0)?);
