@@ -15,11 +15,20 @@
 //! that no longer exists, [`DirLock::acquire`] waits up to [`DEAD_HOLDER_WAIT`] for the lock
 //! before it reports [`OpenError::Locked`]. A live holder is reported at once.
 //!
+//! The pid may also be this process's own while this process holds no lock on the directory:
+//! a lock it just released is still held by a child another thread was spawning at that moment
+//! (between its fork and its exec the child holds a copy of every descriptor, close-on-exec
+//! ones included). That copy goes at the child's exec, so that case waits too. Which
+//! directories this process holds is kept in [`HELD`], so a second opener in this process is
+//! still refused at once.
+//!
 //! Read-only opens ([`crate::Log::open_read_only`]) take no lock: they change nothing.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::error::OpenError;
@@ -33,11 +42,29 @@ pub const DEAD_HOLDER_WAIT: Duration = Duration::from_secs(5);
 /// How often a lock held for a dead holder is tried again.
 const DEAD_HOLDER_RETRY: Duration = Duration::from_millis(5);
 
+/// The lock files (device, inode) this process holds a [`DirLock`] on.
+static HELD: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+
 /// An exclusive lock on a directory, released when dropped.
 #[derive(Debug)]
 pub(crate) struct DirLock {
     /// Holds the `flock`; closing it releases the lock.
     _file: File,
+    /// The lock file's identity in [`HELD`].
+    id: (u64, u64),
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        // Before the file closes (fields drop after this): an opener that then finds the lock
+        // still held by this pid waits instead of reporting a second opener.
+        held().retain(|id| *id != self.id);
+    }
+}
+
+fn held() -> std::sync::MutexGuard<'static, Vec<(u64, u64)>> {
+    HELD.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl DirLock {
@@ -60,13 +87,18 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .map_err(|source| io_error("create the lock file", source))?;
+        let metadata = file
+            .metadata()
+            .map_err(|source| io_error("stat the lock file", source))?;
+        let id = (metadata.dev(), metadata.ino());
         let deadline = Instant::now() + DEAD_HOLDER_WAIT;
         loop {
             match file.try_lock() {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) => {
                     let holder_pid = read_pid(&mut file);
-                    if holder_pid.is_some_and(is_gone) && Instant::now() < deadline {
+                    let passing = holder_pid.is_some_and(|pid| is_passing(pid, id));
+                    if passing && Instant::now() < deadline {
                         std::thread::sleep(DEAD_HOLDER_RETRY);
                         continue;
                     }
@@ -81,13 +113,19 @@ impl DirLock {
         // The pid is a hint for the next opener's message; failing to write it is no reason to
         // refuse the open.
         let _ = write_pid(&mut file);
-        Ok(DirLock { _file: file })
+        held().push(id);
+        Ok(DirLock { _file: file, id })
     }
 }
 
-/// Whether no process `pid` exists (it exited and was reaped). Our own pid is never gone.
-fn is_gone(pid: u32) -> bool {
-    pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists()
+/// Whether the recorded holder `pid` of lock file `id` holds it only for a moment more: it no
+/// longer exists (it exited and was reaped), or it is this process, which holds no lock on
+/// `id` (a child being spawned holds a copy of the released descriptor until its exec).
+fn is_passing(pid: u32, id: (u64, u64)) -> bool {
+    if pid == std::process::id() {
+        return !held().contains(&id);
+    }
+    !Path::new("/proc").join(pid.to_string()).exists()
 }
 
 fn read_pid(file: &mut File) -> Option<u32> {
@@ -164,5 +202,30 @@ mod tests {
             Err(OpenError::Locked { holder_pid, .. }) => assert_eq!(holder_pid, Some(dead_pid)),
             other => panic!("expected Locked, got {other:?}"),
         }
+    }
+
+    #[test]
+    #[expect(
+        clippy::used_underscore_binding,
+        reason = "the test copies the descriptor the lock keeps only to hold it"
+    )]
+    fn a_released_lock_still_held_by_a_copied_descriptor_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = DirLock::acquire(dir.path()).unwrap();
+        // What a child spawned by another thread holds between its fork and its exec: a copy
+        // of the descriptor, sharing the lock.
+        let copy = lock._file.try_clone().unwrap();
+        drop(lock);
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            drop(copy);
+        });
+        let started = Instant::now();
+        DirLock::acquire(dir.path()).expect("the copy goes, and the lock with it");
+        assert!(
+            started.elapsed() >= Duration::from_millis(90),
+            "acquired while the copy still held the lock"
+        );
+        release.join().unwrap();
     }
 }
