@@ -50,6 +50,9 @@ pub const DEFAULT_TIMESTAMP_BEFORE_MAX_MS: u64 = i64::MAX as u64;
 /// append: Kafka's `message.timestamp.after.max.ms` default since Kafka 4.0 (KIP-1030), one
 /// hour.
 pub const DEFAULT_TIMESTAMP_AFTER_MAX_MS: u64 = 60 * 60 * 1000;
+/// Default of [`Config::spare_segments`]: retention keeps the files of up to two deleted
+/// segments for the next rolls to write over (see `docs/design.md`, "Spare segment files").
+pub const DEFAULT_SPARE_SEGMENTS: usize = 2;
 /// Default number of submission queue entries of the shared io_uring.
 pub const DEFAULT_RING_ENTRIES: u32 = 256;
 
@@ -251,6 +254,12 @@ pub struct Config {
     pub cleanup_policy: CleanupPolicy,
     /// The I/O path, when [`crate::Log::open`] sets up its own [`crate::Shared`].
     pub io_mode: IoMode,
+    /// Files of segments that retention deleted which the log keeps, renamed to
+    /// `{base_offset:020}.log.deleted`, for the next rolls to write over instead of new files
+    /// ([`DEFAULT_SPARE_SEGMENTS`]; 0 deletes them at once): direct writes over written blocks
+    /// are faster than writes into preallocated ones. Their disk space is freed when a roll
+    /// reuses them, at close, or at the next open. Never on the mmap path.
+    pub spare_segments: usize,
 }
 
 impl Default for Config {
@@ -272,6 +281,7 @@ impl Default for Config {
             retention_check_interval_ms: Some(DEFAULT_RETENTION_CHECK_INTERVAL_MS),
             cleanup_policy: CleanupPolicy::Delete,
             io_mode: IoMode::DEFAULT,
+            spare_segments: DEFAULT_SPARE_SEGMENTS,
         }
     }
 }

@@ -114,10 +114,11 @@ fn sealed_segment_opens(io_mode: IoMode) {
 fn index_entry_at_a_fake_header_fails_fetches_as_corrupt() {
     for_each_io_mode(|io_mode| {
         // A plausible base offset, but a length running far past the segment's data.
-        fake_header_is_corrupt(io_mode, 1000, "truncated");
-        // Offsets that cannot be in this segment (a last offset of -1 would also overflow the
-        // next fetch offset).
+        fake_header_is_corrupt(io_mode, 5, "truncated");
+        // Offsets that cannot be in this segment: before it (a last offset of -1 would also
+        // overflow the next fetch offset), or past its end (the segment holds 24).
         fake_header_is_corrupt(io_mode, -1, "outside the segment based at offset 0");
+        fake_header_is_corrupt(io_mode, 1000, "outside the segment based at offset 0");
     });
 }
 

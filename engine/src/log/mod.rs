@@ -11,6 +11,7 @@ mod handle;
 mod open;
 mod reader;
 pub(crate) mod retention;
+pub(crate) mod spares;
 mod timestamp_window;
 pub(crate) mod writer;
 
@@ -84,6 +85,8 @@ pub(crate) struct LogInner {
     maintenance: Mutex<()>,
     /// When the background flusher last ran retention (ms since the epoch).
     last_retention_ms: std::sync::atomic::AtomicI64,
+    /// Files of segments retention deleted, kept for rolls to write over (`spares.rs`).
+    spares: spares::Spares,
     /// The write path's storage: records the first write or sync failure and refuses writes
     /// from then on (`checked.rs`).
     checked: checked::CheckedStorage,
@@ -565,6 +568,7 @@ impl LogInner {
         w.closed = true;
         self.seal_active(&mut w)
             .map_err(|(op, path, source)| MaintenanceError::Io { op, path, source })?;
+        self.remove_spares()?;
         let marker = self.dir.join(CLEAN_SHUTDOWN_FILE);
         self.shared
             .storage()
@@ -612,20 +616,27 @@ impl LogInner {
         Ok(writer)
     }
 
-    /// Creates the files of a new, empty segment at `base` and makes their names durable.
+    /// Creates the files of a new, empty segment at `base`, over a spare file when there is one
+    /// (see `spares.rs`), and makes their names durable. Returns the segment and the bytes its
+    /// file already holds (a spare's old size: written blocks, no preallocation needed).
     fn create_segment(
         &self,
         base: u64,
-    ) -> Result<Arc<Segment>, (&'static str, PathBuf, std::io::Error)> {
+    ) -> Result<(Arc<Segment>, u64), (&'static str, PathBuf, std::io::Error)> {
         let path = self.dir.join(crate::segment::file_name(
             base,
             crate::segment::LOG_EXTENSION,
         ));
-        let file = self
-            .shared
-            .storage()
-            .open(&path, true)
-            .map_err(|e| ("create", path.clone(), e))?;
+        let (file, file_bytes) = if let Some(reused) = self.take_spare(&path) {
+            reused
+        } else {
+            let file = self
+                .shared
+                .storage()
+                .open(&path, true)
+                .map_err(|e| ("create", path.clone(), e))?;
+            (file, 0)
+        };
         let segment = Arc::new(Segment::new(&self.dir, base, file));
         segment
             .write_indexes(self.shared.storage().as_ref())
@@ -634,7 +645,36 @@ impl LogInner {
             .storage()
             .sync_dir(&self.dir)
             .map_err(|e| ("fsync directory", self.dir.clone(), e))?;
-        Ok(segment)
+        Ok((segment, file_bytes))
+    }
+
+    /// Deletes the spare files (at close: they hold nothing acknowledged, and a closed log
+    /// rolls no more).
+    fn remove_spares(&self) -> Result<(), MaintenanceError> {
+        for spare in self.spares.drain() {
+            match self.shared.storage().remove_file(&spare.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(MaintenanceError::Io {
+                        op: "delete",
+                        path: spare.path,
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A spare file renamed to `path`, with its size. A spare whose rename or `fstat` fails is
+    /// dropped (the next open deletes it) and the roll creates a new file instead: the spare
+    /// holds nothing anybody needs.
+    fn take_spare(&self, path: &Path) -> Option<(Arc<std::fs::File>, u64)> {
+        let spare = self.spares.take()?;
+        self.shared.storage().rename(&spare.path, path).ok()?;
+        let file_bytes = spare.file.metadata().ok()?.len();
+        Some((spare.file, file_bytes))
     }
 }
 

@@ -64,6 +64,9 @@ pub(super) fn open(
     let clean = storage
         .exists(&marker)
         .map_err(|source| io_error("look for", &marker, source))?;
+    if writes {
+        remove_spares_left(storage, dir)?;
+    }
     let files = list_segments(storage, dir, writes)?;
     if files.is_empty() && !writes {
         return Err(OpenError::NoLog {
@@ -133,6 +136,7 @@ pub(super) fn open(
         waiters: super::handle::Waiters::default(),
         start_offset: AtomicU64::new(start),
         last_retention_ms: std::sync::atomic::AtomicI64::new(super::now_ms()),
+        spares: super::spares::Spares::default(),
         maintenance: Mutex::new(()),
         shared,
         recovery_cuts: cuts,
@@ -261,6 +265,24 @@ fn list_segments(
         .into_iter()
         .map(|(base, (path, staged))| SegmentFile { base, path, staged })
         .collect())
+}
+
+/// Deletes the spare segment files (`{base}.log.deleted`, see `spares.rs`) an earlier process
+/// left: they hold nothing acknowledged, and this process's spares are its own retention's.
+fn remove_spares_left(storage: &dyn Storage, dir: &Path) -> Result<(), OpenError> {
+    let entries = storage
+        .list_dir(dir)
+        .map_err(|source| io_error("list", dir, source))?;
+    for name in entries {
+        let Some(name) = name.to_str() else { continue };
+        if super::spares::parse_spare_name(name).is_some() {
+            let path = dir.join(name);
+            storage
+                .remove_file(&path)
+                .map_err(|source| io_error("delete", &path, source))?;
+        }
+    }
+    Ok(())
 }
 
 fn create_first_segment(dir: &Path, shared: &Arc<Shared>) -> Result<Segment, OpenError> {

@@ -275,11 +275,15 @@ impl LogInner {
             }));
         }
         // The recovery scan's offset rule: only bytes reached through a damaged index break it,
-        // and a last offset of at least 0 keeps `last + 1` from overflowing.
+        // and a last offset of at least 0 keeps `last + 1` from overflowing. Offsets at or past
+        // the segment's end are not its own either: a read-only opener (another process) still
+        // reading a segment that the writer's retention deleted and a roll reused as a spare
+        // (`spares.rs`) finds the new segment's batches there, and must not serve them.
         let last = header.last_offset();
         if header.base_offset < 0
             || last < 0
             || (last as u64).wrapping_sub(segment.base_offset) > u64::from(u32::MAX)
+            || last as u64 >= segment.next_offset()
         {
             return Err(corrupt(BatchError::OffsetsOutsideSegment {
                 base_offset: header.base_offset,

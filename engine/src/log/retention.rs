@@ -8,9 +8,10 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::spares::{self, Spare};
 use super::{Log, LogInner};
 use crate::error::MaintenanceError;
-use crate::segment::{INDEX_EXTENSION, LOG_EXTENSION, Segment, TIME_INDEX_EXTENSION};
+use crate::segment::{INDEX_EXTENSION, Segment, TIME_INDEX_EXTENSION};
 
 /// What one retention pass deleted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -158,29 +159,32 @@ impl LogInner {
             start_offset: inner.start_offset.load(Ordering::Acquire),
             ..RetentionReport::default()
         };
-        for segment in &doomed {
+        let mut spares = Vec::new();
+        let storage = inner.shared.storage();
+        for segment in doomed {
             inner.shared.cache().remove_segment(inner.id, segment.id);
-            for extension in [LOG_EXTENSION, INDEX_EXTENSION, TIME_INDEX_EXTENSION] {
-                let path = segment.path(extension);
-                match inner.shared.storage().remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(source) => {
-                        return Err(MaintenanceError::Io {
-                            op: "delete",
-                            path,
-                            source,
-                        });
-                    }
-                }
-            }
             report.deleted_segments.push(segment.base_offset);
             report.deleted_bytes += segment.data_bytes();
+            for extension in [INDEX_EXTENSION, TIME_INDEX_EXTENSION] {
+                remove(storage.as_ref(), segment.path(extension))?;
+            }
+            if self.keeps_spare(&segment, spares.len()) {
+                let path = spares::spare_path(&segment);
+                storage
+                    .rename(&segment.log_path(), &path)
+                    .map_err(|source| MaintenanceError::Io {
+                        op: "rename",
+                        path: segment.log_path(),
+                        source,
+                    })?;
+                let file = Arc::clone(&segment.file);
+                spares.push(Spare { path, file });
+            } else {
+                remove(storage.as_ref(), segment.log_path())?;
+            }
         }
-        if !doomed.is_empty() {
-            inner
-                .shared
-                .storage()
+        if !report.deleted_segments.is_empty() {
+            storage
                 .sync_dir(&inner.dir)
                 .map_err(|source| MaintenanceError::Io {
                     op: "fsync directory",
@@ -188,7 +192,36 @@ impl LogInner {
                     source,
                 })?;
         }
+        // Offered to rolls only now that their names are durable: a roll's rename of a spare
+        // must not reach the disk before the rename that made it one.
+        for spare in spares {
+            self.spares.push(spare);
+        }
         Ok(report)
+    }
+
+    /// Whether retention keeps the file of `segment` (which it deleted from the log) as a spare
+    /// for a roll, `pending` more being kept in this pass: see `spares.rs`.
+    fn keeps_spare(&self, segment: &Arc<Segment>, pending: usize) -> bool {
+        !self.shared.uses_mmap()
+            && self.spares.len() + pending < self.config.spare_segments
+            && spares::unshared(segment)
+    }
+}
+
+/// Deletes `path`; one already gone counts as deleted.
+fn remove(
+    storage: &dyn crate::io::Storage,
+    path: std::path::PathBuf,
+) -> Result<(), MaintenanceError> {
+    match storage.remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(MaintenanceError::Io {
+            op: "delete",
+            path,
+            source,
+        }),
     }
 }
 

@@ -49,14 +49,43 @@ pub struct ProduceOptions {
     pub target_rate: Option<f64>,
     /// Where to write the run as a result file (one `produce` case with its timeline).
     pub out: Option<PathBuf>,
+    /// Segment size, retention and spare files of the topic.
+    pub retention: RetentionOptions,
 }
 
-fn open(dir: &Path, durability: Durability) -> Result<TopicManager, String> {
+/// How `ringbench produce` sets up segments and retention; `None` keeps the engine's default.
+#[derive(Clone, Debug, Default)]
+pub struct RetentionOptions {
+    /// Segment size of the topic when it is created.
+    pub segment_bytes: Option<u64>,
+    /// Retention by size of the topic when it is created: retention then runs every
+    /// [`RETENTION_CHECK_MS`], so a run reaches the steady state of a log under retention.
+    pub retention_bytes: Option<u64>,
+    /// Files of deleted segments kept for rolls to write over (`Config::spare_segments`).
+    pub spare_segments: Option<usize>,
+}
+
+/// How often retention runs in a produce run with `--retention-bytes` (Kafka's
+/// `log.retention.check.interval.ms`, shortened so that a run of seconds reaches steady state).
+pub const RETENTION_CHECK_MS: u64 = 100;
+
+fn open(
+    dir: &Path,
+    durability: Durability,
+    retention: &RetentionOptions,
+) -> Result<TopicManager, String> {
+    let mut log = benches::config(durability);
+    if retention.retention_bytes.is_some() {
+        log.retention_check_interval_ms = Some(RETENTION_CHECK_MS);
+    }
+    if let Some(spares) = retention.spare_segments {
+        log.spare_segments = spares;
+    }
     TopicManager::open(
         dir,
         TopicManagerConfig {
             shared: shared_config(),
-            log: benches::config(durability),
+            log,
         },
     )
     .map_err(|e| format!("open {}: {e}", dir.display()))
@@ -68,12 +97,18 @@ fn ensure_topic(
     topic: &str,
     partitions: u32,
     durability: Durability,
+    retention: &RetentionOptions,
 ) -> Result<u32, String> {
     if let Ok(description) = manager.describe_topic(topic) {
         return Ok(description.config.partitions);
     }
+    let mut config = topic_config(partitions, durability);
+    if let Some(bytes) = retention.segment_bytes {
+        config.segment_bytes = bytes;
+    }
+    config.retention_bytes = retention.retention_bytes;
     manager
-        .create_topic(topic, topic_config(partitions, durability))
+        .create_topic(topic, config)
         .map_err(|e| format!("create topic {topic}: {e}"))?;
     Ok(partitions)
 }
@@ -266,8 +301,8 @@ type ProducerOutcome = (Histogram<u64>, u64, Recorder);
 /// # Errors
 /// A message saying what failed.
 pub fn produce_run(o: &ProduceOptions) -> Result<Produced, String> {
-    let manager = open(&o.dir, o.durability)?;
-    let partitions = ensure_topic(&manager, &o.topic, o.partitions, o.durability)?;
+    let manager = open(&o.dir, o.durability, &o.retention)?;
+    let partitions = ensure_topic(&manager, &o.topic, o.partitions, o.durability, &o.retention)?;
     let value = payload(o.size);
     let batch = keyless_records(&value, o.batch.max(1));
     let total_batches = o.count.div_ceil(batch.len() as u64);
@@ -447,8 +482,14 @@ fn consume_partition(
 /// A message saying what failed, including a batch at the wrong offset.
 pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
     let empty = {
-        let manager = open(&o.dir, Durability::None)?;
-        let partitions = ensure_topic(&manager, &o.topic, o.partitions, Durability::None)?;
+        let manager = open(&o.dir, Durability::None, &RetentionOptions::default())?;
+        let partitions = ensure_topic(
+            &manager,
+            &o.topic,
+            o.partitions,
+            Durability::None,
+            &RetentionOptions::default(),
+        )?;
         let mut total = 0;
         for p in 0..partitions {
             let log = manager.partition(&o.topic, p).map_err(|e| e.to_string())?;
@@ -472,11 +513,18 @@ pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
             durability: Durability::None,
             target_rate: None,
             out: None,
+            retention: RetentionOptions::default(),
         })?;
         preface = format!("(the topic was empty; produced first)\n{preface}\n");
     }
-    let manager = open(&o.dir, Durability::None)?;
-    let partitions = ensure_topic(&manager, &o.topic, o.partitions, Durability::None)?;
+    let manager = open(&o.dir, Durability::None, &RetentionOptions::default())?;
+    let partitions = ensure_topic(
+        &manager,
+        &o.topic,
+        o.partitions,
+        Durability::None,
+        &RetentionOptions::default(),
+    )?;
     let consumers = o.consumers.clamp(1, partitions as usize);
     let interval = o
         .target_rate

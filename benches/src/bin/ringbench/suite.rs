@@ -467,6 +467,7 @@ fn run_sustained(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
         durability: Durability::None,
         target_rate: None,
         out: None,
+        retention: perf::RetentionOptions::default(),
     };
     let produced = perf::produce_run(&options)
         .unwrap_or_else(|e| panic!("sustained_produce in {}: {e}", dir.path().display()));

@@ -79,16 +79,17 @@ impl LogInner {
         let fail = |(op, path, source)| self.checked.fail(op, path, source);
         self.seal_active(&mut w).map_err(fail)?;
         let base = w.next_offset;
-        let segment = self.create_segment(base).map_err(fail)?;
+        let (segment, file_bytes) = self.create_segment(base).map_err(fail)?;
         let builder = IndexBuilder::new(self.config.index_interval_bytes);
-        let writer = Writer::new(Arc::clone(&segment), 0, 0, base, builder);
+        // A spare's blocks are written already: writes up to its old size need no fallocate.
+        let writer = Writer::new(Arc::clone(&segment), 0, file_bytes, base, builder);
         // A busy log stays busy across the roll: its chunk size and group-commit counts carry.
         let old = std::mem::replace(&mut *w, writer);
         w.chunk_bytes = old.chunk_bytes;
         w.group = old.group;
         if self.shared.uses_mmap() {
             let map = self
-                .map_active(&segment, 0, 0)
+                .map_active(&segment, file_bytes, 0)
                 .map_err(|source| self.checked.fail("map", segment.log_path(), source))?;
             w.mapped = Some(super::Mapped::new(map, 0));
         }
