@@ -168,17 +168,8 @@ enum Command {
         /// percentiles and payload MB/s every 100 ms (`timeline`). Its path is printed last.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Segment size of the topic if it has to be created (default: the engine's, 1 GiB).
-        #[arg(long)]
-        segment_bytes: Option<u64>,
-        /// Retention by size of the topic if it has to be created; retention then runs every
-        /// 100 ms, so the run reaches a log's steady state under retention.
-        #[arg(long)]
-        retention_bytes: Option<u64>,
-        /// Files of segments retention deleted that the log keeps for rolls to write over
-        /// (default: the engine's, 2; 0 deletes them and every segment is a new file).
-        #[arg(long)]
-        spare_segments: Option<usize>,
+        #[command(flatten)]
+        retention: RetentionArgs,
     },
     /// Consumes a topic (producing first if it is empty) and prints what
     /// kafka-consumer-perf-test's figures, in the producer test's format.
@@ -243,6 +234,32 @@ impl From<DurabilityArg> for Durability {
     }
 }
 
+/// Segments and retention of `ringbench produce`'s topic.
+#[derive(clap::Args, Debug)]
+struct RetentionArgs {
+    /// Segment size of the topic if it has to be created (default: the engine's, 1 GiB).
+    #[arg(long)]
+    segment_bytes: Option<u64>,
+    /// Retention by size of the topic if it has to be created; retention then runs every
+    /// 100 ms, so the run reaches a log's steady state under retention.
+    #[arg(long)]
+    retention_bytes: Option<u64>,
+    /// Files of segments retention deleted that the log keeps for rolls to write over
+    /// (default: the engine's, 2; 0 deletes them and every segment is a new file).
+    #[arg(long)]
+    spare_segments: Option<usize>,
+}
+
+impl From<RetentionArgs> for perf::RetentionOptions {
+    fn from(a: RetentionArgs) -> Self {
+        perf::RetentionOptions {
+            segment_bytes: a.segment_bytes,
+            retention_bytes: a.retention_bytes,
+            spare_segments: a.spare_segments,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Suite {
@@ -300,9 +317,7 @@ fn main() -> ExitCode {
             durability,
             target_rate,
             out,
-            segment_bytes,
-            retention_bytes,
-            spare_segments,
+            retention,
         } => finish(perf::produce(&perf::ProduceOptions {
             dir,
             topic,
@@ -316,11 +331,7 @@ fn main() -> ExitCode {
             durability: durability.into(),
             target_rate,
             out,
-            retention: perf::RetentionOptions {
-                segment_bytes,
-                retention_bytes,
-                spare_segments,
-            },
+            retention: retention.into(),
         })),
         Command::Consume {
             dir,
