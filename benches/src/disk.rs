@@ -159,6 +159,27 @@ impl DiskCase {
         durability: &str,
         request_bytes: u64,
         in_flight: u64,
+        engine: (u64, u64),
+        available: &[DiskCase],
+    ) -> Option<DiskCase> {
+        DiskCase::matching_in(
+            ENGINE_SPACE,
+            durability,
+            request_bytes,
+            in_flight,
+            engine,
+            available,
+        )
+    }
+
+    /// [`DiskCase::matching`] in `space`: [`Space::Overwrite`] for an engine case whose
+    /// segments are written over retired files (a log under retention that keeps spare
+    /// segment files).
+    pub fn matching_in(
+        space: Space,
+        durability: &str,
+        request_bytes: u64,
+        in_flight: u64,
         (engine_write_bytes, engine_queue_depth): (u64, u64),
         available: &[DiskCase],
     ) -> Option<DiskCase> {
@@ -178,7 +199,7 @@ impl DiskCase {
         };
         let candidates: Vec<&DiskCase> = available
             .iter()
-            .filter(|c| c.op == op && c.space == Some(ENGINE_SPACE) && c.queue_depth == depth)
+            .filter(|c| c.op == op && c.space == Some(space) && c.queue_depth == depth)
             .collect();
         if let Some(size) = size {
             return candidates

@@ -61,17 +61,7 @@ fn smoke_suite_writes_a_complete_result_that_compares_clean_with_itself() {
         assert!(names.contains(name), "{name} missing; ran {names:?}");
     }
     check_topic_scenarios(&result);
-    let sustained = result
-        .scenarios
-        .iter()
-        .find(|r| r.name == "sustained_produce")
-        .expect("sustained_produce");
-    let timeline = sustained.timeline.as_ref().expect("a throughput timeline");
-    assert!(
-        timeline.interval_ms == 100 && timeline.mb_s.iter().any(|&v| v > 0.0),
-        "{timeline:?}"
-    );
-    assert!(sustained.latency.is_some_and(|l| l.p9999_us.is_some()));
+    check_sustained(&result);
     for r in &result.scenarios {
         assert!(
             r.payload_mb_s > 0.0 && r.messages_per_s > 0.0 && r.operations > 0,
@@ -311,4 +301,36 @@ fn smoke_peers_runs_every_built_engine_and_writes_ratios() {
     }
     let naive = info.ratios.iter().filter(|r| r.peer == "naive").count();
     assert!(naive >= 7, "ratios to naive: {:?}", info.ratios);
+}
+
+/// The sustained cases: a throughput timeline each, and only the retention case reuses
+/// segment files (its disk ratio then uses the overwrite figures).
+fn check_sustained(result: &RunResult) {
+    for name in ["sustained_produce", "sustained_produce_retention"] {
+        let sustained = result
+            .scenarios
+            .iter()
+            .find(|r| r.name == name)
+            .expect(name);
+        let timeline = sustained.timeline.as_ref().expect("a throughput timeline");
+        assert!(
+            timeline.interval_ms == 100 && timeline.mb_s.iter().any(|&v| v > 0.0),
+            "{timeline:?}"
+        );
+        assert!(sustained.latency.is_some_and(|l| l.p9999_us.is_some()));
+        let retention = sustained.params.contains_key("retention_bytes");
+        assert_eq!(
+            retention,
+            name.ends_with("retention"),
+            "{:?}",
+            sustained.params
+        );
+        assert_eq!(
+            sustained
+                .params
+                .get("spare_segments")
+                .is_some_and(|&n| n > 0),
+            retention
+        );
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::fio::Direction;
 use super::fmt::{bytes, ratio};
-use crate::disk::{CATEGORY, DiskCase, Op};
+use crate::disk::{CATEGORY, DiskCase, Op, Space};
 use crate::results::{RunResult, ScenarioResult};
 
 /// The disk's cases of one run, with the engine's write size and depth they were made for.
@@ -60,6 +60,19 @@ pub fn append_bytes(s: &ScenarioResult) -> Option<u64> {
     Some(size * s.params.get("batch").copied().unwrap_or(1).max(1))
 }
 
+/// The space an engine scenario's writes meet: written blocks when its log runs under
+/// retention and keeps spare segment files (`retention_bytes` and `spare_segments` > 0 in its
+/// params, as `ringbench produce --retention-bytes` records them), fallocated ones otherwise.
+pub fn written_space(s: &ScenarioResult) -> Space {
+    let reuses = s.params.contains_key("retention_bytes")
+        && s.params.get("spare_segments").is_some_and(|&n| n > 0);
+    if reuses {
+        Space::Overwrite
+    } else {
+        crate::disk::ENGINE_SPACE
+    }
+}
+
 /// Appends in flight at once in a scenario: producers (threads) times `in_flight` per
 /// producer.
 fn appends_in_flight(s: &ScenarioResult) -> u64 {
@@ -103,7 +116,8 @@ impl DiskFigures {
     pub fn matching(&self, s: &ScenarioResult) -> Option<DiskCase> {
         let available: Vec<DiskCase> = self.cases.iter().map(|(c, _)| *c).collect();
         match io_direction(s)? {
-            Direction::Write => DiskCase::matching(
+            Direction::Write => DiskCase::matching_in(
+                written_space(s),
                 s.durability.as_deref()?,
                 append_bytes(s).unwrap_or(self.engine.0),
                 appends_in_flight(s),
@@ -284,6 +298,27 @@ mod tests {
         let r = f.write_ratio(&s).expect("a ratio");
         assert_eq!(r.case.label(), "write 128 KiB QD8, fallocated");
         assert!((r.throughput - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_log_that_reuses_segment_files_is_set_against_overwrites() {
+        let f = figures();
+        let mut s = engine(
+            "sustained_produce_retention",
+            "none",
+            &[("size", 1024), ("batch", 100), ("retention_bytes", 1 << 29)],
+            128.0,
+        );
+        s.params.insert("spare_segments".to_string(), 2);
+        let r = f.write_ratio(&s).expect("a ratio");
+        assert_eq!(r.case.label(), "write 256 KiB QD8, overwrite");
+        s.params.insert("spare_segments".to_string(), 0);
+        let r = f.write_ratio(&s).expect("a ratio");
+        assert_eq!(
+            r.case.label(),
+            "write 256 KiB QD8, fallocated",
+            "no spares: every segment is a new file"
+        );
     }
 
     #[test]

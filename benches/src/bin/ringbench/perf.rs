@@ -65,6 +65,25 @@ pub struct RetentionOptions {
     pub spare_segments: Option<usize>,
 }
 
+impl RetentionOptions {
+    /// The settings a result records among its params (a log under retention with spares is
+    /// set against the disk's overwrite figures, see `report::disk::written_space`).
+    fn params(&self) -> Vec<(&'static str, u64)> {
+        let mut params = Vec::new();
+        if let Some(bytes) = self.segment_bytes {
+            params.push(("segment_bytes", bytes));
+        }
+        if let Some(bytes) = self.retention_bytes {
+            params.push(("retention_bytes", bytes));
+            let spares = self
+                .spare_segments
+                .unwrap_or(ringlog::config::DEFAULT_SPARE_SEGMENTS);
+            params.push(("spare_segments", spares as u64));
+        }
+        params
+    }
+}
+
 /// How often retention runs in a produce run with `--retention-bytes` (Kafka's
 /// `log.retention.check.interval.ms`, shortened so that a run of seconds reaches steady state).
 pub const RETENTION_CHECK_MS: u64 = 100;
@@ -269,6 +288,7 @@ pub fn produce_result(name: &str, o: &ProduceOptions, p: &Produced) -> ScenarioR
             ("in_flight", o.in_flight as u64),
         ]
         .into_iter()
+        .chain(o.retention.params())
         .map(|(k, v)| (k.to_string(), v))
         .collect(),
         threads: o.producers as u32,

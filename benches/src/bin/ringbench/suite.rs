@@ -449,10 +449,43 @@ fn sustained_seconds(profile: Profile) -> f64 {
     }
 }
 
+/// Segment size of `sustained_produce_retention`: a few dozen rolls per run, so most segments
+/// are written over spare files.
+fn sustained_segment_bytes(profile: Profile) -> u64 {
+    match profile {
+        Profile::Smoke => 16 << 20,
+        Profile::Quick => 256 << 20,
+        Profile::Full => 1 << 30,
+    }
+}
+
 /// `sustained_produce`: `ringbench produce` for a fixed time (1 KiB records, 100 per produce
 /// call, one producer, one partition, durability none), with its payload MB/s every
-/// 100 ms in `timeline`, so a stall shows in `throughput_timeline.svg`.
+/// 100 ms in `timeline`, so a stall shows in `throughput_timeline.svg`; a new log, so every
+/// segment is a new file. Then `sustained_produce_retention`: the same under retention (two
+/// segments kept), the steady state of a broker's partition, where rolls write over the
+/// files retention deleted (`Config::spare_segments`).
 fn run_sustained(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
+    let segment_bytes = sustained_segment_bytes(profile);
+    let retention = perf::RetentionOptions {
+        segment_bytes: Some(segment_bytes),
+        retention_bytes: Some(2 * segment_bytes),
+        spare_segments: None,
+    };
+    for (name, retention) in [
+        ("sustained_produce", perf::RetentionOptions::default()),
+        ("sustained_produce_retention", retention),
+    ] {
+        run_sustained_case(profile, name, retention, report);
+    }
+}
+
+fn run_sustained_case(
+    profile: Profile,
+    name: &str,
+    retention: perf::RetentionOptions,
+    report: &mut impl FnMut(ScenarioResult),
+) {
     let dir = benches::bench_dir();
     let options = perf::ProduceOptions {
         dir: dir.path().to_path_buf(),
@@ -467,15 +500,11 @@ fn run_sustained(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
         durability: Durability::None,
         target_rate: None,
         out: None,
-        retention: perf::RetentionOptions::default(),
+        retention,
     };
     let produced = perf::produce_run(&options)
-        .unwrap_or_else(|e| panic!("sustained_produce in {}: {e}", dir.path().display()));
-    report(perf::produce_result(
-        "sustained_produce",
-        &options,
-        &produced,
-    ));
+        .unwrap_or_else(|e| panic!("{name} in {}: {e}", dir.path().display()));
+    report(perf::produce_result(name, &options, &produced));
 }
 
 /// Runs every scenario of `profile`; prints one line per case to stderr.
