@@ -154,6 +154,10 @@ pub(super) fn open(
     if inner.shared.uses_mmap() {
         map_segments(&inner, &active, end)?;
     }
+    inner.read_last_page_at_open().map_err(|e| match e {
+        crate::error::ReadError::Io { op, path, source } => OpenError::Io { op, path, source },
+        other => unreachable!("reading a page fails with an I/O error: {other}"),
+    })?;
     Ok(inner)
 }
 
@@ -279,7 +283,7 @@ fn remove_spares_left(storage: &dyn Storage, dir: &Path) -> Result<(), OpenError
             let path = dir.join(name);
             storage
                 .remove_file(&path)
-                .map_err(|source| io_error("delete", &path, source))?;
+                .map_err(|source| io_error("remove", &path, source))?;
         }
     }
     Ok(())

@@ -366,7 +366,10 @@ impl LogInner {
         if w.tail_is_idle(idle_after) {
             // Everything is on disk; the tail's bytes stay readable through the cache (copied
             // out when they fill less than half of the chunk, so the chunk goes back now).
-            self.freeze_tail(&mut w);
+            let frozen_pos = w.tail_pos;
+            if let Some(frozen) = self.freeze_tail(&mut w) {
+                self.keep_last_page(&mut w, frozen_pos, &frozen);
+            }
             assert!(w.queue.is_empty(), "an idle tail has nothing left to write");
             w.dirty_since = None;
             w.chunk_bytes = 0;

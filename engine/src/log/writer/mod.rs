@@ -68,6 +68,10 @@ pub(crate) struct Writer {
     tail: Option<PooledBuf>,
     /// Page-aligned file position of `tail[0]`.
     tail_pos: u64,
+    /// The partial last page of the active segment while there is no tail (its file position
+    /// and bytes): copied when the tail goes idle and read at open, so that the next tail
+    /// starts from it without reading the disk under the writer lock.
+    last_page: Option<(u64, Bytes)>,
     /// Capacity the next tail asks for: doubles each time a tail fills (a busy log writes
     /// larger chunks), up to the pool's largest class; back to the smallest when the tail goes
     /// idle. 0 means the pool's smallest.
@@ -157,6 +161,7 @@ impl Writer {
         Writer {
             active,
             tail: None,
+            last_page: None,
             tail_pos: 0,
             chunk_bytes: 0,
             end_pos,

@@ -82,13 +82,19 @@ impl LogInner {
         let tail_pos = w.end_pos / align * align;
         let carried = (w.end_pos - tail_pos) as usize;
         let mut tail = pool.get_at_least((carried + bytes).max(w.chunk_bytes));
+        let last_page = w.last_page.take();
         if carried > 0 {
-            match old {
-                Some(old) => {
+            match (old, last_page) {
+                (Some(old), _) => {
                     let from = (tail_pos - old_pos) as usize;
                     tail.extend_from_slice(&old[from..from + carried]);
                 }
-                None => tail.extend_from_slice(&self.page_from_disk(w, tail_pos, carried)?),
+                (None, Some((pos, page))) if pos == tail_pos && page.len() == carried => {
+                    tail.extend_from_slice(&page);
+                }
+                (None, _) => {
+                    unreachable!("no tail and no last page kept for a partial page at {tail_pos}")
+                }
             }
         }
         w.tail = Some(tail);
@@ -96,9 +102,44 @@ impl LogInner {
         Ok(())
     }
 
+    /// Keeps a copy of the partial last page of the tail `frozen` (at `frozen_pos`) as
+    /// `Writer::last_page`, for the next tail (the tail went idle and back to the pool).
+    pub(super) fn keep_last_page(&self, w: &mut Guard<'_>, frozen_pos: u64, frozen: &Bytes) {
+        let align = self.shared.align() as u64;
+        let page = w.end_pos / align * align;
+        let carried = (w.end_pos - page) as usize;
+        let from = (page - frozen_pos) as usize;
+        w.last_page =
+            (carried > 0).then(|| (page, Bytes::copy_from_slice(&frozen[from..from + carried])));
+    }
+
+    /// Reads the partial last page of a log's active segment at open, for its first tail (see
+    /// `Writer::last_page`).
+    ///
+    /// # Errors
+    /// The read failed: the open fails, as for any other read of the open.
+    pub(crate) fn read_last_page_at_open(&self) -> Result<(), ReadError> {
+        let mut w = self.lock_writer();
+        if w.mapped.is_some() || w.closed {
+            return Ok(());
+        }
+        let align = self.shared.align() as u64;
+        let page = w.end_pos / align * align;
+        let carried = (w.end_pos - page) as usize;
+        if carried > 0 {
+            let bytes = match self.page_from_disk(&w, page, carried) {
+                Ok(bytes) => bytes,
+                Err(AppendError::Read(e)) => return Err(e),
+                Err(e) => unreachable!("a read fails with a read error: {e}"),
+            };
+            w.last_page = Some((page, bytes));
+        }
+        Ok(())
+    }
+
     /// The `len` bytes of the active segment at page `tail_pos`, read back from disk for a new
-    /// tail when there was none (after reopening, or after the tail went idle, both of which
-    /// leave everything on disk).
+    /// tail when there was none (at open, or at the first append after a failed read at open;
+    /// everything is on disk then).
     pub(super) fn page_from_disk(
         &self,
         w: &Guard<'_>,
