@@ -52,7 +52,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use bytes::Bytes;
 use ringlog::io::{IoPath, PendingWrite, Storage};
@@ -84,9 +84,11 @@ pub struct PowerCut {
 
 #[derive(Default)]
 struct State {
-    /// Every handle opened through the wrapper, by address, with its path. The `Arc` is kept so
-    /// that the address cannot be reused by another file.
-    handles: HashMap<usize, (Arc<File>, PathBuf)>,
+    /// Every handle opened through the wrapper, by address, with its path. A `Weak` keeps the
+    /// allocation, so that the address cannot be reused by another file, without counting as
+    /// a holder of the file: retention keeps a segment's file as a spare only when nobody else
+    /// holds it (`spares.rs`), and a strong count here would keep every file from becoming one.
+    handles: HashMap<usize, (Weak<File>, PathBuf)>,
     files: BTreeMap<PathBuf, FileImage>,
     dirs: BTreeMap<PathBuf, DirState>,
     /// The mmap path: appends are stores into mappings, which no call reports.
@@ -347,7 +349,7 @@ impl Storage for PowerCut {
         let mut state = self.lock();
         state.handles.insert(
             Arc::as_ptr(&file) as usize,
-            (Arc::clone(&file), path.to_path_buf()),
+            (Arc::downgrade(&file), path.to_path_buf()),
         );
         if !state.files.contains_key(path) {
             // A file that existed is taken as durable (the wrapper starts on a settled
