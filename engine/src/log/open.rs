@@ -154,10 +154,7 @@ pub(super) fn open(
     if inner.shared.uses_mmap() {
         map_segments(&inner, &active, end)?;
     }
-    inner.read_last_page_at_open().map_err(|e| match e {
-        crate::error::ReadError::Io { op, path, source } => OpenError::Io { op, path, source },
-        other => unreachable!("reading a page fails with an I/O error: {other}"),
-    })?;
+    inner.read_last_page_at_open()?;
     Ok(inner)
 }
 

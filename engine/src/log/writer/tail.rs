@@ -50,7 +50,7 @@ impl LogInner {
         base: u64,
         encode: impl FnOnce(&mut [u8], u64) -> Result<BatchHeader, BatchError>,
     ) -> Result<BatchHeader, AppendError> {
-        self.reserve_tail(w, total_bytes)?;
+        self.reserve_tail(w, total_bytes);
         let tail = w.tail.as_mut().expect("reserve_tail leaves a tail");
         let from = tail.len();
         let header = encode(&mut tail.full_mut()[from..from + total_bytes], base)?;
@@ -59,12 +59,12 @@ impl LogInner {
     }
 
     /// Makes sure the tail has room for `bytes` more, freezing a full tail first.
-    pub(super) fn reserve_tail(&self, w: &mut Guard<'_>, bytes: usize) -> Result<(), AppendError> {
+    pub(super) fn reserve_tail(&self, w: &mut Guard<'_>, bytes: usize) {
         if w.tail
             .as_ref()
             .is_some_and(|tail| tail.capacity() - tail.len() >= bytes)
         {
-            return Ok(());
+            return;
         }
         let pool = self.shared.pool();
         // Not under `Sync`: there every acknowledgement waits for a round that writes what is
@@ -99,7 +99,6 @@ impl LogInner {
         }
         w.tail = Some(tail);
         w.tail_pos = tail_pos;
-        Ok(())
     }
 
     /// Keeps a copy of the partial last page of the tail `frozen` (at `frozen_pos`) as
@@ -118,7 +117,7 @@ impl LogInner {
     ///
     /// # Errors
     /// The read failed: the open fails, as for any other read of the open.
-    pub(crate) fn read_last_page_at_open(&self) -> Result<(), ReadError> {
+    pub(crate) fn read_last_page_at_open(&self) -> Result<(), crate::error::OpenError> {
         let mut w = self.lock_writer();
         if w.mapped.is_some() || w.closed {
             return Ok(());
@@ -129,8 +128,10 @@ impl LogInner {
         if carried > 0 {
             let bytes = match self.page_from_disk(&w, page, carried) {
                 Ok(bytes) => bytes,
-                Err(AppendError::Read(e)) => return Err(e),
-                Err(e) => unreachable!("a read fails with a read error: {e}"),
+                Err(AppendError::Read(ReadError::Io { op, path, source })) => {
+                    return Err(crate::error::OpenError::Io { op, path, source });
+                }
+                Err(e) => unreachable!("reading a page fails with an I/O error: {e}"),
             };
             w.last_page = Some((page, bytes));
         }
