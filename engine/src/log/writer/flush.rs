@@ -333,7 +333,9 @@ impl LogInner {
             self.waiters.wake_all();
             return;
         }
-        if w.closed {
+        // A flusher (or a roll) holds the role: the next pass comes soon, and waiting for it
+        // here would hold up every other log the background flusher serves.
+        if w.closed || w.flushing {
             return;
         }
         w = match self.drive_wanted(w) {

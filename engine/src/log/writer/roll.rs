@@ -59,14 +59,22 @@ impl LogInner {
         Ok(w)
     }
 
-    /// After a failed roll: lets appends go on (to find the log poisoned) and returns `e`.
+    /// After a failed roll: lets appends go on (to find the log poisoned), wakes pending
+    /// append futures (they resolve to the error), and returns `e`.
     fn end_failed_roll(&self, e: AppendError) -> AppendError {
         self.lock_writer().rolling = false;
         self.flushed.notify_all();
+        self.waiters.wake_all();
         e
     }
 
     /// The roll with appends held off: settle, seal, start the next segment.
+    ///
+    /// The file work (trim, `fdatasync`, index writes, the new segment's file and directory
+    /// `fsync`) runs with the writer lock released: the roll holds the flusher role, so no flush
+    /// round touches the old segment meanwhile, and appends wait on `rolling`; fetches (a
+    /// consumer tailing the log asks the writer for bytes not in the cache) and the background
+    /// flusher, which serves every log, are not held up behind the roll's I/O.
     fn roll_settled<'a>(&'a self, w: Guard<'a>, bytes: usize) -> Result<Guard<'a>, AppendError> {
         let mut w = self.settle(w)?;
         self.check_writable(&w)?;
@@ -74,12 +82,19 @@ impl LogInner {
             // Another appender rolled while this one waited.
             return Ok(w);
         }
-        // Everything is synced and no flush runs; the lock is held from here to the end, so no
-        // append or flush touches the old segment while it is sealed.
         let fail = |(op, path, source)| self.checked.fail(op, path, source);
-        self.seal_active(&mut w).map_err(fail)?;
+        // Everything is synced and no flush runs; from here the flusher role keeps it so.
+        w.flushing = true;
+        let sealing = self.begin_seal(&mut w);
         let base = w.next_offset;
-        let (segment, file_bytes) = self.create_segment(base).map_err(fail)?;
+        drop(w);
+        let files = self
+            .seal_files(&sealing)
+            .and_then(|()| self.create_segment(base));
+        let mut w = self.lock_writer();
+        w.flushing = false;
+        let (segment, file_bytes) = files.map_err(fail)?;
+        self.end_seal(&mut w, &sealing).map_err(fail)?;
         let builder = IndexBuilder::new(self.config.index_interval_bytes);
         // A spare's blocks are written already: writes up to its old size need no fallocate.
         let writer = Writer::new(Arc::clone(&segment), 0, file_bytes, base, builder);
@@ -87,6 +102,7 @@ impl LogInner {
         let old = std::mem::replace(&mut *w, writer);
         w.chunk_bytes = old.chunk_bytes;
         w.group = old.group;
+        w.rolling = old.rolling;
         if self.shared.uses_mmap() {
             let map = self
                 .map_active(&segment, file_bytes, 0)
@@ -102,10 +118,17 @@ impl LogInner {
 
     /// Trims the active segment to its data, makes it durable and writes its indexes.
     /// Requires everything to be written (the caller flushed to [`Level::Synced`]).
-    pub(crate) fn seal_active(
-        &self,
-        w: &mut Guard<'_>,
-    ) -> Result<(), (&'static str, std::path::PathBuf, std::io::Error)> {
+    pub(crate) fn seal_active(&self, w: &mut Guard<'_>) -> Result<(), SealFailure> {
+        let sealing = self.begin_seal(w);
+        self.seal_files(&sealing)?;
+        self.end_seal(w, &sealing)
+    }
+
+    /// Sealing's part under the writer lock, before the file work: the tail goes (to the read
+    /// cache; everything is on disk), and on the mmap path the writer's mapping, which must go
+    /// before the file shrinks to its data (nothing may write past the new end, see
+    /// `ringlog_sys::mmap`; readers keep reading below the published end).
+    fn begin_seal(&self, w: &mut Guard<'_>) -> Sealing {
         assert!(
             w.in_flight.is_empty() && w.queue.is_empty(),
             "sealing with writes pending"
@@ -117,23 +140,35 @@ impl LogInner {
         );
         w.unwritten.clear();
         w.unwritten_bytes = 0;
-        let active = Arc::clone(&w.active);
-        // The writer's mapping goes before the file shrinks to its data: nothing may write past
-        // the new end (see `ringlog_sys::mmap`). Readers keep reading below the published end.
         w.mapped = None;
+        let active = Arc::clone(&w.active);
+        w.builder.push_time_entry(&active);
+        Sealing {
+            active,
+            end_pos: w.end_pos,
+        }
+    }
+
+    /// Sealing's file work, which needs no lock: trim, `fdatasync`, the index files.
+    fn seal_files(&self, sealing: &Sealing) -> Result<(), SealFailure> {
+        let (active, end_pos) = (&sealing.active, sealing.end_pos);
         let storage = self.shared.storage();
         storage
-            .set_len(&active.file, w.end_pos)
+            .set_len(&active.file, end_pos)
             .map_err(|e| ("truncate", active.log_path(), e))?;
         storage
             .sync_data(&active.file)
             .map_err(|e| ("fdatasync", active.log_path(), e))?;
-        w.allocated_bytes = w.end_pos;
-        w.builder.push_time_entry(&active);
         active
             .write_indexes(storage.as_ref())
-            .map_err(|e| ("write the indexes of", active.log_path(), e))?;
-        active.disk_bytes.store(w.end_pos, Ordering::Release);
+            .map_err(|e| ("write the indexes of", active.log_path(), e))
+    }
+
+    /// Sealing's last part, under the writer lock again: the segment is published as sealed.
+    fn end_seal(&self, w: &mut Guard<'_>, sealing: &Sealing) -> Result<(), SealFailure> {
+        let active = &sealing.active;
+        w.allocated_bytes = sealing.end_pos;
+        active.disk_bytes.store(sealing.end_pos, Ordering::Release);
         active.sealed.store(true, Ordering::Release);
         if self.shared.uses_mmap() {
             // Sealed segments are mapped read-only at their final size; fetches still holding
@@ -167,6 +202,15 @@ impl LogInner {
         let new_end = (w.allocated_bytes + step).min(limit).max(end);
         (w.allocated_bytes, new_end)
     }
+}
+
+/// What failed in sealing or creating a segment: the operation, the file, the error.
+pub(crate) type SealFailure = (&'static str, std::path::PathBuf, std::io::Error);
+
+/// The segment being sealed and the end of its data, between the parts of a seal.
+struct Sealing {
+    active: Arc<Segment>,
+    end_pos: u64,
 }
 
 /// The roll clock of a segment that holds batches when the log is opened. When its first append
