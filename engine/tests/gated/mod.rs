@@ -1,6 +1,6 @@
 //! A [`Storage`] for the integration tests that holds one chosen call until the test lets it
 //! go: it forwards every call to the real storage, except that, once armed, the first `open`
-//! or `rename` of a path ending in a chosen suffix waits, before it reaches the real storage,
+//! or `rename` of a path ending in a chosen suffix (or the first `set_len`) waits, before it reaches the real storage,
 //! until [`Gated::release`]. Tests use it to stop a compaction at a chosen step (say, the
 //! creation of its `.log.cleaned` file, after it has read the segments it replaces) while other
 //! threads run retention, delete a topic or create one.
@@ -32,6 +32,8 @@ pub enum Step {
     Open,
     /// `Storage::rename` (matched on its source path).
     Rename,
+    /// `Storage::set_len` (it names no path: any suffix matches, arm it with "").
+    SetLen,
 }
 
 #[derive(Debug, Default)]
@@ -155,6 +157,11 @@ impl Storage for Gated {
         self.inner.rename(from, to)
     }
 
-    ringlog::forward_storage!(inner; io_path, alignment, submit_write, read, sync_data, allocate, set_len, sync_dir, sync_mapped);
+    fn set_len(&self, file: &Arc<File>, len: u64) -> io::Result<()> {
+        self.pass(Step::SetLen, Path::new(""));
+        self.inner.set_len(file, len)
+    }
+
+    ringlog::forward_storage!(inner; io_path, alignment, submit_write, read, sync_data, allocate, sync_dir, sync_mapped);
     ringlog::forward_namespace!(inner);
 }
