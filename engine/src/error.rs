@@ -150,9 +150,9 @@ pub enum AppendError {
         /// The operating system's error.
         source: io::Error,
     },
-    /// Reading back the active segment's last partial page, which the append continues, failed.
-    /// Nothing was appended and nothing acknowledged is at risk: the log stays writable and the
-    /// append can be retried.
+    /// A read the append needed failed. Nothing was appended and nothing acknowledged is at
+    /// risk: the log stays writable and the append can be retried. (The read of the active
+    /// segment's last partial page, which gave this before, is now part of the open.)
     #[error("{0}; nothing was appended and the log still accepts writes")]
     Read(#[source] ReadError),
     /// The log was closed.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::config::Durability;
-use crate::error::{AppendError, ReadError};
+use crate::error::AppendError;
 use crate::io::read_at_least;
 use crate::record::{BatchError, BatchHeader};
 
@@ -126,27 +126,21 @@ impl LogInner {
         let page = w.end_pos / align * align;
         let carried = (w.end_pos - page) as usize;
         if carried > 0 {
-            let bytes = match self.page_from_disk(&w, page, carried) {
-                Ok(bytes) => bytes,
-                Err(AppendError::Read(ReadError::Io { op, path, source })) => {
-                    return Err(crate::error::OpenError::Io { op, path, source });
+            let bytes = self.page_from_disk(&w, page, carried).map_err(|source| {
+                crate::error::OpenError::Io {
+                    op: "read the last page of",
+                    path: w.active.log_path(),
+                    source,
                 }
-                Err(e) => unreachable!("reading a page fails with an I/O error: {e}"),
-            };
+            })?;
             w.last_page = Some((page, bytes));
         }
         Ok(())
     }
 
-    /// The `len` bytes of the active segment at page `tail_pos`, read back from disk for a new
-    /// tail when there was none (at open, or at the first append after a failed read at open;
-    /// everything is on disk then).
-    pub(super) fn page_from_disk(
-        &self,
-        w: &Guard<'_>,
-        tail_pos: u64,
-        len: usize,
-    ) -> Result<Bytes, AppendError> {
+    /// The `len` bytes of the active segment at page `tail_pos`, read at open (everything is
+    /// on disk then).
+    fn page_from_disk(&self, w: &Guard<'_>, tail_pos: u64, len: usize) -> std::io::Result<Bytes> {
         assert!(
             w.active.disk_bytes() >= tail_pos + len as u64,
             "the last page is not on disk"
@@ -160,24 +154,12 @@ impl LogInner {
         let (result, aligned) =
             read_at_least(storage, &active.file, aligned, tail_pos, pool.align(), len);
         buf.restore(aligned);
-        // A failed read changes nothing (the tail is not replaced): not a reason to poison.
-        let failed = |source| {
-            AppendError::Read(ReadError::Io {
-                op: "read the last page of",
-                path: active.log_path(),
-                source,
-            })
-        };
-        match result {
-            Ok(n) => {
-                assert!(
-                    n >= len,
-                    "read_at_least returned {n} of the {len} bytes it needed"
-                );
-                Ok(Bytes::copy_from_slice(&buf.as_slice()[..len]))
-            }
-            Err(source) => Err(failed(source)),
-        }
+        let n = result?;
+        assert!(
+            n >= len,
+            "read_at_least returned {n} of the {len} bytes it needed"
+        );
+        Ok(Bytes::copy_from_slice(&buf.as_slice()[..len]))
     }
 
     /// Freezes the tail into shared bytes for the read cache and for readers, and queues its
