@@ -306,6 +306,31 @@ fn smoke_peers_runs_every_built_engine_and_writes_ratios() {
 /// The sustained cases: a throughput timeline each, and only the retention case reuses
 /// segment files (its disk ratio then uses the overwrite figures).
 fn check_sustained(result: &RunResult) {
+    // The durable write path's goals: pipelined produce under `write` and `sync`, single durable
+    // records from 1 and 16 producers, the 16 with their scaling against the one.
+    for (name, durability, producers) in [
+        ("pipelined_produce", "write", 1),
+        ("pipelined_produce", "sync", 1),
+        ("durable_single_records", "sync", 1),
+        ("durable_single_records", "sync", 16),
+    ] {
+        let case = result
+            .scenarios
+            .iter()
+            .find(|r| {
+                r.name == name
+                    && r.durability.as_deref() == Some(durability)
+                    && r.params.get("producers") == Some(&producers)
+            })
+            .unwrap_or_else(|| panic!("{name} {durability} {producers} missing"));
+        assert!(case.latency.is_some(), "{name}: latency");
+        if producers > 1 {
+            assert!(
+                case.scaling.is_some(),
+                "{name}: scaling against one producer"
+            );
+        }
+    }
     for name in ["sustained_produce", "sustained_produce_retention"] {
         let sustained = result
             .scenarios

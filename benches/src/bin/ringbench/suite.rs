@@ -486,18 +486,45 @@ fn run_sustained_case(
     retention: perf::RetentionOptions,
     report: &mut impl FnMut(ScenarioResult),
 ) {
+    let shape = ProduceShape {
+        durability: Durability::None,
+        batch: 100,
+        producers: 1,
+        in_flight: 1,
+        seconds: sustained_seconds(profile),
+    };
+    run_produce_case(name, &shape, retention, report);
+}
+
+/// One `ringbench produce` run of the suite: 1 KiB records to one partition of a new topic.
+struct ProduceShape {
+    durability: Durability,
+    /// Records per produce call.
+    batch: usize,
+    producers: usize,
+    /// Produce calls in flight per producer.
+    in_flight: usize,
+    seconds: f64,
+}
+
+fn run_produce_case(
+    name: &str,
+    shape: &ProduceShape,
+    retention: perf::RetentionOptions,
+    report: &mut impl FnMut(ScenarioResult),
+) {
     let dir = benches::bench_dir();
     let options = perf::ProduceOptions {
         dir: dir.path().to_path_buf(),
-        topic: "sustained".to_string(),
+        topic: name.to_string(),
         size: RECORD_BYTES,
         count: u64::MAX,
-        duration: Some(Duration::from_secs_f64(sustained_seconds(profile))),
-        batch: 100,
+        duration: Some(Duration::from_secs_f64(shape.seconds)),
+        batch: shape.batch,
         partitions: 1,
-        producers: 1,
-        in_flight: 1,
-        durability: Durability::None,
+        producers: shape.producers,
+        in_flight: shape.in_flight,
+        durability: shape.durability,
         target_rate: None,
         out: None,
         retention,
@@ -505,6 +532,40 @@ fn run_sustained_case(
     let produced = perf::produce_run(&options)
         .unwrap_or_else(|e| panic!("{name} in {}: {e}", dir.path().display()));
     report(perf::produce_result(name, &options, &produced));
+}
+
+/// Seconds of each pipelined and durable-single-record case per profile.
+fn pipelined_seconds(profile: Profile) -> f64 {
+    match profile {
+        Profile::Smoke => 0.2,
+        Profile::Quick => 2.0,
+        Profile::Full => 6.0,
+    }
+}
+
+/// The durable write path as the issue 13 goals read it, each a `ringbench produce` run in a
+/// new log: `pipelined_produce`, 1 KiB records, 100 per call, one producer keeping 8 calls in
+/// flight (`--in-flight 8`), under `write` and `sync` (set against the disk's write at depth 8
+/// and its write + fdatasync); `durable_single_records`, single records under `sync` from 1 and
+/// 16 producers (its scaling column: how many appends one fdatasync covers, over 16).
+fn run_pipelined(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
+    let seconds = pipelined_seconds(profile);
+    let shapes = [
+        ("pipelined_produce", Durability::Write, 100, 1, 8),
+        ("pipelined_produce", Durability::Sync, 100, 1, 8),
+        ("durable_single_records", Durability::Sync, 1, 1, 1),
+        ("durable_single_records", Durability::Sync, 1, 16, 1),
+    ];
+    for (name, durability, batch, producers, in_flight) in shapes {
+        let shape = ProduceShape {
+            durability,
+            batch,
+            producers,
+            in_flight,
+            seconds,
+        };
+        run_produce_case(name, &shape, perf::RetentionOptions::default(), report);
+    }
 }
 
 /// Runs every scenario of `profile`; prints one line per case to stderr.
@@ -525,6 +586,7 @@ pub fn run_all(profile: Profile) -> Vec<ScenarioResult> {
     }
     run_topic(profile, &mut report);
     run_sustained(profile, &mut report);
+    run_pipelined(profile, &mut report);
     fill_scaling(&mut out);
     out
 }
