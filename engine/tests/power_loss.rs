@@ -33,88 +33,37 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use common::{assert_io_path, for_each_io_mode};
+use power_cut::records::{self, RecordId, ValueSizes};
 use power_cut::rng::Rng;
 use power_cut::{CutReport, PowerCut};
 use ringlog::io::portable::PortableStorage;
 use ringlog::io::{PendingWrite, Storage};
-use ringlog::record::{Header, Record};
 use ringlog::{AppendHandle, Config, Durability, IoMode, Log, ReadRecord, Shared, SharedConfig};
 
 const DEFAULT_ROUNDS: u64 = 100;
 /// Largest batch the workload writes is 4 records of 3000 bytes; this leaves room.
 const MAX_BATCH_BYTES: usize = 16 * 1024;
 
-/// One record's identity, packed: cycle (16 bits), producer (8), sequence (32), index in its
-/// batch (8). Everything else about the record is derived from it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct RecordId(u64);
+/// Values: mostly under 900 bytes, one in ten of 1000 to 3000.
+const SIZES: ValueSizes = ValueSizes {
+    large_one_in: 10,
+    large: (1000, 3000),
+    small_below: 900,
+};
 
-impl RecordId {
-    fn new(cycle: u64, producer: u64, seq: u64, index: u64) -> RecordId {
-        RecordId(cycle << 48 | producer << 40 | seq << 8 | index)
-    }
-
-    /// The (cycle, producer) stream the record belongs to; within it ids grow with offsets.
-    fn stream(self) -> u64 {
-        self.0 >> 40
-    }
-
-    fn row(self) -> Row {
-        let mut rng = Rng::new(self.0);
-        let value_bytes = if rng.chance(1, 10) {
-            rng.between(1000, 3000)
-        } else {
-            rng.below(900)
-        };
-        Row {
-            key: self.0.to_be_bytes(),
-            value: (0..value_bytes).map(|_| rng.next_u64() as u8).collect(),
-            timestamp_ms: 1_700_000_000_000 + rng.below(1_000_000) as i64,
-            header: rng.next_u64().to_be_bytes(),
-        }
-    }
-
-    /// The id of a record read back, after checking every byte of it.
-    fn check(record: &ReadRecord) -> RecordId {
-        let key: [u8; 8] = record
-            .key
-            .as_deref()
-            .and_then(|k| k.try_into().ok())
-            .unwrap_or_else(|| panic!("offset {}: not a key we wrote", record.offset));
-        let id = RecordId(u64::from_be_bytes(key));
-        let row = id.row();
-        let intact = record.value.as_deref() == Some(&row.value[..])
-            && record.timestamp_ms == row.timestamp_ms
-            && record.headers.len() == 1
-            && record.headers[0].0 == "id"
-            && record.headers[0].1.as_deref() == Some(&row.header[..]);
-        assert!(intact, "offset {}: record {id:?} damaged", record.offset);
-        id
-    }
-}
-
-/// A record's bytes, owned.
-struct Row {
-    key: [u8; 8],
-    value: Vec<u8>,
-    timestamp_ms: i64,
-    header: [u8; 8],
+/// The id of a record read back, after checking every byte of it.
+fn check(record: &ReadRecord) -> RecordId {
+    RecordId::check(record, &SIZES)
 }
 
 /// Appends the records `ids` as one batch.
 fn append(log: &Log, ids: &[RecordId]) -> Result<u64, ringlog::AppendError> {
-    let info = with_records(ids, |records| log.append(records))?;
-    assert_eq!(
-        info.last_offset - info.base_offset + 1,
-        ids.len() as u64,
-        "one offset per record"
-    );
-    Ok(info.base_offset)
+    records::append(log, ids, &SIZES)
 }
 
 /// Submits the records `ids` as one pipelined batch.
 fn submit(log: &Log, ids: &[RecordId]) -> Result<AppendHandle, ringlog::AppendError> {
-    let handle = with_records(ids, |records| log.submit(records))?;
+    let handle = records::with_records(ids, &SIZES, |records| log.submit(records))?;
     let info = handle.offsets();
     assert_eq!(
         info.last_offset - info.base_offset + 1,
@@ -122,31 +71,6 @@ fn submit(log: &Log, ids: &[RecordId]) -> Result<AppendHandle, ringlog::AppendEr
         "one offset per record"
     );
     Ok(handle)
-}
-
-/// Calls `f` with the records `ids` (their bytes derived from the ids).
-fn with_records<T>(ids: &[RecordId], f: impl FnOnce(&[Record<'_>]) -> T) -> T {
-    let rows: Vec<Row> = ids.iter().map(|id| id.row()).collect();
-    let headers: Vec<[Header<'_>; 1]> = rows
-        .iter()
-        .map(|row| {
-            [Header {
-                key: "id",
-                value: Some(&row.header),
-            }]
-        })
-        .collect();
-    let records: Vec<Record<'_>> = rows
-        .iter()
-        .zip(&headers)
-        .map(|(row, headers)| Record {
-            key: Some(&row.key),
-            value: Some(&row.value),
-            timestamp_ms: row.timestamp_ms,
-            headers,
-        })
-        .collect();
-    f(&records)
 }
 
 /// The random shape of one round.
@@ -435,7 +359,7 @@ fn verify(log: &Log, expected: &Expected, rng: &mut Rng) -> Vec<RecordId> {
         "no retention runs, so the log starts at 0"
     );
     let records = read_every_record(log);
-    let ids: Vec<RecordId> = records.iter().map(RecordId::check).collect();
+    let ids: Vec<RecordId> = records.iter().map(check).collect();
     let mut seen = HashSet::new();
     let mut last_in_stream = HashMap::new();
     for (offset, id) in ids.iter().enumerate() {
@@ -476,10 +400,7 @@ fn verify(log: &Log, expected: &Expected, rng: &mut Rng) -> Vec<RecordId> {
             .read_records(offset, 1)
             .expect("read at a random offset");
         let first = found.first().expect("a read below the end finds a record");
-        assert_eq!(
-            (first.offset, RecordId::check(first)),
-            (offset, ids[offset as usize])
-        );
+        assert_eq!((first.offset, check(first)), (offset, ids[offset as usize]));
     }
     ids
 }

@@ -41,9 +41,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::{assert_io_path, for_each_io_mode};
+use power_cut::records::{self, RecordId, ValueSizes};
 use power_cut::rng::Rng;
 use power_cut::{CutReport, PowerCut};
-use ringlog::record::{BatchHeader, BatchLimits, Header, Record, validate_batch};
+use ringlog::record::{BatchHeader, BatchLimits, validate_batch};
 use ringlog::{Config, Durability, IoMode, Log, ReadError, ReadRecord, Shared, SharedConfig};
 
 const DEFAULT_ROUNDS: u64 = 60;
@@ -55,87 +56,26 @@ const FETCH_BYTES: usize = 64 * 1024;
 /// Spare files end with this (`{base:020}.log.deleted`).
 const SPARE_ENDING: &str = ".log.deleted";
 
-/// One record's identity, packed: cycle (16 bits), sequence (40), index in its batch (8).
-/// Everything else about the record is derived from it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct RecordId(u64);
+/// Values: mostly under 600 bytes, one in eight of 500 to 1500 (small segments roll often).
+const SIZES: ValueSizes = ValueSizes {
+    large_one_in: 8,
+    large: (500, 1500),
+    small_below: 600,
+};
 
-impl RecordId {
-    fn new(cycle: u64, seq: u64, index: u64) -> RecordId {
-        RecordId(cycle << 48 | seq << 8 | index)
-    }
-
-    fn row(self) -> Row {
-        let mut rng = Rng::new(self.0);
-        let value_bytes = if rng.chance(1, 8) {
-            rng.between(500, 1500)
-        } else {
-            rng.below(600)
-        };
-        Row {
-            key: self.0.to_be_bytes(),
-            value: (0..value_bytes).map(|_| rng.next_u64() as u8).collect(),
-            timestamp_ms: 1_700_000_000_000 + rng.below(1_000_000) as i64,
-            header: rng.next_u64().to_be_bytes(),
-        }
-    }
-
-    /// The id of a record read back, after checking every byte of it.
-    fn check(record: &ReadRecord) -> RecordId {
-        let key: [u8; 8] = record
-            .key
-            .as_deref()
-            .and_then(|k| k.try_into().ok())
-            .unwrap_or_else(|| panic!("offset {}: not a key we wrote", record.offset));
-        let id = RecordId(u64::from_be_bytes(key));
-        let row = id.row();
-        let intact = record.value.as_deref() == Some(&row.value[..])
-            && record.timestamp_ms == row.timestamp_ms
-            && record.headers.len() == 1
-            && record.headers[0].0 == "id"
-            && record.headers[0].1.as_deref() == Some(&row.header[..]);
-        assert!(intact, "offset {}: record {id:?} damaged", record.offset);
-        id
-    }
+/// The one producer's record `index` of its append `seq` in `cycle`.
+fn record_id(cycle: u64, seq: u64, index: u64) -> RecordId {
+    RecordId::new(cycle, 0, seq, index)
 }
 
-/// A record's bytes, owned.
-struct Row {
-    key: [u8; 8],
-    value: Vec<u8>,
-    timestamp_ms: i64,
-    header: [u8; 8],
+/// The id of a record read back, after checking every byte of it.
+fn check(record: &ReadRecord) -> RecordId {
+    RecordId::check(record, &SIZES)
 }
 
 /// Appends the records `ids` as one batch; returns its base offset.
 fn append(log: &Log, ids: &[RecordId]) -> Result<u64, ringlog::AppendError> {
-    let rows: Vec<Row> = ids.iter().map(|id| id.row()).collect();
-    let headers: Vec<[Header<'_>; 1]> = rows
-        .iter()
-        .map(|row| {
-            [Header {
-                key: "id",
-                value: Some(&row.header),
-            }]
-        })
-        .collect();
-    let records: Vec<Record<'_>> = rows
-        .iter()
-        .zip(&headers)
-        .map(|(row, headers)| Record {
-            key: Some(&row.key),
-            value: Some(&row.value),
-            timestamp_ms: row.timestamp_ms,
-            headers,
-        })
-        .collect();
-    let info = log.append(&records)?;
-    assert_eq!(
-        info.last_offset - info.base_offset + 1,
-        ids.len() as u64,
-        "one offset per record"
-    );
-    Ok(info.base_offset)
+    records::append(log, ids, &SIZES)
 }
 
 /// The random shape of one round.
@@ -462,7 +402,7 @@ fn read_range(log: &Log, from: u64, to: u64) -> Vec<(u64, RecordId)> {
         assert!(!records.is_empty(), "read at {offset} returned nothing");
         for record in &records {
             assert_eq!(record.offset, offset, "offsets are contiguous");
-            out.push((offset, RecordId::check(record)));
+            out.push((offset, check(record)));
             offset += 1;
         }
     }
@@ -570,10 +510,7 @@ fn verify(log: &Log, model: &Model, rng: &mut Rng) -> BTreeMap<u64, RecordId> {
             .read_records(offset, 1)
             .expect("read at a random offset");
         let first = read.first().expect("a read below the end finds a record");
-        assert_eq!(
-            (first.offset, RecordId::check(first)),
-            (offset, found[&offset])
-        );
+        assert_eq!((first.offset, check(first)), (offset, found[&offset]));
     }
     found
 }
@@ -622,7 +559,7 @@ impl ReadOnly {
                     let expected = offset + i as u64;
                     assert_eq!(record.offset, expected, "read-only: offsets contiguous");
                     assert_eq!(
-                        Some(&RecordId::check(record)),
+                        Some(&check(record)),
                         model.submitted.get(&expected),
                         "read-only opener, offset {expected}: not the record submitted there"
                     );
@@ -706,7 +643,7 @@ fn produce(
     let mut read_only: Option<ReadOnly> = None;
     for seq in 0..round.appends_per_cycle {
         let ids: Vec<RecordId> = (0..rng.between(1, 4))
-            .map(|i| RecordId::new(cycle, seq, i))
+            .map(|i| record_id(cycle, seq, i))
             .collect();
         // One producer: the append takes exactly these offsets, if it gets as far as taking
         // any (and a failed one may still reach the disk there).
@@ -827,7 +764,7 @@ fn read_back(log: &Log, cut: &PowerCut, model: &Model, rng: &mut Rng) {
                 let expected = offset + i as u64;
                 assert_eq!(record.offset, expected, "offsets are contiguous");
                 assert_eq!(
-                    Some(&RecordId::check(record)),
+                    Some(&check(record)),
                     model.submitted.get(&expected),
                     "offset {expected}: the log serves a record not submitted there"
                 );
@@ -858,7 +795,7 @@ fn final_check(dir: &Path, round: &Round, model: &mut Model, rng: &mut Rng, tota
     let cycle = u64::from(u16::MAX);
     for seq in 0..rng.between(1, 40) {
         let ids: Vec<RecordId> = (0..rng.between(1, 4))
-            .map(|i| RecordId::new(cycle, seq, i))
+            .map(|i| record_id(cycle, seq, i))
             .collect();
         let at = log.next_offset();
         for (i, &id) in ids.iter().enumerate() {

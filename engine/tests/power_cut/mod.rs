@@ -43,6 +43,7 @@
 pub mod dirs;
 pub mod image;
 pub mod outcome;
+pub mod records;
 pub mod report;
 pub mod rng;
 

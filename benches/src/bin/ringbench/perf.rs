@@ -500,16 +500,17 @@ fn consume_partition(
 ///
 /// # Errors
 /// A message saying what failed, including a batch at the wrong offset.
+/// The topic `consume` reads, created if missing, and its partition count.
+fn open_consumed(o: &ConsumeOptions) -> Result<(TopicManager, u32), String> {
+    let none = RetentionOptions::default();
+    let manager = open(&o.dir, Durability::None, &none)?;
+    let partitions = ensure_topic(&manager, &o.topic, o.partitions, Durability::None, &none)?;
+    Ok((manager, partitions))
+}
+
 pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
     let empty = {
-        let manager = open(&o.dir, Durability::None, &RetentionOptions::default())?;
-        let partitions = ensure_topic(
-            &manager,
-            &o.topic,
-            o.partitions,
-            Durability::None,
-            &RetentionOptions::default(),
-        )?;
+        let (manager, partitions) = open_consumed(o)?;
         let mut total = 0;
         for p in 0..partitions {
             let log = manager.partition(&o.topic, p).map_err(|e| e.to_string())?;
@@ -537,14 +538,7 @@ pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
         })?;
         preface = format!("(the topic was empty; produced first)\n{preface}\n");
     }
-    let manager = open(&o.dir, Durability::None, &RetentionOptions::default())?;
-    let partitions = ensure_topic(
-        &manager,
-        &o.topic,
-        o.partitions,
-        Durability::None,
-        &RetentionOptions::default(),
-    )?;
+    let (manager, partitions) = open_consumed(o)?;
     let consumers = o.consumers.clamp(1, partitions as usize);
     let interval = o
         .target_rate
