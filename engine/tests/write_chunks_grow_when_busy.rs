@@ -3,7 +3,7 @@
 //! issues writes of the largest size; an idle log's chunk goes back to `buffer_bytes`, so a
 //! partition that became quiet holds a small tail again. Every record reads back after all of
 //! it. On the direct-write paths (io_uring and pread/pwrite; the mmap path makes no writes).
-//! Under `Sync` chunks do not grow (see `log/writer/tail.rs`).
+//! Under `Write` and `Sync` chunks do not grow (see `log/writer/tail.rs`).
 //! The write sizes are seen through a storage wrapper that records every `submit_write`.
 
 mod common;

@@ -6,10 +6,12 @@
 pub(crate) mod files;
 #[cfg(feature = "mmap")]
 pub mod mmap;
+mod pending_sync;
 pub mod portable;
 mod short;
 pub mod uring;
 
+pub use pending_sync::PendingSync;
 pub(crate) use short::read_at_least;
 use short::{WriteProgress, read_until};
 
@@ -251,6 +253,22 @@ pub trait Storage: Send + Sync + 'static {
     /// The operating system's error: the data may be lost, and the caller poisons the log.
     fn sync_data(&self, file: &Arc<File>) -> io::Result<()>;
 
+    /// Whether [`Storage::submit_sync_data`] returns without waiting for the `fdatasync`:
+    /// only then does the write path start syncs early, while appends go on (it never blocks
+    /// on I/O under a log's writer lock). Wrappers forward their inner storage's answer.
+    fn syncs_async(&self) -> bool {
+        false
+    }
+
+    /// Submits an `fdatasync` of the file; it covers the writes completed before the call.
+    /// The default runs [`Storage::sync_data`] and returns it done.
+    ///
+    /// # Errors
+    /// The submission failed (the completion's error comes from [`PendingSync::wait`]).
+    fn submit_sync_data(&self, file: &Arc<File>) -> io::Result<PendingSync> {
+        Ok(PendingSync::done(self.sync_data(file)))
+    }
+
     /// Preallocates `[offset, offset + len)` (`fallocate` mode 0, extending the size).
     ///
     /// # Errors
@@ -467,7 +485,9 @@ macro_rules! forward_namespace {
 /// Forwards the named [`Storage`] methods of segment I/O and directory entries unchanged to
 /// the wrapped storage in field `$inner`, so a test wrapper writes out only the calls it
 /// intercepts: `ringlog::forward_storage!(inner; io_path, alignment, open, read, sync_data)`.
-/// Names: `io_path`, `alignment`, `open`, `submit_write`, `read`, `sync_data`, `allocate`,
+/// Names: `io_path`, `alignment`, `open`, `submit_write`, `read`, `sync_data`, `syncs_async`
+/// (a wrapper that intercepts `sync_data` and forwards this gets its early syncs through its
+/// own `sync_data`, run by the default `submit_sync_data`), `allocate`,
 /// `set_len`, `rename`, `sync_dir`, `sync_mapped` (the namespace operations have
 /// [`forward_namespace!`](crate::forward_namespace)).
 #[doc(hidden)]
@@ -514,6 +534,11 @@ macro_rules! forward_storage {
             len: usize,
         ) -> (::std::io::Result<usize>, ::ringlog_sys::AlignedBuf) {
             self.$inner.read(file, buf, offset, len)
+        }
+    };
+    (@one $inner:tt syncs_async) => {
+        fn syncs_async(&self) -> bool {
+            self.$inner.syncs_async()
         }
     };
     (@one $inner:tt sync_data) => {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ringlog_sys::{AlignedBuf, Ring, SyncKind};
 
-use super::{IoPath, PendingWrite, Storage, open_file, read_until};
+use super::{IoPath, PendingSync, PendingWrite, Storage, open_file, read_until};
 
 /// Segment I/O through io_uring.
 pub struct UringStorage {
@@ -82,8 +82,16 @@ impl Storage for UringStorage {
     }
 
     fn sync_data(&self, file: &Arc<File>) -> io::Result<()> {
+        self.submit_sync_data(file)?.wait()
+    }
+
+    fn syncs_async(&self) -> bool {
+        true
+    }
+
+    fn submit_sync_data(&self, file: &Arc<File>) -> io::Result<PendingSync> {
         let ticket = self.ring.submit_sync(file, SyncKind::Data)?;
-        self.ring.wait(ticket).0.map(|_| ())
+        Ok(PendingSync::on_ring(Arc::clone(&self.ring), ticket))
     }
 
     fn allocate(&self, file: &Arc<File>, offset: u64, len: u64) -> io::Result<()> {

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use ringlog_sys::mmap::MapReader;
 
 use crate::error::AppendError;
-use crate::io::{PendingWrite, Storage};
+use crate::io::{PendingSync, PendingWrite, Storage};
 use crate::segment::Segment;
 
 /// A log's view of the shared storage for its write path.
@@ -88,9 +88,51 @@ impl CheckedStorage {
         self.checked("write to", segment, pending.wait())
     }
 
+    /// The result of a write of `segment` if it completed already, else the write back.
+    pub(crate) fn try_complete_write(
+        &self,
+        segment: &Segment,
+        pending: PendingWrite,
+    ) -> Result<Result<(), AppendError>, PendingWrite> {
+        pending
+            .try_wait()
+            .map(|result| self.checked("write to", segment, result))
+    }
+
     /// `fdatasync` of `segment`.
     pub(crate) fn sync_data(&self, segment: &Segment) -> Result<(), AppendError> {
         self.checked("fdatasync", segment, self.storage.sync_data(&segment.file))
+    }
+
+    /// Whether syncs can be submitted without waiting (see [`Storage::syncs_async`]).
+    pub(crate) fn syncs_async(&self) -> bool {
+        self.storage.syncs_async()
+    }
+
+    /// Submits an `fdatasync` of `segment` without waiting for it.
+    pub(crate) fn submit_sync(&self, segment: &Segment) -> Result<PendingSync, AppendError> {
+        let submitted = self.storage.submit_sync_data(&segment.file);
+        self.checked("fdatasync", segment, submitted)
+    }
+
+    /// Waits for a submitted `fdatasync` of `segment`.
+    pub(crate) fn complete_sync(
+        &self,
+        segment: &Segment,
+        pending: PendingSync,
+    ) -> Result<(), AppendError> {
+        self.checked("fdatasync", segment, pending.wait())
+    }
+
+    /// The result of a submitted `fdatasync` of `segment` if it completed, else the sync back.
+    pub(crate) fn try_complete_sync(
+        &self,
+        segment: &Segment,
+        pending: PendingSync,
+    ) -> Result<Result<(), AppendError>, PendingSync> {
+        pending
+            .try_wait()
+            .map(|result| self.checked("fdatasync", segment, result))
     }
 
     /// `msync` of `[offset, offset + len)` of `segment`'s mapping.

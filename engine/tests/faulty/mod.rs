@@ -375,6 +375,12 @@ impl Storage for Faulty {
         self.inner.sync_data(file)
     }
 
+    // The engine's early syncs (submitted while appends go on) come through `sync_data` above,
+    // by the default `submit_sync_data`, as on the wrapped ring they would run asynchronously.
+    fn syncs_async(&self) -> bool {
+        self.inner.syncs_async()
+    }
+
     fn allocate(&self, file: &Arc<File>, offset: u64, len: u64) -> io::Result<()> {
         let call = || format!("{} at {offset}, {len} bytes", describe(file));
         if let Some(kind) = self.check(Op::Allocate, call) {

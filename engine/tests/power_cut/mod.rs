@@ -415,6 +415,12 @@ impl Storage for PowerCut {
         Ok(())
     }
 
+    // The engine's early syncs (submitted while appends go on) come through `sync_data` above,
+    // by the default `submit_sync_data`, as on the wrapped ring they would run asynchronously.
+    fn syncs_async(&self) -> bool {
+        self.inner.syncs_async()
+    }
+
     fn allocate(&self, file: &Arc<File>, offset: u64, len: u64) -> io::Result<()> {
         self.enter("allocate")?;
         self.inner.allocate(file, offset, len)?;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{DEFAULT_FLUSH_INTERVAL_MS, Durability};
 use crate::error::AppendError;
+use crate::segment::Segment;
 
 use super::{Guard, InFlight, Level, LogInner};
 
@@ -51,7 +52,9 @@ impl LogInner {
             if !w.flushing {
                 break;
             }
+            w.group.waiting += 1;
             w = self.flushed.wait(w).expect("writer lock poisoned");
+            w.group.waiting -= 1;
         }
         w.flushing = true;
         // A round for the log's own durability acknowledges appenders: gather them first.
@@ -60,9 +63,10 @@ impl LogInner {
             w = self.gather(w);
         }
         let round = acknowledges.then(|| (w.group.start_round(), Instant::now()));
-        let (mut w, result) = self.flush_round(w, level);
+        let (mut w, result) = self.flush_round(w, level, offset);
         if let (Some((appends, started)), Ok(())) = (round, &result) {
-            w.group.end_round(appends, started.elapsed());
+            let waiting = w.group.waiting;
+            w.group.end_round(appends, waiting, started.elapsed());
         }
         w.flushing = false;
         self.flushed.notify_all();
@@ -96,17 +100,25 @@ impl LogInner {
         w.flushing
     }
 
-    /// One round of the flusher role: queue the tail if `level` needs it, submit the queue, and
-    /// wait for writes and `fdatasync` as `level` asks. The lock is released while waiting.
+    /// One round of the flusher role: for [`Level::Written`] and [`Level::Synced`], queue a copy
+    /// of the tail if the writes queued so far do not carry the offsets below `offset`, submit
+    /// the queue, complete writes until those offsets are written (and any others that already
+    /// completed) and `fdatasync` as `level` asks. The lock is released while waiting.
+    ///
+    /// Completing only as far as `offset` needs lets a pipelined producer, which waits for its
+    /// oldest append while the later ones' writes are in flight, keep them in flight.
     pub(super) fn flush_round<'a>(
         &'a self,
         mut w: Guard<'a>,
         level: Level,
+        offset: u64,
     ) -> (Guard<'a>, Result<(), AppendError>) {
         if w.mapped.is_some() {
             return self.sync_mapped(w, level);
         }
-        if level >= Level::Written {
+        // Everything appended: every write completes (a settle or close needs none in flight).
+        let everything = offset >= w.next_offset;
+        if level >= Level::Written && (everything || w.queued_offset < offset) {
             self.queue_tail_copy(&mut w);
         }
         let (mut w, result) = self.submit_queue(w);
@@ -125,10 +137,24 @@ impl LogInner {
             }
             return (w, Ok(()));
         }
-        let (guard, result) = self.complete_in_flight(w, 0);
+        // Under `Synced` every write in flight completes before the `fdatasync`: a sync costs
+        // more than waiting for writes already in flight, so each should cover all of them.
+        let (guard, result) = if everything || level == Level::Synced {
+            self.complete_in_flight(w, 0)
+        } else {
+            self.complete_written(w, offset)
+        };
         w = guard;
         if let Err(e) = result {
             return (w, Err(e));
+        }
+        if level == Level::Synced {
+            // A sync started early may already cover what this round needs.
+            let (guard, result) = self.finish_sync_in_flight(w);
+            w = guard;
+            if let Err(e) = result {
+                return (w, Err(e));
+            }
         }
         if level == Level::Synced && w.synced_offset < w.written_offset {
             let active = Arc::clone(&w.active);
@@ -139,13 +165,49 @@ impl LogInner {
             if let Err(e) = result {
                 return (w, Err(e));
             }
-            w.synced_offset = w.synced_offset.max(written);
-            self.publish_durable(&w);
-        }
-        if w.synced_offset >= w.next_offset {
-            w.unsynced_since = None;
+            self.on_synced(&mut w, written);
         }
         (w, Ok(()))
+    }
+
+    /// Completes in-flight writes, oldest first, until the offsets below `offset` are written,
+    /// then the ones that already completed without waiting (a sync that follows covers them
+    /// too).
+    fn complete_written<'a>(
+        &'a self,
+        mut w: Guard<'a>,
+        offset: u64,
+    ) -> (Guard<'a>, Result<(), AppendError>) {
+        while w.written_offset < offset && !w.in_flight.is_empty() {
+            let keep = w.in_flight.len() - 1;
+            let (guard, result) = self.complete_in_flight(w, keep);
+            w = guard;
+            if result.is_err() {
+                return (w, result);
+            }
+        }
+        let result = self.reap_completed_writes(&mut w);
+        (w, result)
+    }
+
+    /// Takes the in-flight writes that already completed, oldest first, without waiting. Under
+    /// the writer lock, by the flusher or by an appender while no flusher runs (see
+    /// [`LogInner::start_syncs`]): writes complete in order, and nobody else holds one.
+    pub(super) fn reap_completed_writes(&self, w: &mut Guard<'_>) -> Result<(), AppendError> {
+        while let Some(write) = w.in_flight.pop_front() {
+            let active = Arc::clone(&w.active);
+            match self.checked.try_complete_write(&active, write.pending) {
+                Ok(Ok(())) => {
+                    self.on_write_completed(w, &active, write.data_end, write.offset_end);
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(pending) => {
+                    w.in_flight.push_front(InFlight { pending, ..write });
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Submits the writes queued when the round started, in order, preallocating ahead of them,
@@ -226,26 +288,37 @@ impl LogInner {
             if let Err(e) = result {
                 return (w, Err(e));
             }
-            w.written_offset = w.written_offset.max(write.offset_end);
-            self.publish_durable(&w);
-            active
-                .disk_bytes
-                .fetch_max(write.data_end, Ordering::AcqRel);
-            let disk = write.data_end;
-            while w
-                .unwritten
-                .front()
-                .is_some_and(|(start, bytes)| start + bytes.len() as u64 <= disk)
-            {
-                if let Some((_, bytes)) = w.unwritten.pop_front() {
-                    w.unwritten_bytes -= bytes.len();
-                }
-            }
-            if w.in_flight.is_empty() && w.queue.is_empty() && w.queued_pos >= w.end_pos {
-                w.dirty_since = None;
-            }
+            self.on_write_completed(&mut w, &active, write.data_end, write.offset_end);
         }
         (w, Ok(()))
+    }
+
+    /// Bookkeeping of a write that completed (the oldest in flight), whose data ends at
+    /// `data_end` and which completes the offsets below `offset_end`: they are written, its
+    /// bytes are on disk, the frozen ranges it ends leave `unwritten`.
+    fn on_write_completed(
+        &self,
+        w: &mut Guard<'_>,
+        active: &Segment,
+        data_end: u64,
+        offset_end: u64,
+    ) {
+        w.written_offset = w.written_offset.max(offset_end);
+        self.publish_durable(w);
+        active.disk_bytes.fetch_max(data_end, Ordering::AcqRel);
+        let disk = data_end;
+        while w
+            .unwritten
+            .front()
+            .is_some_and(|(start, bytes)| start + bytes.len() as u64 <= disk)
+        {
+            if let Some((_, bytes)) = w.unwritten.pop_front() {
+                w.unwritten_bytes -= bytes.len();
+            }
+        }
+        if w.in_flight.is_empty() && w.queue.is_empty() && w.queued_pos >= w.end_pos {
+            w.dirty_since = None;
+        }
     }
 
     /// [`LogInner::preallocate`] for the flusher, with the writer lock released during the
@@ -276,13 +349,20 @@ impl LogInner {
         while self.checked.poisoned().is_some() && w.flushing {
             w = self.flushed.wait(w).expect("writer lock poisoned");
         }
-        if self.checked.poisoned().is_none() || w.in_flight.is_empty() {
+        if self.checked.poisoned().is_none() {
+            return w;
+        }
+        let sync = Self::take_sync_in_flight(&mut w);
+        if w.in_flight.is_empty() && sync.is_none() {
             return w;
         }
         let pending = std::mem::take(&mut w.in_flight);
         drop(w);
         for write in pending {
             let _ = write.pending.wait();
+        }
+        if let Some(sync) = sync {
+            let _ = sync.wait();
         }
         self.lock_writer()
     }
@@ -298,10 +378,14 @@ impl LogInner {
         while w.flushing {
             w = self.flushed.wait(w).expect("writer lock poisoned");
         }
+        let sync = Self::take_sync_in_flight(&mut w);
         let pending = std::mem::take(&mut w.in_flight);
         drop(w);
         for write in pending {
             let _ = write.pending.wait();
+        }
+        if let Some(sync) = sync {
+            let _ = sync.wait();
         }
     }
 
@@ -314,7 +398,11 @@ impl LogInner {
                 w = self.flushed.wait(w).expect("writer lock poisoned");
                 continue;
             }
-            if w.queue.is_empty() && w.in_flight.is_empty() && w.synced_offset >= w.next_offset {
+            if w.queue.is_empty()
+                && w.in_flight.is_empty()
+                && w.sync_in_flight.is_none()
+                && w.synced_offset >= w.next_offset
+            {
                 return Ok(w);
             }
             let next = w.next_offset;

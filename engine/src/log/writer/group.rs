@@ -7,7 +7,10 @@
 //! about 4 appends. Waiting (with the writer lock released) until as many appends are pending
 //! as the last round covered lets one write and one `fdatasync` carry all of them again. The
 //! wait is bounded by the last round's I/O time, so a producer that went away costs at most one
-//! such wait per round, and a lone producer (a last round of one append) never waits.
+//! such wait per round. It expects no more appends than there were threads to bring them (those
+//! waiting for the last round, plus the flusher), so a lone producer never waits: neither one
+//! that appends and waits nor one whose pipelined appends the last round carried (it is the
+//! flusher itself).
 
 use std::time::{Duration, Instant};
 
@@ -23,8 +26,13 @@ pub(crate) struct GroupCommit {
     pub pending_appends: usize,
     /// Appends the last durability round carried.
     last_round_appends: usize,
+    /// Threads that were waiting for the flusher's round when the last durability round ended.
+    last_round_waiting: usize,
     /// How long the last durability round's writes and `fdatasync` took.
     last_round_io: Duration,
+    /// Threads waiting on `LogInner::flushed` for a flusher's round to end (appenders and
+    /// handle waits that need durability).
+    pub waiting: usize,
     /// A flusher waits on `LogInner::appended` for `pending_appends` to grow.
     gathering: bool,
 }
@@ -34,7 +42,7 @@ impl GroupCommit {
     /// waits for are all back (one wake per round, not one per append).
     pub fn on_append(&mut self) -> bool {
         self.pending_appends += 1;
-        self.gathering && self.pending_appends >= self.last_round_appends
+        self.gathering && self.pending_appends >= self.expected_appends()
     }
 
     /// A durability round starts: returns the appends it carries and starts the next count.
@@ -42,10 +50,20 @@ impl GroupCommit {
         std::mem::take(&mut self.pending_appends)
     }
 
-    /// A durability round that carried `appends` finished its I/O in `io`.
-    pub fn end_round(&mut self, appends: usize, io: Duration) {
+    /// A durability round that carried `appends` finished its I/O in `io`, with `waiting`
+    /// threads waiting for it.
+    pub fn end_round(&mut self, appends: usize, waiting: usize, io: Duration) {
         self.last_round_appends = appends;
+        self.last_round_waiting = waiting;
         self.last_round_io = io;
+    }
+
+    /// The appends worth gathering before the next round: as many as the last round carried,
+    /// but no more than the threads that can bring them (those that waited for it, and the
+    /// flusher). A single producer with several appends in flight is itself the flusher: nobody
+    /// else would come while it gathers.
+    fn expected_appends(&self) -> usize {
+        self.last_round_appends.min(self.last_round_waiting + 1)
     }
 }
 
@@ -54,7 +72,7 @@ impl LogInner {
     /// pending as the last round carried, or for at most the last round's I/O time (capped at
     /// [`MAX_GATHER`]). Returns at once after a round of one append.
     pub(super) fn gather<'a>(&'a self, mut w: Guard<'a>) -> Guard<'a> {
-        let expected = w.group.last_round_appends;
+        let expected = w.group.expected_appends();
         // A roll holds appends off: nobody would come.
         if expected < 2 || w.group.pending_appends >= expected || w.rolling {
             return w;
@@ -84,7 +102,7 @@ mod tests {
     #[test]
     fn a_flusher_is_woken_once_the_last_rounds_appenders_are_back() {
         let mut group = GroupCommit::default();
-        group.end_round(3, Duration::from_micros(200));
+        group.end_round(3, 2, Duration::from_micros(200));
         group.gathering = true;
         assert!(!group.on_append());
         assert!(!group.on_append());
@@ -96,8 +114,18 @@ mod tests {
     #[test]
     fn nobody_is_woken_while_nobody_gathers() {
         let mut group = GroupCommit::default();
-        group.end_round(1, Duration::from_micros(200));
+        group.end_round(1, 0, Duration::from_micros(200));
         assert!(!group.on_append());
         assert!(!group.on_append());
+    }
+
+    #[test]
+    fn a_lone_pipelined_producer_is_not_gathered_for() {
+        let mut group = GroupCommit::default();
+        // One thread's eight appends, nobody else waiting: the flusher is that thread.
+        group.end_round(8, 0, Duration::from_micros(500));
+        assert_eq!(group.expected_appends(), 1);
+        group.end_round(8, 3, Duration::from_micros(500));
+        assert_eq!(group.expected_appends(), 4);
     }
 }

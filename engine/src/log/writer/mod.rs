@@ -11,10 +11,14 @@
 //! waits for completions and runs `fdatasync`, with the writer lock released while it waits,
 //! so other threads keep appending meanwhile. Appenders that need durability wait on a condvar
 //! until the offsets they need are written or synced; the next flusher covers everything
-//! appended meanwhile in one write and one `fdatasync` (group commit).
+//! appended meanwhile in one write and one `fdatasync` (group commit). Each write carries the
+//! offsets of the batches that end inside it (`Writer::batch_ends`), so a pipelined producer's
+//! oldest append is acknowledged by its own chunk's write, and under `Sync` on io_uring its
+//! submits start syncs early, while it goes on (`early_sync.rs`).
 //!
 //! The parts: `tail.rs` (the chunk, freezing, the partial last page), `flush.rs` (the flusher
-//! role, writes in flight, `fdatasync`, the background flusher's work), `roll.rs` (segment
+//! role, writes in flight, `fdatasync`, the background flusher's work), `early_sync.rs` (syncs
+//! submitted by pipelined appends), `group.rs` (gathering for group commit), `roll.rs` (segment
 //! roll, sealing, preallocation) and `mapped.rs` (the mmap path's variant of both).
 
 use std::collections::VecDeque;
@@ -34,6 +38,7 @@ use crate::segment::{IndexBuilder, Segment};
 use super::LogInner;
 use roll::roll_clock_of_recovered;
 
+mod early_sync;
 mod flush;
 mod group;
 mod mapped;
@@ -80,10 +85,20 @@ pub(crate) struct Writer {
     pub end_pos: u64,
     /// Data below this position has been queued or submitted for writing.
     queued_pos: u64,
+    /// Ends of appended batches that no queued write carries whole yet, as (end position,
+    /// next offset), one per page (of a batch ending in the same page as the one before, only
+    /// the later is kept): a write completes the offsets of the batches that end at or before
+    /// its data's end (see [`Writer::take_batch_ends`]).
+    batch_ends: VecDeque<(u64, u64)>,
+    /// Offsets below this are carried by the writes queued or submitted so far: a flush for
+    /// durability copies the tail for a write only when they do not cover its offset.
+    queued_offset: u64,
     /// Frozen ranges not submitted yet, in file order.
     queue: VecDeque<Queued>,
     /// Submitted writes, in file order.
     in_flight: VecDeque<InFlight>,
+    /// An `fdatasync` submitted early, while appends went on (see `early_sync.rs`).
+    sync_in_flight: Option<early_sync::InFlightSync>,
     /// Frozen ranges whose writes have not completed yet: readers find their bytes here.
     pub unwritten: VecDeque<(u64, Bytes)>,
     /// Bytes of the ranges in `unwritten`: under `Durability::None` appenders wait once this
@@ -130,9 +145,10 @@ pub(crate) enum Level {
     /// Backpressure: the unwritten bytes are within the budget passed as `offset` to
     /// [`LogInner::flush_to`] (the oldest writes complete until they are).
     WithinBudget,
-    /// Everything appended is written.
+    /// The offsets below the one passed to [`LogInner::flush_to`] are written.
     Written,
-    /// Everything appended is written and `fdatasync`ed.
+    /// The offsets below the one passed to [`LogInner::flush_to`] are written and
+    /// `fdatasync`ed.
     Synced,
 }
 
@@ -166,8 +182,11 @@ impl Writer {
             chunk_bytes: 0,
             end_pos,
             queued_pos: end_pos,
+            batch_ends: VecDeque::new(),
+            queued_offset: next_offset,
             queue: VecDeque::new(),
             in_flight: VecDeque::new(),
+            sync_in_flight: None,
             unwritten: VecDeque::new(),
             unwritten_bytes: 0,
             flushing: false,
@@ -251,8 +270,15 @@ impl LogInner {
     }
 
     /// After an append that does not wait for durability: submits the chunks that filled
-    /// unless a flusher runs (it submits them), and applies backpressure.
-    fn submit_ready(&self, w: Guard<'_>) -> Result<(), AppendError> {
+    /// unless a flusher runs (it submits them), starts an early sync where one helps (see
+    /// `early_sync.rs`), and applies backpressure.
+    fn submit_ready(&self, mut w: Guard<'_>) -> Result<(), AppendError> {
+        if self.start_syncs(&mut w).is_err() {
+            // An earlier write or sync failed and poisoned the log: this append is placed but
+            // never becomes durable, and its handle reports the failure, as every handle the
+            // failure covers does.
+            return Ok(());
+        }
         let limit = self.unwritten_limit();
         match () {
             // Backpressure: while another thread holds the flusher role (waiting for a slow
@@ -339,6 +365,9 @@ impl LogInner {
         self.next_offset.store(w.next_offset, Ordering::Release);
         if w.mapped.is_some() {
             self.written_mapped(&mut w);
+        } else {
+            let align = self.shared.align() as u64;
+            w.push_batch_end(align);
         }
         if w.group.on_append() {
             self.appended.notify_one();

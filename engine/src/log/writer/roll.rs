@@ -130,8 +130,8 @@ impl LogInner {
     /// `ringlog_sys::mmap`; readers keep reading below the published end).
     fn begin_seal(&self, w: &mut Guard<'_>) -> Sealing {
         assert!(
-            w.in_flight.is_empty() && w.queue.is_empty(),
-            "sealing with writes pending"
+            w.in_flight.is_empty() && w.queue.is_empty() && w.sync_in_flight.is_none(),
+            "sealing with writes or a sync pending"
         );
         self.freeze_tail(w);
         assert!(
