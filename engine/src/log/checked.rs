@@ -68,6 +68,17 @@ impl CheckedStorage {
         result.map_err(|source| self.fail(op, segment.log_path(), source))
     }
 
+    /// [`CheckedStorage::checked`] for a poll of a pending operation: the operation back while
+    /// it runs, else its checked result.
+    fn checked_poll<P>(
+        &self,
+        op: &'static str,
+        segment: &Segment,
+        polled: Result<io::Result<()>, P>,
+    ) -> Result<Result<(), AppendError>, P> {
+        polled.map(|result| self.checked(op, segment, result))
+    }
+
     /// Submits a write of `data` at `offset` of `segment`.
     pub(crate) fn submit_write(
         &self,
@@ -94,9 +105,7 @@ impl CheckedStorage {
         segment: &Segment,
         pending: PendingWrite,
     ) -> Result<Result<(), AppendError>, PendingWrite> {
-        pending
-            .try_wait()
-            .map(|result| self.checked("write to", segment, result))
+        self.checked_poll("write to", segment, pending.try_wait())
     }
 
     /// `fdatasync` of `segment`.
@@ -130,9 +139,7 @@ impl CheckedStorage {
         segment: &Segment,
         pending: PendingSync,
     ) -> Result<Result<(), AppendError>, PendingSync> {
-        pending
-            .try_wait()
-            .map(|result| self.checked("fdatasync", segment, result))
+        self.checked_poll("fdatasync", segment, pending.try_wait())
     }
 
     /// `msync` of `[offset, offset + len)` of `segment`'s mapping.

@@ -14,15 +14,13 @@ use std::sync::Arc;
 use crate::config::Durability;
 use crate::error::AppendError;
 use crate::io::PendingSync;
-use crate::segment::Segment;
 
 use super::{Guard, LogInner};
 
-/// An `fdatasync` in flight, submitted by [`LogInner::start_syncs`].
+/// An `fdatasync` of the active segment in flight, submitted by [`LogInner::start_syncs`] (a
+/// roll settles, and so takes it, before the active segment changes).
 pub(super) struct InFlightSync {
-    pending: PendingSync,
-    /// The segment it syncs (the active one: a roll settles, and so takes it, first).
-    segment: Arc<Segment>,
+    pub(super) pending: PendingSync,
     /// Offsets below this were written when it was submitted.
     covers: u64,
 }
@@ -55,7 +53,8 @@ impl LogInner {
         self.checked.check()?;
         self.reap_completed_writes(w)?;
         if let Some(sync) = w.sync_in_flight.take() {
-            match self.checked.try_complete_sync(&sync.segment, sync.pending) {
+            let active = Arc::clone(&w.active);
+            match self.checked.try_complete_sync(&active, sync.pending) {
                 Ok(result) => {
                     result?;
                     self.on_synced(w, sync.covers);
@@ -67,11 +66,9 @@ impl LogInner {
             }
         }
         if w.written_offset > w.synced_offset {
-            let segment = Arc::clone(&w.active);
-            let pending = self.checked.submit_sync(&segment)?;
+            let pending = self.checked.submit_sync(&w.active)?;
             w.sync_in_flight = Some(InFlightSync {
                 pending,
-                segment,
                 covers: w.written_offset,
             });
         }
@@ -87,8 +84,9 @@ impl LogInner {
         let Some(sync) = w.sync_in_flight.take() else {
             return (w, Ok(()));
         };
+        let active = Arc::clone(&w.active);
         drop(w);
-        let result = self.checked.complete_sync(&sync.segment, sync.pending);
+        let result = self.checked.complete_sync(&active, sync.pending);
         let mut w = self.lock_writer();
         if result.is_ok() {
             self.on_synced(&mut w, sync.covers);
@@ -103,12 +101,5 @@ impl LogInner {
         if w.synced_offset >= w.next_offset {
             w.unsynced_since = None;
         }
-    }
-
-    /// On a failed or abandoned log: takes the early sync in flight, for the caller to wait
-    /// for with the lock released, ignoring its result (what is durable was decided when the
-    /// log failed).
-    pub(super) fn take_sync_in_flight(w: &mut Guard<'_>) -> Option<PendingSync> {
-        w.sync_in_flight.take().map(|sync| sync.pending)
     }
 }

@@ -139,35 +139,33 @@ impl LogInner {
         }
         // Under `Synced` every write in flight completes before the `fdatasync`: a sync costs
         // more than waiting for writes already in flight, so each should cover all of them.
-        let (guard, result) = if everything || level == Level::Synced {
+        let (w, result) = if everything || level == Level::Synced {
             self.complete_in_flight(w, 0)
         } else {
             self.complete_written(w, offset)
         };
-        w = guard;
-        if let Err(e) = result {
-            return (w, Err(e));
+        if result.is_err() || level != Level::Synced {
+            return (w, result);
         }
-        if level == Level::Synced {
-            // A sync started early may already cover what this round needs.
-            let (guard, result) = self.finish_sync_in_flight(w);
-            w = guard;
-            if let Err(e) = result {
-                return (w, Err(e));
-            }
+        self.sync_written(w)
+    }
+
+    /// Makes what is written durable: takes the early sync in flight (it may already cover
+    /// everything written), then `fdatasync`s whatever it does not cover.
+    fn sync_written<'a>(&'a self, w: Guard<'a>) -> (Guard<'a>, Result<(), AppendError>) {
+        let (w, result) = self.finish_sync_in_flight(w);
+        if result.is_err() || w.synced_offset >= w.written_offset {
+            return (w, result);
         }
-        if level == Level::Synced && w.synced_offset < w.written_offset {
-            let active = Arc::clone(&w.active);
-            let written = w.written_offset;
-            drop(w);
-            let result = self.checked.sync_data(&active);
-            w = self.lock_writer();
-            if let Err(e) = result {
-                return (w, Err(e));
-            }
+        let active = Arc::clone(&w.active);
+        let written = w.written_offset;
+        drop(w);
+        let result = self.checked.sync_data(&active);
+        let mut w = self.lock_writer();
+        if result.is_ok() {
             self.on_synced(&mut w, written);
         }
-        (w, Ok(()))
+        (w, result)
     }
 
     /// Completes in-flight writes, oldest first, until the offsets below `offset` are written,
@@ -306,11 +304,10 @@ impl LogInner {
         w.written_offset = w.written_offset.max(offset_end);
         self.publish_durable(w);
         active.disk_bytes.fetch_max(data_end, Ordering::AcqRel);
-        let disk = data_end;
         while w
             .unwritten
             .front()
-            .is_some_and(|(start, bytes)| start + bytes.len() as u64 <= disk)
+            .is_some_and(|(start, bytes)| start + bytes.len() as u64 <= data_end)
         {
             if let Some((_, bytes)) = w.unwritten.pop_front() {
                 w.unwritten_bytes -= bytes.len();
@@ -352,18 +349,10 @@ impl LogInner {
         if self.checked.poisoned().is_none() {
             return w;
         }
-        let sync = Self::take_sync_in_flight(&mut w);
-        if w.in_flight.is_empty() && sync.is_none() {
+        if w.in_flight.is_empty() && w.sync_in_flight.is_none() {
             return w;
         }
-        let pending = std::mem::take(&mut w.in_flight);
-        drop(w);
-        for write in pending {
-            let _ = write.pending.wait();
-        }
-        if let Some(sync) = sync {
-            let _ = sync.wait();
-        }
+        wait_out_pending(w);
         self.lock_writer()
     }
 
@@ -378,15 +367,7 @@ impl LogInner {
         while w.flushing {
             w = self.flushed.wait(w).expect("writer lock poisoned");
         }
-        let sync = Self::take_sync_in_flight(&mut w);
-        let pending = std::mem::take(&mut w.in_flight);
-        drop(w);
-        for write in pending {
-            let _ = write.pending.wait();
-        }
-        if let Some(sync) = sync {
-            let _ = sync.wait();
-        }
+        wait_out_pending(w);
     }
 
     /// Waits until everything appended is written and synced and no flush runs, flushing as
@@ -487,4 +468,19 @@ impl LogInner {
 fn next_end(w: &Guard<'_>) -> u64 {
     let next = w.queue.front().expect("a queued write");
     next.start + next.bytes.len() as u64
+}
+
+/// On a failed or abandoned log: takes the writes and the early sync still in flight and
+/// waits for them with the lock released, ignoring their results (what is durable was
+/// decided when the log failed, or does not matter once it is abandoned).
+fn wait_out_pending(mut w: Guard<'_>) {
+    let writes = std::mem::take(&mut w.in_flight);
+    let sync = w.sync_in_flight.take();
+    drop(w);
+    for write in writes {
+        let _ = write.pending.wait();
+    }
+    if let Some(sync) = sync {
+        let _ = sync.pending.wait();
+    }
 }
