@@ -137,6 +137,10 @@ pub struct Environment {
     pub io_uring: String,
     /// The I/O path the engine ran on (`Log::io_path`).
     pub io_path: String,
+    /// The engine's default read cache budget in the run (`SharedConfig::cache_bytes`); 0 in
+    /// results written before it was recorded.
+    #[serde(default)]
+    pub cache_bytes: u64,
     /// `git rev-parse HEAD` (with `-dirty` when the tree has changes), when known.
     pub git_revision: Option<String>,
     /// `rustc --version` of the build.

@@ -35,7 +35,8 @@ pub use error::{AppendError, MaintenanceError, OpenError, ReadError};
 pub use io::IoPath;
 pub use log::retention::{SegmentStats, choose_deletions};
 pub use log::{
-    AppendHandle, AppendInfo, CLEAN_SHUTDOWN_FILE, FetchedBatches, Log, ReadRecord, RetentionReport,
+    AppendHandle, AppendInfo, CLEAN_SHUTDOWN_FILE, FetchedBatches, Log, ReadRecord,
+    RetentionReport, StoredRecord,
 };
 pub use segment::RecoveryCut;
 pub use shared::{Shared, SharedConfig};

@@ -11,6 +11,7 @@ use ringlog_sys::{Ring, UringError};
 
 use crate::buffer_pool::BufferPool;
 use crate::cache::ReadCache;
+use crate::cache::record_positions::RecordPositions;
 use crate::config::{
     DEFAULT_BUFFER_POOL_BYTES, DEFAULT_CACHE_BYTES, DEFAULT_RING_ENTRIES,
     DEFAULT_WRITE_CHUNK_BYTES, DEFAULT_WRITE_CHUNK_GROWTH, IoMode,
@@ -63,6 +64,7 @@ pub struct Shared {
     storage: Arc<dyn Storage>,
     pool: Arc<BufferPool>,
     cache: ReadCache,
+    positions: RecordPositions,
     next_log_id: AtomicU64,
     fallback_reason: Option<String>,
     flusher: Flusher,
@@ -132,6 +134,7 @@ impl Shared {
             storage,
             pool: pool(config, align),
             cache: ReadCache::new(config.cache_bytes),
+            positions: RecordPositions::new(positions_budget(config)),
             next_log_id: AtomicU64::new(1),
             fallback_reason,
             flusher: Flusher::new(),
@@ -149,6 +152,7 @@ impl Shared {
             storage: Arc::new(PortableStorage::read_only()),
             pool: pool(config, PAGE_BYTES),
             cache: ReadCache::new(config.cache_bytes),
+            positions: RecordPositions::new(positions_budget(config)),
             next_log_id: AtomicU64::new(1),
             fallback_reason: Some("read-only: buffered pread through the page cache".to_string()),
             flusher: Flusher::new(),
@@ -173,6 +177,12 @@ impl Shared {
     /// The read cache.
     pub fn cache(&self) -> &ReadCache {
         &self.cache
+    }
+
+    /// The record position tables of point-read batches (see
+    /// [`crate::cache::record_positions`]).
+    pub fn record_positions(&self) -> &RecordPositions {
+        &self.positions
     }
 
     /// The buffer pool.
@@ -226,6 +236,12 @@ fn check_buffer_bytes(config: &SharedConfig) -> Result<(), OpenError> {
         )));
     }
     Ok(())
+}
+
+/// The record position tables' budget: 1/32 of the read cache's, so that the cache's batches
+/// of 1 KiB records (8 bytes of table per record) can all have one.
+fn positions_budget(config: &SharedConfig) -> usize {
+    config.cache_bytes / 32
 }
 
 /// The buffer pool: `buffer_bytes` buffers and the larger classes busy logs' chunks grow into.

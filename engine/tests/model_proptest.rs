@@ -157,6 +157,11 @@ enum Op {
         at: u16,
         max_bytes: usize,
     },
+    /// `Log::read_record` at `at` (scaled to `0..=next_offset`), checked against the model
+    /// and against the record a fetch of its batch decodes.
+    ReadRecord {
+        at: u16,
+    },
     Flush,
     /// Clean close and open again.
     Reopen,
@@ -268,6 +273,7 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (any::<u16>(), 1..200_000usize).prop_map(|(at, max_bytes)| Op::Fetch { at, max_bytes }),
         3 => (any::<u16>(), 1..200_000usize)
             .prop_map(|(at, max_bytes)| Op::ReadRecords { at, max_bytes }),
+        4 => any::<u16>().prop_map(|at| Op::ReadRecord { at }),
         1 => Just(Op::Flush),
         1 => Just(Op::Reopen),
         1 => Just(Op::Crash),
@@ -475,6 +481,7 @@ impl Harness<'_> {
                 self.check_fetch(at, *max_bytes)
             }
             Op::ReadRecords { at, max_bytes } => self.check_read_records(*at, *max_bytes),
+            Op::ReadRecord { at } => self.check_read_record(*at),
             Op::Flush => {
                 self.log()
                     .flush()
@@ -859,6 +866,66 @@ impl Harness<'_> {
                 .collect();
             prop_assert_eq!(&headers, &want.headers, "headers of {}", at);
         }
+        Ok(())
+    }
+
+    /// One `read_record`: below the high watermark it returns the model's record, the same one
+    /// `read_records` of its batch decodes; at or past it, nothing.
+    fn check_read_record(&self, at: u16) -> Outcome {
+        let hw_before = self.log().high_watermark();
+        let offset = scale(at, hw_before);
+        let got = self
+            .log()
+            .read_record(offset)
+            .map_err(|e| TestCaseError::fail(format!("read_record({offset}): {e}")))?;
+        let hw_after = self.log().high_watermark();
+        self.check_watermark(hw_after)?;
+        let Some(record) = got else {
+            prop_assert!(
+                offset >= hw_before,
+                "read_record({}) below the high watermark {} returned nothing",
+                offset,
+                hw_before
+            );
+            return Ok(());
+        };
+        prop_assert!(
+            offset < hw_after,
+            "read_record({}) returned a record not below the high watermark {}",
+            offset,
+            hw_after
+        );
+        prop_assert_eq!(record.offset(), offset);
+        let want = &self.model.records[offset as usize];
+        prop_assert_eq!(record.key(), want.key.as_deref(), "key of {}", offset);
+        prop_assert!(
+            record.value() == want.value.as_deref(),
+            "value of {}",
+            offset
+        );
+        prop_assert_eq!(
+            record.timestamp_ms(),
+            want.timestamp_ms,
+            "timestamp of {}",
+            offset
+        );
+        let headers: Vec<(String, Option<Vec<u8>>)> = record
+            .headers()
+            .map(|h| h.map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec))))
+            .collect::<Result<_, _>>()
+            .map_err(|e| TestCaseError::fail(format!("headers of {offset}: {e}")))?;
+        prop_assert_eq!(&headers, &want.headers, "headers of {}", offset);
+        let fetched = self
+            .log()
+            .read_records(offset, 1)
+            .map_err(|e| TestCaseError::fail(format!("read_records({offset}, 1): {e}")))?;
+        let first = fetched.first().map(|r| (r.offset, r.value.as_deref()));
+        prop_assert_eq!(
+            first,
+            Some((offset, record.value())),
+            "read_record and a fetch of its batch agree at {}",
+            offset
+        );
         Ok(())
     }
 

@@ -30,8 +30,8 @@ pub const DESCRIPTION: Text = Text {
     driven: "one `Log` (`benches::config`: default segment and cache sizes, no background \
              flusher), durability fixed at open; one `Log::append` of a 100-record batch per \
              batch (one Kafka RecordBatch v2, offsets assigned by the log); sequential reads \
-             with `Log::fetch` of 1 MiB, point reads with `Log::fetch(offset, 1)`, which \
-             returns the whole stored batch holding the offset (the record is found in it); \
+             with `Log::fetch` of 1 MiB, point reads with `Log::read_record(offset)` (the \
+             record's bytes in place, in the stored batch that holds it); \
              reopen = close and `Log::open` (reads the indexes; its read cache starts empty)",
 };
 
@@ -176,22 +176,17 @@ impl PeerEngine for RinglogPeer {
     }
 
     fn read_point(&mut self, offset: u64, visit: Visit<'_>) -> PeerResult<()> {
-        let fetched = self.log()?.fetch(offset, 1).map_err(fail(NAME, "fetch"))?;
-        let mut found = false;
-        let mut once = |o: u64, v: &[u8]| {
-            found = true;
-            visit(o, v);
-        };
-        visit_batches(&fetched.bytes, offset, offset + 1, &mut once)?;
-        if found {
-            Ok(())
-        } else {
-            Err(PeerError {
+        let record = self
+            .log()?
+            .read_record(offset)
+            .map_err(fail(NAME, "read_record"))?
+            .ok_or_else(|| PeerError {
                 engine: NAME,
-                operation: "fetch",
-                message: format!("offset {offset} not in the fetched batch"),
-            })
-        }
+                operation: "read_record",
+                message: format!("no record at offset {offset}"),
+            })?;
+        visit(offset, record.value().unwrap_or_default());
+        Ok(())
     }
 
     fn dir(&self) -> &Path {

@@ -233,7 +233,7 @@ fn environment(out: &mut String, runs: &[Run]) -> Result {
     header(out, "", runs.iter().map(Run::display))?;
     let envs: Vec<_> = runs.iter().map(|r| &r.result.environment).collect();
     let optional = |v: &Option<String>| v.clone().unwrap_or_else(|| ABSENT.to_string());
-    let rows: [(&str, Vec<String>); 14] = [
+    let rows: [(&str, Vec<String>); 15] = [
         ("CPU", envs.iter().map(|e| e.cpu_model.clone()).collect()),
         ("cores", envs.iter().map(|e| e.cores.to_string()).collect()),
         (
@@ -268,6 +268,15 @@ fn environment(out: &mut String, runs: &[Run]) -> Result {
         (
             "engine I/O path",
             envs.iter().map(|e| e.io_path.clone()).collect(),
+        ),
+        (
+            "engine read cache",
+            envs.iter()
+                .map(|e| match e.cache_bytes {
+                    0 => ABSENT.to_string(),
+                    bytes => format!("{:.2} GiB", bytes as f64 / f64::from(1u32 << 30)),
+                })
+                .collect(),
         ),
         (
             "git revision",

@@ -10,6 +10,7 @@ mod compact;
 mod handle;
 mod open;
 mod reader;
+mod record_read;
 pub(crate) mod retention;
 pub(crate) mod spares;
 mod timestamp_window;
@@ -31,6 +32,7 @@ use crate::shared::{Shared, SharedConfig};
 
 pub use handle::AppendHandle;
 pub use reader::{FetchedBatches, ReadRecord};
+pub use record_read::StoredRecord;
 pub use retention::RetentionReport;
 use timestamp_window::TimestampWindow;
 use writer::{Level, Writer};

@@ -13,7 +13,9 @@ use bytes::{Bytes, BytesMut};
 use super::{Log, LogInner};
 use crate::error::ReadError;
 use crate::io::read_at_least;
-use crate::record::{BATCH_HEADER_BYTES, BatchError, BatchHeader, MIN_BATCH_LENGTH, records};
+use crate::record::{
+    BATCH_HEADER_BYTES, BatchError, BatchHeader, MIN_BATCH_LENGTH, check_batch_crc, records,
+};
 use crate::segment::Segment;
 
 /// Whole batches returned by [`Log::fetch`], exactly as stored (Kafka's fetch response
@@ -136,7 +138,16 @@ impl Log {
 }
 
 impl LogInner {
-    fn fetch(&self, offset: u64, max_bytes: usize) -> Result<FetchedBatches, ReadError> {
+    /// What a read at `offset` starts from: the high watermark, and the segment holding
+    /// `offset` (or the next one, past a gap), `None` when nothing below the high watermark is
+    /// at or after it.
+    ///
+    /// # Errors
+    /// [`ReadError::OffsetOutOfRange`] outside `[start_offset, next_offset]`.
+    pub(super) fn segment_to_read(
+        &self,
+        offset: u64,
+    ) -> Result<(u64, Option<Arc<Segment>>), ReadError> {
         // The high watermark before the log end: a record below it is below the end too.
         let end = self.high_watermark();
         let log_end = self.next_offset.load(std::sync::atomic::Ordering::Acquire);
@@ -148,13 +159,8 @@ impl LogInner {
                 end: log_end,
             });
         }
-        let empty = FetchedBatches {
-            bytes: Bytes::new(),
-            next_fetch_offset: offset,
-            high_watermark: end,
-        };
         if offset >= end {
-            return Ok(empty);
+            return Ok((end, None));
         }
         let found = self.segment_for(offset);
         // Retention may have deleted the segment holding `offset` since `start` was loaded, and
@@ -169,6 +175,16 @@ impl LogInner {
                 end,
             });
         }
+        Ok((end, found))
+    }
+
+    fn fetch(&self, offset: u64, max_bytes: usize) -> Result<FetchedBatches, ReadError> {
+        let (end, found) = self.segment_to_read(offset)?;
+        let empty = FetchedBatches {
+            bytes: Bytes::new(),
+            next_fetch_offset: offset,
+            high_watermark: end,
+        };
         let Some(segment) = found else {
             return Ok(empty);
         };
@@ -248,21 +264,13 @@ impl LogInner {
     }
 
     /// Parses and sanity-checks the batch header at `bytes[0]` (found at `position`).
-    #[expect(
-        clippy::unused_self,
-        reason = "a method of the log, like every other step of a fetch"
-    )]
     fn header_in(
         &self,
         segment: &Segment,
         position: u64,
         bytes: &[u8],
     ) -> Result<BatchHeader, ReadError> {
-        let corrupt = |source| ReadError::Corrupt {
-            path: segment.log_path(),
-            position,
-            source,
-        };
+        let corrupt = |source| self.corrupt_batch(segment, position, source);
         let header = BatchHeader::parse(bytes).map_err(corrupt)?;
         // The format's bounds, never `max_batch_bytes`: that limit is for new appends, and a
         // batch written under a larger one is valid. Callers read at most to the segment's
@@ -292,6 +300,24 @@ impl LogInner {
             }));
         }
         Ok(header)
+    }
+
+    /// [`ReadError::Corrupt`] for the batch of `segment` at `position`.
+    #[expect(
+        clippy::unused_self,
+        reason = "a method of the log, like every other step of a fetch"
+    )]
+    pub(super) fn corrupt_batch(
+        &self,
+        segment: &Segment,
+        position: u64,
+        source: BatchError,
+    ) -> ReadError {
+        ReadError::Corrupt {
+            path: segment.log_path(),
+            position,
+            source,
+        }
     }
 
     fn corrupt_at(&self, offset: u64, source: BatchError) -> ReadError {
@@ -394,12 +420,15 @@ impl LogInner {
     }
 
     /// Cheaply available bytes of `segment` from `pos` (at least one, at most to `limit`).
+    /// `at_batch` says that a batch starts at `pos`: only then can bytes read from disk be
+    /// checked and cached (see [`LogInner::read_from_disk`]).
     fn view(
         &self,
         segment: &Segment,
         pos: u64,
         want: usize,
         limit: u64,
+        at_batch: bool,
     ) -> Result<Bytes, ReadError> {
         let map = segment.map.read().expect("map lock poisoned").clone();
         if let Some(map) = map {
@@ -430,7 +459,7 @@ impl LogInner {
         {
             return Ok(bytes);
         }
-        self.read_from_disk(segment, pos, want, limit)
+        self.read_from_disk(segment, pos, want, limit, at_batch)
     }
 
     /// The bytes of the active segment at `pos` that the writer holds in memory (the tail,
@@ -451,13 +480,24 @@ impl LogInner {
         })
     }
 
-    /// One aligned direct read of at least `read_ahead_bytes` from `pos`, cached.
+    /// One aligned direct read of at least `read_ahead_bytes` from `pos`. When a batch starts
+    /// at `pos` (`at_batch`), the whole batches read are checked (frame and CRC) and cached,
+    /// from `pos` to the end of the last whole one: a cached range never holds bytes that were
+    /// not checked, and a batch never straddles two ranges read from disk (a point read of it
+    /// is then a slice, not a copy stitched together). A batch larger than the read is read
+    /// again whole. Bytes read from elsewhere in a batch are returned uncached.
+    ///
+    /// # Errors
+    /// [`ReadError::Io`] for a failed or short read; [`ReadError::Corrupt`] when the batch at
+    /// `pos` fails its check (a later one that fails is left out of the cache, and its own
+    /// read reports it).
     fn read_from_disk(
         &self,
         segment: &Segment,
         pos: u64,
         want: usize,
         limit: u64,
+        at_batch: bool,
     ) -> Result<Bytes, ReadError> {
         let on_disk = limit.min(segment.disk_bytes());
         let align = self.shared.align() as u64;
@@ -493,30 +533,93 @@ impl LogInner {
             });
         }
         let buffer_bytes = buf.capacity();
-        let filled = Bytes::from_owner(buf).slice(..valid);
+        let from = (pos - start) as usize;
+        let filled = Bytes::from_owner(buf).slice(from..valid);
+        if !at_batch {
+            return Ok(filled);
+        }
+        let checked = match self.checked_batches(segment, pos, &filled)? {
+            Checked::Batches(len) => len,
+            // The first batch is larger than the read: read it whole.
+            Checked::Larger(total) if pos + total as u64 <= on_disk && total > filled.len() => {
+                return self.read_from_disk(segment, pos, total, limit, true);
+            }
+            // Cut off by the end of the data: the caller reports it.
+            Checked::Larger(_) => return Ok(filled),
+        };
         let bytes = self.shared.cache().insert_from_buffer(
             self.id,
             segment.id,
-            start,
-            &filled,
+            pos,
+            &filled.slice(..checked),
             buffer_bytes,
         );
-        Ok(bytes.slice((pos - start) as usize..))
+        Ok(bytes)
+    }
+
+    /// Checks the whole batches at the start of `bytes` (read from disk at `position` of
+    /// `segment`): their frame and CRC. Returns how many bytes they take, up to the first that
+    /// fails, or, when not even the first is whole, its size.
+    ///
+    /// # Errors
+    /// [`ReadError::Corrupt`] when the first batch fails its check.
+    fn checked_batches(
+        &self,
+        segment: &Segment,
+        position: u64,
+        bytes: &[u8],
+    ) -> Result<Checked, ReadError> {
+        let mut end = 0;
+        while bytes.len() - end >= BATCH_HEADER_BYTES {
+            let at = position + end as u64;
+            let total = match self.header_in(segment, at, &bytes[end..]) {
+                Ok(header) => header.total_bytes(),
+                Err(e) if end == 0 => return Err(e),
+                Err(_) => break,
+            };
+            if total > bytes.len() - end {
+                if end == 0 {
+                    return Ok(Checked::Larger(total));
+                }
+                break;
+            }
+            match check_batch_crc(&bytes[end..]) {
+                Ok(_) => end += total,
+                Err(source) if end == 0 => return Err(self.corrupt_batch(segment, at, source)),
+                Err(_) => break,
+            }
+        }
+        if end == 0 {
+            // Less than a header: the end of the data, or a batch cut off.
+            return Ok(Checked::Larger(BATCH_HEADER_BYTES));
+        }
+        Ok(Checked::Batches(end))
     }
 }
 
+/// What [`LogInner::checked_batches`] found.
+enum Checked {
+    /// Whole batches that passed, taking this many bytes.
+    Batches(usize),
+    /// Not even the first batch is whole: it takes this many bytes.
+    Larger(usize),
+}
+
 /// Walks a segment's bytes, reusing the last view while it covers what is asked.
-struct Cursor<'a> {
+pub(super) struct Cursor<'a> {
     log: &'a LogInner,
     segment: &'a Segment,
     limit: u64,
     want: usize,
     view_start: u64,
     view: Bytes,
+    /// Whether `view` may serve more than a batch header: false for one read around a batch
+    /// that failed its check (see [`Cursor::cover`]).
+    checked: bool,
 }
 
 impl<'a> Cursor<'a> {
-    fn new(log: &'a LogInner, segment: &'a Segment, limit: u64, want: usize) -> Self {
+    pub(super) fn new(log: &'a LogInner, segment: &'a Segment, limit: u64, want: usize) -> Self {
         Cursor {
             log,
             segment,
@@ -524,24 +627,62 @@ impl<'a> Cursor<'a> {
             want,
             view_start: 0,
             view: Bytes::new(),
+            checked: true,
         }
     }
 
     /// `len` contiguous bytes at `pos` (fewer only where the segment's data ends).
     fn bytes(&mut self, pos: u64, len: usize) -> Result<Bytes, ReadError> {
+        let (from, len) = self.cover(pos, len)?;
+        Ok(self.view.slice(from..from + len))
+    }
+
+    /// As [`Cursor::bytes`], borrowed from the view: no `Bytes` slice (two atomic operations)
+    /// per call, for the header hops of a lookup.
+    fn peek(&mut self, pos: u64, len: usize) -> Result<&[u8], ReadError> {
+        let (from, len) = self.cover(pos, len)?;
+        Ok(&self.view[from..from + len])
+    }
+
+    /// Makes the view cover `len` bytes at `pos` (fewer only where the segment's data ends);
+    /// returns where they start in it and how many there are.
+    ///
+    /// A batch header alone (a lookup's hop) is read even from a batch that failed its check
+    /// on the way from disk, through a view that is not cached and serves nothing longer: a
+    /// damaged batch fails the reads that need it, not the lookups that pass it.
+    fn cover(&mut self, pos: u64, len: usize) -> Result<(usize, usize), ReadError> {
         let len = len.min((self.limit.saturating_sub(pos)) as usize);
         let view_end = self.view_start + self.view.len() as u64;
-        if pos < self.view_start || pos + len as u64 > view_end {
-            self.view = self
-                .log
-                .view(self.segment, pos, self.want.max(len), self.limit)?;
+        let header_only = len <= BATCH_HEADER_BYTES;
+        if pos < self.view_start || pos + len as u64 > view_end || !(self.checked || header_only) {
+            let want = self.want.max(len);
+            (self.view, self.checked) =
+                match self.log.view(self.segment, pos, want, self.limit, true) {
+                    Ok(view) => (view, true),
+                    Err(ReadError::Corrupt { .. }) if header_only => (
+                        self.log.view(self.segment, pos, want, self.limit, false)?,
+                        false,
+                    ),
+                    Err(e) => return Err(e),
+                };
             self.view_start = pos;
             if self.view.len() < len {
                 self.view = self.stitch(pos, len)?;
             }
         }
-        let from = (pos - self.view_start) as usize;
-        Ok(self.view.slice(from..from + len))
+        Ok(((pos - self.view_start) as usize, len))
+    }
+
+    /// The whole batch at `pos`, exactly its bytes.
+    ///
+    /// # Errors
+    /// As [`Cursor::view_from`].
+    pub(super) fn batch(&mut self, pos: u64) -> Result<Bytes, ReadError> {
+        let view = self.view_from(pos)?;
+        let total = BatchHeader::parse(&view)
+            .map_err(|source| self.log.corrupt_batch(self.segment, pos, source))?
+            .total_bytes();
+        Ok(view.slice(..total))
     }
 
     /// A view from `pos` holding at least the whole batch there.
@@ -573,7 +714,7 @@ impl<'a> Cursor<'a> {
             let at = pos + out.len() as u64;
             let part = self
                 .log
-                .view(self.segment, at, len - out.len(), self.limit)?;
+                .view(self.segment, at, len - out.len(), self.limit, false)?;
             if part.is_empty() {
                 break;
             }
@@ -585,7 +726,7 @@ impl<'a> Cursor<'a> {
 
     /// Position of the batch holding `offset` (or the first batch after it), or `None` past the
     /// segment's end.
-    fn locate(&mut self, offset: u64) -> Result<Option<u64>, ReadError> {
+    pub(super) fn locate(&mut self, offset: u64) -> Result<Option<u64>, ReadError> {
         let relative = self.segment.relative(offset);
         let mut pos = self
             .segment
@@ -595,8 +736,8 @@ impl<'a> Cursor<'a> {
             .lookup(relative)
             .map_or(0, |e| u64::from(e.position));
         while pos < self.limit {
-            let head = self.bytes(pos, BATCH_HEADER_BYTES)?;
-            let header = self.log.header_in(self.segment, pos, &head)?;
+            let (log, segment) = (self.log, self.segment);
+            let header = log.header_in(segment, pos, self.peek(pos, BATCH_HEADER_BYTES)?)?;
             if header.last_offset() as u64 >= offset {
                 return Ok(Some(pos));
             }

@@ -13,7 +13,7 @@ use super::format::{
     self, BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BatchHeader, LOG_OVERHEAD_BYTES, MAGIC_OFFSET,
     MAGIC_V2, MIN_BATCH_LENGTH, TimestampType,
 };
-use super::reader::{Cursor, RawRecord, parse_record};
+use super::reader::{Cursor, RawRecord, parse_record, peek_record};
 
 /// Kafka's default `message.max.bytes`: the largest batch a broker accepts out of the box.
 pub const DEFAULT_MAX_BATCH_BYTES: usize = 1_048_588;
@@ -102,6 +102,25 @@ fn check_count(header: &BatchHeader) -> Result<usize, BatchError> {
     usize::try_from(header.records_count).map_err(|_| BatchError::NegativeRecordCount {
         count: header.records_count,
     })
+}
+
+/// Checks the frame (length bounds, magic, all bytes present) and the CRC-32C of the batch at
+/// the start of `bytes`, and nothing of its records: what a read from disk checks before the
+/// bytes enter the read cache. More bytes may follow the batch.
+///
+/// # Errors
+/// As [`peek_batch_bytes`], [`BatchError::Truncated`] if the batch is cut off, and
+/// [`BatchError::CrcMismatch`].
+pub fn check_batch_crc(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
+    let (header, batch) = frame(bytes, usize::MAX)?;
+    let computed = format::batch_crc(batch);
+    if computed != header.crc {
+        return Err(BatchError::CrcMismatch {
+            stored: header.crc,
+            computed,
+        });
+    }
+    Ok(header)
 }
 
 /// Fully validates the batch at the start of `bytes`; more bytes may follow it.
@@ -345,6 +364,32 @@ pub fn records(batch: &[u8]) -> Result<RecordIter<'_>, BatchError> {
     })
 }
 
+/// The record that starts at byte `position` of `batch` as its record number `index` (a
+/// [`RecordIter::position`] taken before it), parsed and checked as [`RecordIter`] does.
+///
+/// # Errors
+/// As [`records`], and the record's own parse errors; [`BatchError::RecordCountMismatch`] if
+/// the batch declares fewer than `index + 1` records or `position` is past its records.
+pub fn record_at(
+    batch: &[u8],
+    position: usize,
+    index: usize,
+) -> Result<RecordView<'_>, BatchError> {
+    let mut iter = records(batch)?;
+    if position < BATCH_HEADER_BYTES || position - BATCH_HEADER_BYTES > iter.region.len() {
+        return Err(BatchError::RecordCountMismatch {
+            declared: iter.header.records_count,
+            found: 0,
+        });
+    }
+    iter.pos = position - BATCH_HEADER_BYTES;
+    iter.index = index;
+    iter.next().unwrap_or(Err(BatchError::RecordCountMismatch {
+        declared: iter.header.records_count,
+        found: index,
+    }))
+}
+
 /// Iterator over the records of one batch, made by [`records`].
 ///
 /// Yields `recordsCount` records, or stops after the first `Err`. It does not look at bytes
@@ -363,6 +408,63 @@ impl<'a> RecordIter<'a> {
     /// The header of the batch being iterated.
     pub fn header(&self) -> &BatchHeader {
         &self.header
+    }
+
+    /// Skips the records whose offset is below `offset`, reading only their length prefix and
+    /// offset delta (a few varints each instead of a full parse): the next item is then the
+    /// first record at or after `offset`, if the batch has one.
+    ///
+    /// # Errors
+    /// A skipped record whose length or offset delta cannot be read; the iterator then yields
+    /// nothing more.
+    pub fn skip_below(&mut self, offset: i64) -> Result<(), BatchError> {
+        while let Some((record_offset, used)) = self.peek_next()? {
+            if record_offset >= offset {
+                break;
+            }
+            self.pos += used;
+            self.index += 1;
+        }
+        Ok(())
+    }
+
+    /// Skips the next record, reading only its length prefix and offset delta; returns its
+    /// offset and where it starts in the batch, or `None` after the last record.
+    ///
+    /// # Errors
+    /// As [`RecordIter::skip_below`].
+    pub fn skip_record(&mut self) -> Result<Option<(i64, usize)>, BatchError> {
+        let start = BATCH_HEADER_BYTES + self.pos;
+        let Some((offset, used)) = self.peek_next()? else {
+            return Ok(None);
+        };
+        self.pos += used;
+        self.index += 1;
+        Ok(Some((offset, start)))
+    }
+
+    /// The next record's offset and the bytes it takes, or `None` after the last record.
+    fn peek_next(&mut self) -> Result<Option<(i64, usize)>, BatchError> {
+        if self.failed || self.index >= self.count || self.pos >= self.region.len() {
+            return Ok(None);
+        }
+        let base = BATCH_HEADER_BYTES + self.pos;
+        match peek_record(&self.region[self.pos..], base, self.index) {
+            Ok((delta, used)) => Ok(Some((
+                self.header.base_offset.wrapping_add(i64::from(delta)),
+                used,
+            ))),
+            Err(error) => {
+                self.failed = true;
+                Err(error)
+            }
+        }
+    }
+
+    /// Where the next record starts in the batch, and its index: with [`record_at`], what
+    /// finds the record again.
+    pub fn next_position(&self) -> (usize, usize) {
+        (BATCH_HEADER_BYTES + self.pos, self.index)
     }
 
     fn view(&self, raw: &RawRecord<'a>) -> RecordView<'a> {

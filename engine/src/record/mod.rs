@@ -21,7 +21,8 @@ mod round_trip_tests;
 
 pub use decode::{
     BatchLimits, DEFAULT_MAX_BATCH_BYTES, HeaderIter, HeaderView, RecordIter, RecordView,
-    peek_batch_bytes, records, set_base_offset, validate_batch, validate_producer_batch,
+    check_batch_crc, peek_batch_bytes, record_at, records, set_base_offset, validate_batch,
+    validate_producer_batch,
 };
 pub use encode::{BatchEncoder, BatchOptions, Header, Record, encode_batch, encoded_batch_bytes};
 pub use error::BatchError;

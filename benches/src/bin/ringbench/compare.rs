@@ -233,6 +233,7 @@ mod tests {
                 dio_alignment: None,
                 io_uring: String::new(),
                 io_path: String::new(),
+                cache_bytes: 0,
                 git_revision: None,
                 rustc: None,
                 profile: "quick".to_string(),

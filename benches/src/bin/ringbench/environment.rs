@@ -38,6 +38,7 @@ pub fn gather_in(profile: Profile, probe: &Path, data_dir: &Path, io_path: Strin
             Err(e) => e.to_string(),
         },
         io_path,
+        cache_bytes: ringlog::SharedConfig::default().cache_bytes as u64,
         git_revision: git_revision(),
         rustc: rustc_version(),
         profile: profile.name().to_string(),

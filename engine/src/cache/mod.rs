@@ -13,6 +13,8 @@
 //! than half of its buffer (an idle write chunk, the short end of a segment) is copied out
 //! instead, so its buffer goes back to the pool ([`ReadCache::insert_from_buffer`]).
 
+pub mod record_positions;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
