@@ -137,8 +137,8 @@ pub struct Environment {
     pub io_uring: String,
     /// The I/O path the engine ran on (`Log::io_path`).
     pub io_path: String,
-    /// The engine's default read cache budget in the run (`SharedConfig::cache_bytes`); 0 in
-    /// results written before it was recorded.
+    /// The engine's default read cache budget in the run (`SharedConfig::cache_bytes`, sized
+    /// from the machine's memory); 0 in results written before it was recorded.
     #[serde(default)]
     pub cache_bytes: u64,
     /// `git rev-parse HEAD` (with `-dirty` when the tree has changes), when known.

@@ -31,12 +31,64 @@ pub const DEFAULT_PREALLOCATE_BYTES: u64 = 8 * 1024 * 1024;
 /// Default size of one direct read when a fetch misses the cache (read-ahead for sequential
 /// consumers).
 pub const DEFAULT_READ_AHEAD_BYTES: usize = 256 * 1024;
-/// Default memory budget of the read cache shared by every log of one [`crate::Shared`].
+/// The read cache's smallest default budget, its budget where the machine's memory cannot be
+/// read (see [`default_cache_bytes`]), and the default written window: the part of the cache
+/// that recently written chunks may hold (see [`crate::cache`]).
 pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
-/// Default memory budget of the pool of aligned I/O buffers shared by every log of one
-/// [`crate::Shared`]: the read cache's budget (cached chunks are pooled buffers, returned to
-/// the pool on eviction) plus 64 MiB of write chunks and reads in flight.
-pub const DEFAULT_BUFFER_POOL_BYTES: usize = DEFAULT_CACHE_BYTES + 64 * 1024 * 1024;
+/// The read cache's largest default budget (see [`default_cache_bytes`]).
+pub const MAX_DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024 * 1024;
+/// The default read cache takes 1/N of the memory the engine may use (see
+/// [`default_cache_bytes`]).
+pub const CACHE_MEMORY_DIVISOR: u64 = 8;
+/// What the buffer pool holds beyond the read cache by default: write chunks and reads in
+/// flight.
+pub const BUFFER_POOL_HEADROOM_BYTES: usize = 64 * 1024 * 1024;
+/// The buffer pool's budget with the smallest default cache: the read cache's budget (cached
+/// chunks are pooled buffers, returned to the pool on eviction) plus
+/// [`BUFFER_POOL_HEADROOM_BYTES`]. `SharedConfig::default` sizes the pool from
+/// [`default_cache_bytes`] the same way.
+pub const DEFAULT_BUFFER_POOL_BYTES: usize = DEFAULT_CACHE_BYTES + BUFFER_POOL_HEADROOM_BYTES;
+
+/// The read cache budget of [`crate::SharedConfig::default`]: 1/[`CACHE_MEMORY_DIVISOR`] of the
+/// memory the engine may use, between [`DEFAULT_CACHE_BYTES`] and [`MAX_DEFAULT_CACHE_BYTES`].
+///
+/// With O_DIRECT the engine gives up the page cache, so its own cache takes its place and grows
+/// with the machine, as Redpanda's batch cache does; it is not the only user of the memory, so
+/// it takes a fraction. The memory the engine may use is the machine's (`MemTotal` of
+/// `/proc/meminfo`), or its cgroup's limit when lower (`memory.max` of cgroup v2,
+/// `memory.limit_in_bytes` of v1), so a container is sized by its own limit. Where neither can
+/// be read, [`DEFAULT_CACHE_BYTES`].
+pub fn default_cache_bytes() -> usize {
+    memory_limit_bytes().map_or(DEFAULT_CACHE_BYTES, |memory| {
+        (memory / CACHE_MEMORY_DIVISOR)
+            .clamp(DEFAULT_CACHE_BYTES as u64, MAX_DEFAULT_CACHE_BYTES as u64) as usize
+    })
+}
+
+/// The memory this process may use: the machine's, or its cgroup's limit when lower.
+fn memory_limit_bytes() -> Option<u64> {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| mem_total_bytes(&info));
+    let cgroup = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .find_map(|path| std::fs::read_to_string(path).ok())
+    .and_then(|limit| limit.trim().parse::<u64>().ok());
+    match (total, cgroup) {
+        (Some(total), Some(limit)) => Some(total.min(limit)),
+        (total, limit) => total.or(limit),
+    }
+}
+
+/// `MemTotal` of `/proc/meminfo` text, in bytes.
+fn mem_total_bytes(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
 /// Default interval after which data appended with [`Durability::None`] is written to disk
 /// even if its chunk is not full.
 pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 1000;
@@ -331,5 +383,28 @@ impl Config {
 
     pub(crate) fn flush_interval(&self) -> Option<Duration> {
         self.flush_interval_ms.map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mem_total_is_read_in_kib() {
+        let info = "MemFree:  100 kB\nMemTotal:       24683096 kB\nBuffers: 1 kB\n";
+        assert_eq!(mem_total_bytes(info), Some(24_683_096 * 1024));
+        assert_eq!(mem_total_bytes("MemFree: 1 kB\n"), None);
+        assert_eq!(mem_total_bytes("MemTotal: lots kB\n"), None);
+    }
+
+    #[test]
+    fn the_default_cache_is_within_its_floor_and_ceiling_and_the_pool_holds_it() {
+        let bytes = default_cache_bytes();
+        assert!((DEFAULT_CACHE_BYTES..=MAX_DEFAULT_CACHE_BYTES).contains(&bytes));
+        let shared = crate::SharedConfig::default();
+        assert_eq!(shared.cache_bytes, bytes);
+        assert_eq!(shared.buffer_pool_bytes, bytes + BUFFER_POOL_HEADROOM_BYTES);
+        assert_eq!(shared.written_cache_bytes, DEFAULT_CACHE_BYTES);
     }
 }

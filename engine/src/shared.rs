@@ -13,8 +13,8 @@ use crate::buffer_pool::BufferPool;
 use crate::cache::ReadCache;
 use crate::cache::record_positions::RecordPositions;
 use crate::config::{
-    DEFAULT_BUFFER_POOL_BYTES, DEFAULT_CACHE_BYTES, DEFAULT_RING_ENTRIES,
-    DEFAULT_WRITE_CHUNK_BYTES, DEFAULT_WRITE_CHUNK_GROWTH, IoMode,
+    BUFFER_POOL_HEADROOM_BYTES, DEFAULT_CACHE_BYTES, DEFAULT_RING_ENTRIES,
+    DEFAULT_WRITE_CHUNK_BYTES, DEFAULT_WRITE_CHUNK_GROWTH, IoMode, default_cache_bytes,
 };
 use crate::error::OpenError;
 use crate::flusher::Flusher;
@@ -38,22 +38,32 @@ pub struct SharedConfig {
     /// `buffer_bytes * write_chunk_growth` ([`DEFAULT_WRITE_CHUNK_GROWTH`]); a power of two, 1
     /// keeps every chunk at `buffer_bytes`.
     pub write_chunk_growth: usize,
-    /// Memory budget of the buffer pool ([`DEFAULT_BUFFER_POOL_BYTES`]).
+    /// Memory budget of the buffer pool (by default the read cache's plus
+    /// [`BUFFER_POOL_HEADROOM_BYTES`]).
     pub buffer_pool_bytes: usize,
-    /// Memory budget of the read cache ([`DEFAULT_CACHE_BYTES`]).
+    /// Memory budget of the read cache (by default sized from the machine's memory:
+    /// [`default_cache_bytes`]).
     pub cache_bytes: usize,
+    /// The part of the read cache that recently written chunks may hold, the written window
+    /// ([`DEFAULT_CACHE_BYTES`]; at most `cache_bytes`; see [`crate::cache`]).
+    pub written_cache_bytes: usize,
     /// Submission queue size of the io_uring ([`DEFAULT_RING_ENTRIES`]).
     pub ring_entries: u32,
 }
 
 impl Default for SharedConfig {
+    /// The defaults: the read cache sized from the machine's memory
+    /// ([`default_cache_bytes`]), the buffer pool holding it plus
+    /// [`BUFFER_POOL_HEADROOM_BYTES`].
     fn default() -> Self {
+        let cache_bytes = default_cache_bytes();
         SharedConfig {
             io_mode: IoMode::DEFAULT,
             buffer_bytes: DEFAULT_WRITE_CHUNK_BYTES,
             write_chunk_growth: DEFAULT_WRITE_CHUNK_GROWTH,
-            buffer_pool_bytes: DEFAULT_BUFFER_POOL_BYTES,
-            cache_bytes: DEFAULT_CACHE_BYTES,
+            buffer_pool_bytes: cache_bytes + BUFFER_POOL_HEADROOM_BYTES,
+            cache_bytes,
+            written_cache_bytes: DEFAULT_CACHE_BYTES,
             ring_entries: DEFAULT_RING_ENTRIES,
         }
     }
@@ -133,7 +143,7 @@ impl Shared {
         Ok(Arc::new(Shared {
             storage,
             pool: pool(config, align),
-            cache: ReadCache::new(config.cache_bytes),
+            cache: ReadCache::with_written_window(config.cache_bytes, config.written_cache_bytes),
             positions: RecordPositions::new(positions_budget(config)),
             next_log_id: AtomicU64::new(1),
             fallback_reason,
@@ -151,7 +161,7 @@ impl Shared {
         Ok(Arc::new(Shared {
             storage: Arc::new(PortableStorage::read_only()),
             pool: pool(config, PAGE_BYTES),
-            cache: ReadCache::new(config.cache_bytes),
+            cache: ReadCache::with_written_window(config.cache_bytes, config.written_cache_bytes),
             positions: RecordPositions::new(positions_budget(config)),
             next_log_id: AtomicU64::new(1),
             fallback_reason: Some("read-only: buffered pread through the page cache".to_string()),

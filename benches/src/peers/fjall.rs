@@ -11,8 +11,6 @@ use super::{Batch, Mode, PeerEngine, PeerError, PeerResult, SharedAppend, Visit,
 const NAME: &str = "fjall";
 /// The keyspace's name.
 const KEYSPACE: &str = "log";
-/// Block cache: ringlog's read cache size, so both engines cache with the same memory.
-const CACHE_BYTES: u64 = ringlog::config::DEFAULT_CACHE_BYTES as u64;
 
 /// A database with its one keyspace.
 struct Store {
@@ -24,7 +22,11 @@ struct Store {
 impl Store {
     fn open(dir: &Path, sync: bool) -> PeerResult<Store> {
         let db = Database::builder(dir)
-            .cache_size(CACHE_BYTES)
+            .cache_size(
+                // Block cache: ringlog's default read cache size, so both engines cache with
+                // the same memory.
+                ringlog::config::default_cache_bytes() as u64,
+            )
             .open()
             .map_err(fail(NAME, "open"))?;
         let keyspace = db

@@ -9,8 +9,6 @@ use rocksdb::{BlockBasedOptions, Cache, DB, DBCompressionType, Options, WriteBat
 use super::{Batch, Mode, PeerEngine, PeerError, PeerResult, SharedAppend, Visit, fail};
 
 const NAME: &str = "rocksdb";
-/// Block cache: ringlog's read cache size, so both engines cache with the same memory.
-const CACHE_BYTES: usize = ringlog::config::DEFAULT_CACHE_BYTES;
 
 /// The database and how its writes are acknowledged.
 struct Store {
@@ -25,7 +23,9 @@ impl Store {
         // Payloads are random: compressing would cost CPU and save nothing.
         options.set_compression_type(DBCompressionType::None);
         let mut table = BlockBasedOptions::default();
-        table.set_block_cache(&Cache::new_lru_cache(CACHE_BYTES));
+        // Block cache: ringlog's default read cache size, so both engines cache with the same
+        // memory.
+        table.set_block_cache(&Cache::new_lru_cache(ringlog::config::default_cache_bytes()));
         options.set_block_based_table_factory(&table);
         let db = DB::open(&options, dir).map_err(fail(NAME, "open"))?;
         let mut write = WriteOptions::default();

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 
 use super::{Log, LogInner};
+use crate::cache::Origin;
 use crate::error::ReadError;
 use crate::io::read_at_least;
 use crate::record::{
@@ -264,7 +265,7 @@ impl LogInner {
     }
 
     /// Parses and sanity-checks the batch header at `bytes[0]` (found at `position`).
-    fn header_in(
+    pub(super) fn header_in(
         &self,
         segment: &Segment,
         position: u64,
@@ -428,6 +429,7 @@ impl LogInner {
         pos: u64,
         want: usize,
         limit: u64,
+        min_read: usize,
         at_batch: bool,
     ) -> Result<Bytes, ReadError> {
         let map = segment.map.read().expect("map lock poisoned").clone();
@@ -459,7 +461,7 @@ impl LogInner {
         {
             return Ok(bytes);
         }
-        self.read_from_disk(segment, pos, want, limit, at_batch)
+        self.read_from_disk(segment, pos, want, limit, min_read, at_batch)
     }
 
     /// The bytes of the active segment at `pos` that the writer holds in memory (the tail,
@@ -480,7 +482,7 @@ impl LogInner {
         })
     }
 
-    /// One aligned direct read of at least `read_ahead_bytes` from `pos`. When a batch starts
+    /// One aligned direct read of `want` bytes, at least `min_read`, from `pos`. When a batch starts
     /// at `pos` (`at_batch`), the whole batches read are checked (frame and CRC) and cached,
     /// from `pos` to the end of the last whole one: a cached range never holds bytes that were
     /// not checked, and a batch never straddles two ranges read from disk (a point read of it
@@ -497,13 +499,14 @@ impl LogInner {
         pos: u64,
         want: usize,
         limit: u64,
+        min_read: usize,
         at_batch: bool,
     ) -> Result<Bytes, ReadError> {
         let on_disk = limit.min(segment.disk_bytes());
         let align = self.shared.align() as u64;
         let start = pos / align * align;
         let wanted_end = (pos + want as u64).min(on_disk).div_ceil(align) * align;
-        let len = (wanted_end - start).max(self.config.read_ahead_bytes as u64) as usize;
+        let len = (wanted_end - start).max(min_read as u64) as usize;
         let pool = self.shared.pool();
         let mut buf = pool.get_at_least(len);
         let aligned = buf.take();
@@ -542,7 +545,7 @@ impl LogInner {
             Checked::Batches(len) => len,
             // The first batch is larger than the read: read it whole.
             Checked::Larger(total) if pos + total as u64 <= on_disk && total > filled.len() => {
-                return self.read_from_disk(segment, pos, total, limit, true);
+                return self.read_from_disk(segment, pos, total, limit, min_read, true);
             }
             // Cut off by the end of the data: the caller reports it.
             Checked::Larger(_) => return Ok(filled),
@@ -553,6 +556,7 @@ impl LogInner {
             pos,
             &filled.slice(..checked),
             buffer_bytes,
+            Origin::Read,
         );
         Ok(bytes)
     }
@@ -616,6 +620,9 @@ pub(super) struct Cursor<'a> {
     /// Whether `view` may serve more than a batch header: false for one read around a batch
     /// that failed its check (see [`Cursor::cover`]).
     checked: bool,
+    /// The least a read from disk reads: `read_ahead_bytes`, or 0 for a point read, which
+    /// reads only what it asks for (see [`Cursor::for_point_read`]).
+    min_read: usize,
 }
 
 impl<'a> Cursor<'a> {
@@ -628,6 +635,21 @@ impl<'a> Cursor<'a> {
             view_start: 0,
             view: Bytes::new(),
             checked: true,
+            min_read: log.config.read_ahead_bytes,
+        }
+    }
+
+    /// A cursor whose reads from disk are the `want` bytes asked for, not `read_ahead_bytes`:
+    /// a point read of one batch reads the pages that hold it.
+    pub(super) fn for_point_read(
+        log: &'a LogInner,
+        segment: &'a Segment,
+        limit: u64,
+        want: usize,
+    ) -> Self {
+        Cursor {
+            min_read: 0,
+            ..Cursor::new(log, segment, limit, want)
         }
     }
 
@@ -639,7 +661,7 @@ impl<'a> Cursor<'a> {
 
     /// As [`Cursor::bytes`], borrowed from the view: no `Bytes` slice (two atomic operations)
     /// per call, for the header hops of a lookup.
-    fn peek(&mut self, pos: u64, len: usize) -> Result<&[u8], ReadError> {
+    pub(super) fn peek(&mut self, pos: u64, len: usize) -> Result<&[u8], ReadError> {
         let (from, len) = self.cover(pos, len)?;
         Ok(&self.view[from..from + len])
     }
@@ -657,10 +679,14 @@ impl<'a> Cursor<'a> {
         if pos < self.view_start || pos + len as u64 > view_end || !(self.checked || header_only) {
             let want = self.want.max(len);
             (self.view, self.checked) =
-                match self.log.view(self.segment, pos, want, self.limit, true) {
+                match self
+                    .log
+                    .view(self.segment, pos, want, self.limit, self.min_read, true)
+                {
                     Ok(view) => (view, true),
                     Err(ReadError::Corrupt { .. }) if header_only => (
-                        self.log.view(self.segment, pos, want, self.limit, false)?,
+                        self.log
+                            .view(self.segment, pos, want, self.limit, self.min_read, false)?,
                         false,
                     ),
                     Err(e) => return Err(e),
@@ -712,9 +738,14 @@ impl<'a> Cursor<'a> {
         let mut out = BytesMut::with_capacity(len);
         while out.len() < len {
             let at = pos + out.len() as u64;
-            let part = self
-                .log
-                .view(self.segment, at, len - out.len(), self.limit, false)?;
+            let part = self.log.view(
+                self.segment,
+                at,
+                len - out.len(),
+                self.limit,
+                self.min_read,
+                false,
+            )?;
             if part.is_empty() {
                 break;
             }

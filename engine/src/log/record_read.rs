@@ -18,7 +18,7 @@ use super::reader::Cursor;
 use super::{Log, LogInner};
 use crate::cache::record_positions::PositionTable;
 use crate::error::ReadError;
-use crate::record::{BatchError, BatchHeader, HeaderIter, record_at};
+use crate::record::{BATCH_HEADER_BYTES, BatchError, BatchHeader, HeaderIter, record_at};
 use crate::segment::Segment;
 
 /// One stored record, read in place by [`Log::read_record`]: its key, value and headers are
@@ -108,8 +108,7 @@ impl LogInner {
             return Ok(None);
         };
         let limit = segment.data_bytes();
-        let mut cursor = Cursor::new(self, &segment, limit, self.config.read_ahead_bytes);
-        let Some(position) = cursor.locate(offset)? else {
+        let Some((mut cursor, position)) = self.locate_point(&segment, limit, offset)? else {
             return Ok(None);
         };
         let batch = cursor.batch(position)?;
@@ -141,6 +140,54 @@ impl LogInner {
             key,
             value,
         }))
+    }
+
+    /// The batch of `segment` (below `limit`) holding `offset`: a cursor over it and its
+    /// position, reading from disk only what the offset index says holds it.
+    ///
+    /// The index's entries hold a batch's last offset and start position, so the first entry
+    /// at or after `offset` is the batch holding it whenever every batch is indexed (batches
+    /// of at least `index_interval_bytes`), and the next entry's position is where it ends: one
+    /// read of exactly that batch. Otherwise `offset` lies in a batch between the entry before
+    /// and that one, and one read of that span finds it. Past the last entry (the end of the
+    /// segment), the usual read-ahead.
+    fn locate_point<'a>(
+        &'a self,
+        segment: &'a Segment,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Option<(Cursor<'a>, u64)>, ReadError> {
+        let relative = segment.relative(offset);
+        let (ceiling, floor) = {
+            let index = segment.index.read().expect("index lock poisoned");
+            (index.ceiling(relative), index.lookup(relative))
+        };
+        if let Some((entry, next)) = ceiling {
+            let position = u64::from(entry.position);
+            let end = next.map_or(limit, u64::from).min(limit);
+            if position < end {
+                let mut cursor =
+                    Cursor::for_point_read(self, segment, limit, (end - position) as usize);
+                let header = self.header_in(
+                    segment,
+                    position,
+                    cursor.peek(position, BATCH_HEADER_BYTES)?,
+                )?;
+                if header.base_offset as u64 <= offset && offset <= header.last_offset() as u64 {
+                    return Ok(Some((cursor, position)));
+                }
+                let from = floor.map_or(0, |e| u64::from(e.position));
+                let mut cursor = Cursor::for_point_read(
+                    self,
+                    segment,
+                    limit,
+                    position.saturating_sub(from) as usize,
+                );
+                return Ok(cursor.locate(offset)?.map(|found| (cursor, found)));
+            }
+        }
+        let mut cursor = Cursor::new(self, segment, limit, self.config.read_ahead_bytes);
+        Ok(cursor.locate(offset)?.map(|found| (cursor, found)))
     }
 
     /// Where the record at `offset` starts in `batch` (the batch of `segment` at `position`,

@@ -159,6 +159,17 @@ impl OffsetIndex {
         self.entry_before(after)
     }
 
+    /// The smallest entry whose `relative_offset` is at or after `relative_offset` (the batch
+    /// there ends at or after it, and when every batch is indexed it holds it), and the
+    /// position of the entry after that one, if any: the two bound a point read of it.
+    pub fn ceiling(&self, relative_offset: u32) -> Option<(OffsetEntry, Option<u32>)> {
+        let at = self
+            .entries
+            .partition_point(|e| e.relative_offset < relative_offset);
+        let entry = *self.entries.get(at)?;
+        Some((entry, self.entries.get(at + 1).map(|e| e.position)))
+    }
+
     /// Drops every entry whose `relative_offset` is at or after `relative_offset`.
     pub fn truncate_to_offset(&mut self, relative_offset: u32) {
         let keep = self

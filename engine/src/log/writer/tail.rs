@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::cache::Origin;
 use crate::config::Durability;
 use crate::error::AppendError;
 use crate::io::read_at_least;
@@ -208,6 +209,7 @@ impl LogInner {
             tail_pos,
             &frozen,
             buffer_bytes,
+            Origin::Written,
         );
         if w.active.disk_bytes() < w.end_pos {
             w.unwritten_bytes += frozen.len();
