@@ -63,6 +63,27 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Stale keys left in the clock and the written queue (of entries removed, evicted or
+    /// replaced by reads) are skipped when they come up. Sweeping them out only once they are
+    /// half a queue keeps closing many logs linear, not quadratic, in the number of entries,
+    /// and each queue at most twice the entries.
+    fn sweep_stale_keys(&mut self) {
+        let Inner {
+            entries,
+            clock,
+            written,
+            ..
+        } = self;
+        if clock.len() > 2 * entries.len() {
+            clock.retain(|k| entries.contains_key(k));
+        }
+        if written.len() > 2 * entries.len() {
+            written.retain(|k| entries.get(k).is_some_and(|e| e.written));
+        }
+    }
+}
+
 /// Who put a range into the cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
@@ -248,14 +269,7 @@ impl ReadCache {
                 inner.remove(&victim);
             }
         }
-        // Stale keys (of entries evicted by the clock, or replaced by reads) are skipped when
-        // they come up; sweeping them once they are half the queue keeps it linear.
-        let Inner {
-            entries, written, ..
-        } = &mut *inner;
-        if written.len() > 2 * entries.len() + 16 {
-            written.retain(|k| entries.get(k).is_some_and(|e| e.written));
-        }
+        inner.sweep_stale_keys();
     }
 
     /// Drops every cached range of one segment (deleted, truncated or replaced).
@@ -274,21 +288,7 @@ impl ReadCache {
         for key in keys {
             inner.remove(&key);
         }
-        // Stale keys left in the clock are skipped when they come up. Sweeping them out only
-        // once they are half the clock keeps closing many logs linear, not quadratic, in the
-        // number of entries, and the clock at most twice the entries.
-        let Inner {
-            entries,
-            clock,
-            written,
-            ..
-        } = &mut *inner;
-        if clock.len() > 2 * entries.len() {
-            clock.retain(|k| entries.contains_key(k));
-        }
-        if written.len() > 2 * entries.len() {
-            written.retain(|k| entries.get(k).is_some_and(|e| e.written));
-        }
+        inner.sweep_stale_keys();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

@@ -699,22 +699,25 @@ impl<'a> Cursor<'a> {
         Ok(((pos - self.view_start) as usize, len))
     }
 
-    /// The whole batch at `pos`, exactly its bytes.
+    /// The whole batch at `pos`, exactly its bytes, and its header.
     ///
     /// # Errors
     /// As [`Cursor::view_from`].
-    pub(super) fn batch(&mut self, pos: u64) -> Result<Bytes, ReadError> {
-        let view = self.view_from(pos)?;
-        let total = BatchHeader::parse(&view)
-            .map_err(|source| self.log.corrupt_batch(self.segment, pos, source))?
-            .total_bytes();
-        Ok(view.slice(..total))
+    pub(super) fn batch(&mut self, pos: u64) -> Result<(Bytes, BatchHeader), ReadError> {
+        let (view, header) = self.view_with_header(pos)?;
+        Ok((view.slice(..header.total_bytes()), header))
     }
 
     /// A view from `pos` holding at least the whole batch there.
     fn view_from(&mut self, pos: u64) -> Result<Bytes, ReadError> {
-        let head = self.bytes(pos, BATCH_HEADER_BYTES)?;
-        let total = self.log.header_in(self.segment, pos, &head)?.total_bytes();
+        self.view_with_header(pos).map(|(view, _)| view)
+    }
+
+    /// [`Cursor::view_from`], and the header of the batch at `pos`.
+    fn view_with_header(&mut self, pos: u64) -> Result<(Bytes, BatchHeader), ReadError> {
+        let (log, segment) = (self.log, self.segment);
+        let header = log.header_in(segment, pos, self.peek(pos, BATCH_HEADER_BYTES)?)?;
+        let total = header.total_bytes();
         let available = self.bytes(pos, total)?.len();
         if available < total {
             // Recovered data holds whole batches; one that runs past it was reached through a
@@ -729,7 +732,7 @@ impl<'a> Cursor<'a> {
             });
         }
         let from = (pos - self.view_start) as usize;
-        Ok(self.view.slice(from..))
+        Ok((self.view.slice(from..), header))
     }
 
     /// Copies `len` bytes at `pos` together from several views (a batch that straddles two

@@ -111,9 +111,8 @@ impl LogInner {
         let Some((mut cursor, position)) = self.locate_point(&segment, limit, offset)? else {
             return Ok(None);
         };
-        let batch = cursor.batch(position)?;
+        let (batch, header) = cursor.batch(position)?;
         let corrupt = |source| self.corrupt_batch(&segment, position, source);
-        let header = BatchHeader::parse(&batch).map_err(corrupt)?;
         // The high watermark falls on a batch boundary (see `whole_batches`).
         if header.last_offset() as u64 >= high_watermark || (header.base_offset as u64) > offset {
             return Ok(None);

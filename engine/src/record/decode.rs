@@ -410,29 +410,12 @@ impl<'a> RecordIter<'a> {
         &self.header
     }
 
-    /// Skips the records whose offset is below `offset`, reading only their length prefix and
-    /// offset delta (a few varints each instead of a full parse): the next item is then the
-    /// first record at or after `offset`, if the batch has one.
-    ///
-    /// # Errors
-    /// A skipped record whose length or offset delta cannot be read; the iterator then yields
-    /// nothing more.
-    pub fn skip_below(&mut self, offset: i64) -> Result<(), BatchError> {
-        while let Some((record_offset, used)) = self.peek_next()? {
-            if record_offset >= offset {
-                break;
-            }
-            self.pos += used;
-            self.index += 1;
-        }
-        Ok(())
-    }
-
     /// Skips the next record, reading only its length prefix and offset delta; returns its
     /// offset and where it starts in the batch, or `None` after the last record.
     ///
     /// # Errors
-    /// As [`RecordIter::skip_below`].
+    /// A record whose length or offset delta cannot be read; the iterator then yields
+    /// nothing more.
     pub fn skip_record(&mut self) -> Result<Option<(i64, usize)>, BatchError> {
         let start = BATCH_HEADER_BYTES + self.pos;
         let Some((offset, used)) = self.peek_next()? else {

@@ -124,26 +124,34 @@ pub(super) fn parse_record(
     base: usize,
     index: usize,
 ) -> Result<(RawRecord<'_>, usize), BatchError> {
-    let mut outer = Cursor::new(region, base, index);
-    let len = outer.varint("the record length runs past the end of the batch")?;
-    if len < 0 {
-        return Err(outer.malformed("the record length is negative"));
-    }
-    let body = outer.take(len as usize, "the record runs past the end of the batch")?;
-    let body_base = base + outer.consumed() - body.len();
-    let record = parse_body(body, body_base, index)?;
-    Ok((record, outer.consumed()))
+    let (body, body_base, used) = record_body(region, base, index)?;
+    Ok((parse_body(body, body_base, index)?, used))
 }
 
 /// The offset delta of record `index` at the start of `region` (which sits at byte `base` of
 /// the batch) and the bytes the record takes, length prefix included, reading only its length,
-/// attributes, timestamp delta and offset delta: a seek skips records with this and parses
-/// only the one it stops at (see [`super::RecordIter::seek`]).
+/// attributes, timestamp delta and offset delta: skipping records with this parses none of
+/// them (see [`super::RecordIter::skip_record`]).
 pub(super) fn peek_record(
     region: &[u8],
     base: usize,
     index: usize,
 ) -> Result<(i32, usize), BatchError> {
+    let (body, body_base, used) = record_body(region, base, index)?;
+    let mut cursor = Cursor::new(body, body_base, index);
+    cursor.take(1, "the record is too short to hold its attributes")?;
+    cursor.varlong("the timestamp delta runs past the end of the record")?;
+    let offset_delta = cursor.varint("the offset delta runs past the end of the record")?;
+    Ok((offset_delta, used))
+}
+
+/// The body of record `index` at the start of `region` (after its length prefix), where that
+/// body sits in the batch, and the bytes the record takes, length prefix included.
+fn record_body(
+    region: &[u8],
+    base: usize,
+    index: usize,
+) -> Result<(&[u8], usize, usize), BatchError> {
     let mut outer = Cursor::new(region, base, index);
     let len = outer.varint("the record length runs past the end of the batch")?;
     if len < 0 {
@@ -151,11 +159,7 @@ pub(super) fn peek_record(
     }
     let body = outer.take(len as usize, "the record runs past the end of the batch")?;
     let body_base = base + outer.consumed() - body.len();
-    let mut cursor = Cursor::new(body, body_base, index);
-    cursor.take(1, "the record is too short to hold its attributes")?;
-    cursor.varlong("the timestamp delta runs past the end of the record")?;
-    let offset_delta = cursor.varint("the offset delta runs past the end of the record")?;
-    Ok((offset_delta, outer.consumed()))
+    Ok((body, body_base, outer.consumed()))
 }
 
 fn parse_body(body: &[u8], base: usize, index: usize) -> Result<RawRecord<'_>, BatchError> {
