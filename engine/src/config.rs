@@ -31,6 +31,13 @@ pub const DEFAULT_PREALLOCATE_BYTES: u64 = 8 * 1024 * 1024;
 /// Default size of one direct read when a fetch misses the cache (read-ahead for sequential
 /// consumers).
 pub const DEFAULT_READ_AHEAD_BYTES: usize = 256 * 1024;
+
+/// Reads a sequential fetch keeps in flight ahead of its consumer by default: this machine's
+/// direct reads flatten at queue depth 2-4 with 256 KiB-1 MiB requests.
+pub const DEFAULT_READ_AHEAD_DEPTH: usize = 4;
+
+/// The most read-ahead reads one consumer may keep in flight.
+pub const MAX_READ_AHEAD_DEPTH: usize = 64;
 /// The read cache's smallest default budget, its budget where the machine's memory cannot be
 /// read (see [`default_cache_bytes`]), and the default written window: the part of the cache
 /// that recently written chunks may hold (see [`crate::cache`]).
@@ -291,6 +298,11 @@ pub struct Config {
     pub preallocate_bytes: u64,
     /// Size of one direct read on a cache miss ([`DEFAULT_READ_AHEAD_BYTES`]).
     pub read_ahead_bytes: usize,
+    /// Direct reads a sequential consumer's fetches keep in flight ahead of it, each of
+    /// `read_ahead_bytes` or the fetch's size up to 1 MiB ([`DEFAULT_READ_AHEAD_DEPTH`], at
+    /// most [`MAX_READ_AHEAD_DEPTH`]; 0 turns read-ahead off). Only on the io_uring path, whose
+    /// reads complete without a thread waiting on each; see `docs/design.md`, "Read-ahead".
+    pub read_ahead_depth: usize,
     /// Data appended with [`Durability::None`] is written at the latest this long after it was
     /// appended ([`DEFAULT_FLUSH_INTERVAL_MS`]); `None` writes only when a chunk fills, on
     /// [`crate::Log::flush`] and at close. In every durability mode, a log with no append for
@@ -329,6 +341,7 @@ impl Default for Config {
             max_writes_in_flight: DEFAULT_MAX_WRITES_IN_FLIGHT,
             preallocate_bytes: DEFAULT_PREALLOCATE_BYTES,
             read_ahead_bytes: DEFAULT_READ_AHEAD_BYTES,
+            read_ahead_depth: DEFAULT_READ_AHEAD_DEPTH,
             flush_interval_ms: Some(DEFAULT_FLUSH_INTERVAL_MS),
             retention_check_interval_ms: Some(DEFAULT_RETENTION_CHECK_INTERVAL_MS),
             cleanup_policy: CleanupPolicy::Delete,
@@ -366,6 +379,12 @@ impl Config {
             return Err(format!(
                 "read_ahead_bytes {} must be a power of two of at least 4096",
                 self.read_ahead_bytes
+            ));
+        }
+        if self.read_ahead_depth > MAX_READ_AHEAD_DEPTH {
+            return Err(format!(
+                "read_ahead_depth {} is more than {MAX_READ_AHEAD_DEPTH}",
+                self.read_ahead_depth
             ));
         }
         if self.segment_ms == Some(0) {

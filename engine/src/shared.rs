@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use ringlog_sys::direct::{DirectIoError, probe_direct_io};
 use ringlog_sys::{Ring, UringError};
@@ -47,6 +47,10 @@ pub struct SharedConfig {
     /// The part of the read cache that recently written chunks may hold, the written window
     /// ([`DEFAULT_CACHE_BYTES`]; at most `cache_bytes`; see [`crate::cache`]).
     pub written_cache_bytes: usize,
+    /// The part of the read cache that ranges read ahead of sequential consumers may hold, the
+    /// read-ahead window ([`DEFAULT_CACHE_BYTES`]; at most `cache_bytes`; see [`crate::cache`]).
+    /// A quarter of it bounds the read-ahead reads in flight over every log.
+    pub read_ahead_cache_bytes: usize,
     /// Submission queue size of the io_uring ([`DEFAULT_RING_ENTRIES`]).
     pub ring_entries: u32,
 }
@@ -64,6 +68,7 @@ impl Default for SharedConfig {
             buffer_pool_bytes: cache_bytes + BUFFER_POOL_HEADROOM_BYTES,
             cache_bytes,
             written_cache_bytes: DEFAULT_CACHE_BYTES,
+            read_ahead_cache_bytes: DEFAULT_CACHE_BYTES,
             ring_entries: DEFAULT_RING_ENTRIES,
         }
     }
@@ -75,6 +80,7 @@ pub struct Shared {
     pool: Arc<BufferPool>,
     cache: ReadCache,
     positions: RecordPositions,
+    read_ahead: ReadAheadAllowance,
     next_log_id: AtomicU64,
     fallback_reason: Option<String>,
     flusher: Flusher,
@@ -143,7 +149,8 @@ impl Shared {
         Ok(Arc::new(Shared {
             storage,
             pool: pool(config, align),
-            cache: ReadCache::with_written_window(config.cache_bytes, config.written_cache_bytes),
+            cache: cache(config),
+            read_ahead: ReadAheadAllowance::new(config),
             positions: RecordPositions::new(positions_budget(config)),
             next_log_id: AtomicU64::new(1),
             fallback_reason,
@@ -161,7 +168,8 @@ impl Shared {
         Ok(Arc::new(Shared {
             storage: Arc::new(PortableStorage::read_only()),
             pool: pool(config, PAGE_BYTES),
-            cache: ReadCache::with_written_window(config.cache_bytes, config.written_cache_bytes),
+            cache: cache(config),
+            read_ahead: ReadAheadAllowance::new(config),
             positions: RecordPositions::new(positions_budget(config)),
             next_log_id: AtomicU64::new(1),
             fallback_reason: Some("read-only: buffered pread through the page cache".to_string()),
@@ -202,6 +210,36 @@ impl Shared {
 
     pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
         &self.storage
+    }
+
+    /// Counts `bytes` of read-ahead in flight if they fit the allowance, or in any case with
+    /// `always` (a stream's only read); whether they were counted. Given back with
+    /// [`Shared::release_read_ahead`].
+    pub(crate) fn reserve_read_ahead(&self, bytes: usize, always: bool) -> bool {
+        let allowance = &self.read_ahead;
+        if always {
+            allowance.in_flight.fetch_add(bytes, Ordering::Relaxed);
+            return true;
+        }
+        allowance
+            .in_flight
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n + bytes <= allowance.max_bytes).then_some(n + bytes)
+            })
+            .is_ok()
+    }
+
+    /// Read-ahead bytes in flight (for tests).
+    #[cfg(test)]
+    pub(crate) fn read_ahead_in_flight(&self) -> usize {
+        self.read_ahead.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Gives back read-ahead bytes counted by [`Shared::reserve_read_ahead`].
+    pub(crate) fn release_read_ahead(&self, bytes: usize) {
+        self.read_ahead
+            .in_flight
+            .fetch_sub(bytes, Ordering::Relaxed);
     }
 
     /// Alignment of every write and read: the direct-I/O alignment, never below a page.
@@ -252,6 +290,31 @@ fn check_buffer_bytes(config: &SharedConfig) -> Result<(), OpenError> {
 /// of 1 KiB records (8 bytes of table per record) can all have one.
 fn positions_budget(config: &SharedConfig) -> usize {
     config.cache_bytes / 32
+}
+
+/// The read cache, with its written and read-ahead windows.
+fn cache(config: &SharedConfig) -> ReadCache {
+    ReadCache::with_windows(
+        config.cache_bytes,
+        config.written_cache_bytes,
+        config.read_ahead_cache_bytes,
+    )
+}
+
+/// Bytes of read-ahead reads in flight over every log of a [`Shared`], and their bound: a
+/// quarter of the read-ahead window.
+struct ReadAheadAllowance {
+    in_flight: AtomicUsize,
+    max_bytes: usize,
+}
+
+impl ReadAheadAllowance {
+    fn new(config: &SharedConfig) -> Self {
+        ReadAheadAllowance {
+            in_flight: AtomicUsize::new(0),
+            max_bytes: config.read_ahead_cache_bytes.min(config.cache_bytes) / 4,
+        }
+    }
 }
 
 /// The buffer pool: `buffer_bytes` buffers and the larger classes busy logs' chunks grow into.

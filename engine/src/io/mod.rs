@@ -6,11 +6,14 @@
 pub(crate) mod files;
 #[cfg(feature = "mmap")]
 pub mod mmap;
+mod pending_read;
 mod pending_sync;
 pub mod portable;
 mod short;
 pub mod uring;
 
+pub use pending_read::PendingRead;
+pub(crate) use pending_read::finish_read;
 pub use pending_sync::PendingSync;
 pub(crate) use short::read_at_least;
 use short::{WriteProgress, read_until};
@@ -246,6 +249,26 @@ pub trait Storage: Send + Sync + 'static {
         offset: u64,
         len: usize,
     ) -> (io::Result<usize>, AlignedBuf);
+
+    /// Whether [`Storage::submit_read`] returns without waiting for the read: only then does a
+    /// sequential fetch keep reads in flight ahead of its consumer (`crate::log::read_ahead`).
+    /// Wrappers that override [`Storage::read`] keep the default, so their reads stay theirs.
+    fn reads_async(&self) -> bool {
+        false
+    }
+
+    /// Starts a read as [`Storage::read`] does; its result, which may be short, comes from the
+    /// [`PendingRead`]. The default reads at once and returns it done.
+    fn submit_read(
+        &self,
+        file: &Arc<File>,
+        buf: AlignedBuf,
+        offset: u64,
+        len: usize,
+    ) -> PendingRead {
+        let (result, buf) = self.read(file, buf, offset, len);
+        PendingRead::done(result, buf)
+    }
 
     /// `fdatasync` of the file.
     ///

@@ -88,22 +88,43 @@ pub(crate) fn read_at_least(
     need: usize,
 ) -> (io::Result<usize>, AlignedBuf) {
     let align = storage.alignment().max(1);
-    let (result, buf) = read_until(buf, len, need, align, |mut buf, start| {
+    let (result, buf) = read_until(buf, len, need, align, |buf, start| {
         if start == 0 {
             return storage.read(file, buf, offset, len);
         }
-        // The seam reads into a buffer's start: read the rest into a scratch buffer and copy
-        // it over. Only short reads get here, which the kernel gives at the end of a file.
-        let rest = len - start;
-        let scratch = AlignedBuf::new(rest, buf.align());
-        let (result, scratch) = storage.read(file, scratch, offset + start as u64, rest);
-        let result = result.map(|n| {
-            let n = n.min(rest).min(scratch.len());
-            buf.full_mut()[start..start + n].copy_from_slice(&scratch.as_slice()[..n]);
-            n
-        });
-        (result, buf)
+        read_rest(storage, file, buf, (offset, len, start))
     });
+    check_enough(result, need, offset, buf)
+}
+
+/// Continues a read of `[offset, offset + len)` into `buf` whose first `start` bytes are in.
+/// The seam reads into a buffer's start: this reads the rest into a scratch buffer and copies
+/// it over. Only short reads get here, which the kernel gives at the end of a file.
+pub(super) fn read_rest(
+    storage: &dyn Storage,
+    file: &Arc<File>,
+    mut buf: AlignedBuf,
+    (offset, len, start): (u64, usize, usize),
+) -> (io::Result<usize>, AlignedBuf) {
+    let rest = len - start;
+    let scratch = AlignedBuf::new(rest, buf.align());
+    let (result, scratch) = storage.read(file, scratch, offset + start as u64, rest);
+    let result = result.map(|n| {
+        let n = n.min(rest).min(scratch.len());
+        buf.full_mut()[start..start + n].copy_from_slice(&scratch.as_slice()[..n]);
+        n
+    });
+    (result, buf)
+}
+
+/// `result`, or `UnexpectedEof` when it holds fewer than the `need` bytes the file holds at
+/// `offset`.
+pub(super) fn check_enough(
+    result: io::Result<usize>,
+    need: usize,
+    offset: u64,
+    buf: AlignedBuf,
+) -> (io::Result<usize>, AlignedBuf) {
     match result {
         Ok(read) if read < need => {
             let error = io::Error::new(

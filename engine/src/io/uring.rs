@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ringlog_sys::{AlignedBuf, Ring, SyncKind};
 
-use super::{IoPath, PendingSync, PendingWrite, Storage, open_file, read_until};
+use super::{IoPath, PendingRead, PendingSync, PendingWrite, Storage, open_file, read_until};
 
 /// Segment I/O through io_uring.
 pub struct UringStorage {
@@ -79,6 +79,26 @@ impl Storage for UringStorage {
                 Err(e) => (Err(e), AlignedBuf::new(capacity, align)),
             }
         })
+    }
+
+    fn reads_async(&self) -> bool {
+        true
+    }
+
+    /// One ring read; a short completion is continued by `finish_read`.
+    fn submit_read(
+        &self,
+        file: &Arc<File>,
+        buf: AlignedBuf,
+        offset: u64,
+        len: usize,
+    ) -> PendingRead {
+        let (capacity, align) = (buf.capacity(), buf.align());
+        match self.ring.submit_read(file, buf, offset, len) {
+            Ok(ticket) => PendingRead::on_ring(Arc::clone(&self.ring), ticket),
+            // As in `read`: the buffer stays with the ring until the kernel is done with it.
+            Err(e) => PendingRead::done(Err(e), AlignedBuf::new(capacity, align)),
+        }
     }
 
     fn sync_data(&self, file: &Arc<File>) -> io::Result<()> {

@@ -330,6 +330,7 @@ impl LogInner {
         }
         for old in olds {
             self.shared.cache().remove_segment(self.id, old.id);
+            self.read_ahead.forget_segment(old.id);
         }
         let replaced: Vec<u64> = olds.iter().map(|s| s.base_offset).collect();
         swap::complete(storage, &self.dir, base, &replaced, budget)

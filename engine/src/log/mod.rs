@@ -9,6 +9,7 @@ mod checked;
 mod compact;
 mod handle;
 mod open;
+mod read_ahead;
 mod reader;
 mod record_read;
 pub(crate) mod retention;
@@ -87,6 +88,8 @@ pub(crate) struct LogInner {
     maintenance: Mutex<()>,
     /// When the background flusher last ran retention (ms since the epoch).
     last_retention_ms: std::sync::atomic::AtomicI64,
+    /// Sequential consumers' reads in flight (`read_ahead.rs`).
+    read_ahead: read_ahead::ReadAhead,
     /// Files of segments retention deleted, kept for rolls to write over (`spares.rs`).
     spares: spares::Spares,
     /// The write path's storage: records the first write or sync failure and refuses writes
@@ -683,6 +686,7 @@ impl LogInner {
 impl crate::flusher::Maintained for LogInner {
     fn flush_if_due(&self) {
         LogInner::flush_if_due(self);
+        self.read_ahead.drop_idle();
     }
 
     fn retention_if_due(&self, now_ms: i64) {

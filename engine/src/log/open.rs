@@ -41,6 +41,14 @@ pub(super) enum Access {
 }
 
 impl Access {
+    /// The directory's lock, held for writing.
+    fn into_lock(self) -> Option<DirLock> {
+        match self {
+            Access::Write(lock) => Some(lock),
+            Access::ReadOnly => None,
+        }
+    }
+
     fn writes(&self) -> bool {
         matches!(self, Access::Write(_))
     }
@@ -137,14 +145,12 @@ pub(super) fn open(
         start_offset: AtomicU64::new(start),
         last_retention_ms: std::sync::atomic::AtomicI64::new(super::now_ms()),
         spares: super::spares::Spares::default(),
+        read_ahead: super::read_ahead::ReadAhead::default(),
         maintenance: Mutex::new(()),
         shared,
         recovery_cuts: cuts,
         read_only: !writes,
-        lock: Mutex::new(match access {
-            Access::Write(lock) => Some(lock),
-            Access::ReadOnly => None,
-        }),
+        lock: Mutex::new(access.into_lock()),
     };
     if !writes {
         // Nothing is ever appended: the writer state only serves reads of the active segment,

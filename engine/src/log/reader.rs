@@ -195,6 +195,7 @@ impl LogInner {
             self.config.read_ahead_bytes.max(max_bytes.min(64 << 20)),
         );
         let mut cursor = Cursor::new(self, &segment, limit, want);
+        cursor.sequential = true;
         let Some(position) = cursor.locate(offset)? else {
             return Ok(empty);
         };
@@ -212,7 +213,7 @@ impl LogInner {
     }
 
     /// The segment holding `offset`, or the next one if `offset` falls in a gap.
-    fn segment_for(&self, offset: u64) -> Option<Arc<Segment>> {
+    pub(super) fn segment_for(&self, offset: u64) -> Option<Arc<Segment>> {
         let segments = self.segments.read().expect("segments lock poisoned");
         let floor = segments.range(..=offset).next_back().map(|(_, s)| s);
         match floor {
@@ -420,9 +421,8 @@ impl LogInner {
         Ok(())
     }
 
-    /// Cheaply available bytes of `segment` from `pos` (at least one, at most to `limit`).
-    /// `at_batch` says that a batch starts at `pos`: only then can bytes read from disk be
-    /// checked and cached (see [`LogInner::read_from_disk`]).
+    /// Cheaply available bytes of `segment` from `pos` (at least one, at most to `limit`);
+    /// `miss` says what a miss of the cache may do.
     fn view(
         &self,
         segment: &Segment,
@@ -430,7 +430,7 @@ impl LogInner {
         want: usize,
         limit: u64,
         min_read: usize,
-        at_batch: bool,
+        miss: Miss,
     ) -> Result<Bytes, ReadError> {
         let map = segment.map.read().expect("map lock poisoned").clone();
         if let Some(map) = map {
@@ -461,6 +461,14 @@ impl LogInner {
         {
             return Ok(bytes);
         }
+        if miss == Miss::Sequential
+            && self.config.read_ahead_depth > 0
+            && self.shared.storage().reads_async()
+            && let Some(bytes) = self.read_ahead(segment, pos, want, limit)?
+        {
+            return Ok(bytes);
+        }
+        let at_batch = miss != Miss::Unchecked;
         self.read_from_disk(segment, pos, want, limit, min_read, at_batch)
     }
 
@@ -567,7 +575,7 @@ impl LogInner {
     ///
     /// # Errors
     /// [`ReadError::Corrupt`] when the first batch fails its check.
-    fn checked_batches(
+    pub(super) fn checked_batches(
         &self,
         segment: &Segment,
         position: u64,
@@ -602,11 +610,23 @@ impl LogInner {
 }
 
 /// What [`LogInner::checked_batches`] found.
-enum Checked {
+pub(super) enum Checked {
     /// Whole batches that passed, taking this many bytes.
     Batches(usize),
     /// Not even the first batch is whole: it takes this many bytes.
     Larger(usize),
+}
+
+/// What a read from disk on a miss of the cache may do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Miss {
+    /// `pos` is not known to start a batch: the bytes read are returned unchecked, uncached.
+    Unchecked,
+    /// A batch starts at `pos`: the whole batches read are checked and cached (see
+    /// [`LogInner::read_from_disk`]).
+    Checked,
+    /// As `Checked`, for a fetch: served through read-ahead ([`LogInner::read_ahead`]).
+    Sequential,
 }
 
 /// Walks a segment's bytes, reusing the last view while it covers what is asked.
@@ -623,6 +643,9 @@ pub(super) struct Cursor<'a> {
     /// The least a read from disk reads: `read_ahead_bytes`, or 0 for a point read, which
     /// reads only what it asks for (see [`Cursor::for_point_read`]).
     min_read: usize,
+    /// A fetch's cursor: its misses go through read-ahead (`read_ahead.rs`). Point reads and
+    /// timestamp lookups jump around and read only what they need.
+    sequential: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -636,6 +659,7 @@ impl<'a> Cursor<'a> {
             view: Bytes::new(),
             checked: true,
             min_read: log.config.read_ahead_bytes,
+            sequential: false,
         }
     }
 
@@ -650,6 +674,15 @@ impl<'a> Cursor<'a> {
         Cursor {
             min_read: 0,
             ..Cursor::new(log, segment, limit, want)
+        }
+    }
+
+    /// What this cursor's misses at a batch boundary may do.
+    fn miss(&self) -> Miss {
+        if self.sequential {
+            Miss::Sequential
+        } else {
+            Miss::Checked
         }
     }
 
@@ -678,19 +711,28 @@ impl<'a> Cursor<'a> {
         let header_only = len <= BATCH_HEADER_BYTES;
         if pos < self.view_start || pos + len as u64 > view_end || !(self.checked || header_only) {
             let want = self.want.max(len);
-            (self.view, self.checked) =
-                match self
-                    .log
-                    .view(self.segment, pos, want, self.limit, self.min_read, true)
-                {
-                    Ok(view) => (view, true),
-                    Err(ReadError::Corrupt { .. }) if header_only => (
-                        self.log
-                            .view(self.segment, pos, want, self.limit, self.min_read, false)?,
-                        false,
-                    ),
-                    Err(e) => return Err(e),
-                };
+            (self.view, self.checked) = match self.log.view(
+                self.segment,
+                pos,
+                want,
+                self.limit,
+                self.min_read,
+                self.miss(),
+            ) {
+                Ok(view) => (view, true),
+                Err(ReadError::Corrupt { .. }) if header_only => (
+                    self.log.view(
+                        self.segment,
+                        pos,
+                        want,
+                        self.limit,
+                        self.min_read,
+                        Miss::Unchecked,
+                    )?,
+                    false,
+                ),
+                Err(e) => return Err(e),
+            };
             self.view_start = pos;
             if self.view.len() < len {
                 self.view = self.stitch(pos, len)?;
@@ -747,7 +789,7 @@ impl<'a> Cursor<'a> {
                 len - out.len(),
                 self.limit,
                 self.min_read,
-                false,
+                Miss::Unchecked,
             )?;
             if part.is_empty() {
                 break;

@@ -163,6 +163,7 @@ impl LogInner {
         let storage = inner.shared.storage();
         for segment in doomed {
             inner.shared.cache().remove_segment(inner.id, segment.id);
+            inner.read_ahead.forget_segment(segment.id);
             report.deleted_segments.push(segment.base_offset);
             report.deleted_bytes += segment.data_bytes();
             for extension in [INDEX_EXTENSION, TIME_INDEX_EXTENSION] {

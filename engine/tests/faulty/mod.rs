@@ -11,6 +11,7 @@
 //! | `SubmitWrite` | `submit_write` | return the error: the submission itself fails |
 //! | `Write` | `submit_write` | complete with the error (nothing written), or short: the first half of the bytes, rounded down to the alignment, are written and the completion says so |
 //! | `Read` | `read` | return the error, the buffer unchanged |
+//! | `SubmitRead` | `submit_read` (read-ahead; only after [`Faulty::forward_async_reads`]) | complete with the error, the buffer unchanged |
 //! | `SyncData` | `sync_data` | return the error without syncing |
 //! | `SyncMapped` | `sync_mapped` | return the error without syncing (the mmap path's `Sync`) |
 //! | `Allocate` | `allocate` | return the error; nothing allocated |
@@ -37,11 +38,11 @@
 use std::fs::File;
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use ringlog::io::{IoPath, PendingWrite, Storage};
+use ringlog::io::{IoPath, PendingRead, PendingWrite, Storage};
 use ringlog::{OpenError, Shared, SharedConfig};
 use ringlog_sys::AlignedBuf;
 use ringlog_sys::mmap::MapReader;
@@ -62,6 +63,9 @@ pub enum Op {
     Write,
     /// `Storage::read`.
     Read,
+    /// `Storage::submit_read`: read-ahead's reads, forwarded to the wrapped storage only after
+    /// [`Faulty::forward_async_reads`] (before, the default `submit_read` calls `read`).
+    SubmitRead,
     /// `Storage::sync_data` (fdatasync).
     SyncData,
     /// `Storage::sync_mapped` (msync, mmap path).
@@ -92,11 +96,12 @@ pub enum Op {
 
 impl Op {
     /// Every op, in counter order.
-    pub const ALL: [Op; 17] = [
+    pub const ALL: [Op; 18] = [
         Op::Open,
         Op::SubmitWrite,
         Op::Write,
         Op::Read,
+        Op::SubmitRead,
         Op::SyncData,
         Op::SyncMapped,
         Op::Allocate,
@@ -119,6 +124,7 @@ impl Op {
             Op::SubmitWrite => "submit_write",
             Op::Write => "write",
             Op::Read => "read",
+            Op::SubmitRead => "submit_read",
             Op::SyncData => "sync_data",
             Op::SyncMapped => "sync_mapped",
             Op::Allocate => "allocate",
@@ -215,6 +221,9 @@ pub struct Faulty {
     /// Armed faults, each with the absolute call number it fails.
     plan: Mutex<Vec<(Fault, u64)>>,
     fired: Mutex<Vec<Fired>>,
+    /// Whether `reads_async` and `submit_read` go to the wrapped storage (read-ahead runs on
+    /// the wrapper as on the ring), see [`Faulty::forward_async_reads`].
+    async_reads: AtomicBool,
 }
 
 impl Faulty {
@@ -233,6 +242,7 @@ impl Faulty {
                 calls: std::array::from_fn(|_| AtomicU64::new(0)),
                 plan: Mutex::new(Vec::new()),
                 fired: Mutex::new(Vec::new()),
+                async_reads: AtomicBool::new(false),
             });
             faulty = Some(Arc::clone(&wrapper));
             wrapper
@@ -253,6 +263,14 @@ impl Faulty {
         );
         let at = self.calls(fault.op) + fault.nth;
         self.lock_plan().push((fault, at));
+    }
+
+    /// From now on, reads submitted without waiting (`submit_read`, read-ahead's) go to the
+    /// wrapped storage as such, counted as [`Op::SubmitRead`], where it has them (io_uring).
+    /// Off by default: the fault sweeps expect every failed read to fail a fetch, and a read
+    /// ahead that nobody consumes fails nobody.
+    pub fn forward_async_reads(&self) {
+        self.async_reads.store(true, Ordering::Relaxed);
     }
 
     /// Drops every fault that has not fired.
@@ -366,6 +384,28 @@ impl Storage for Faulty {
             return (Err(kind.error()), buf);
         }
         self.inner.read(file, buf, offset, len)
+    }
+
+    fn reads_async(&self) -> bool {
+        self.async_reads.load(Ordering::Relaxed) && self.inner.reads_async()
+    }
+
+    fn submit_read(
+        &self,
+        file: &Arc<File>,
+        buf: AlignedBuf,
+        offset: u64,
+        len: usize,
+    ) -> PendingRead {
+        if !self.async_reads.load(Ordering::Relaxed) {
+            let (result, buf) = self.read(file, buf, offset, len);
+            return PendingRead::done(result, buf);
+        }
+        let call = || format!("{} at {offset}, {len} bytes", describe(file));
+        if let Some(kind) = self.check(Op::SubmitRead, call) {
+            return PendingRead::done(Err(kind.error()), buf);
+        }
+        self.inner.submit_read(file, buf, offset, len)
     }
 
     fn sync_data(&self, file: &Arc<File>) -> io::Result<()> {

@@ -193,6 +193,10 @@ enum Command {
         /// intended start (no coordinated omission).
         #[arg(long)]
         target_rate: Option<f64>,
+        /// Reads each consumer keeps in flight ahead of its fetches (`Config::read_ahead_depth`;
+        /// 0 turns read-ahead off) [default: the engine's].
+        #[arg(long)]
+        read_ahead_depth: Option<usize>,
     },
     /// Compares two result files case by case; exits 1 when a case regressed, 2 on
     /// unreadable input.
@@ -279,19 +283,12 @@ fn main() -> ExitCode {
             out,
             engines,
             cache_drop,
-        } => {
-            let profile = profile_of(smoke, full);
-            let out = out.unwrap_or_else(default_out);
-            finish(peers::engines(engines.as_deref()).and_then(|engines| {
-                peers::run(&peers::PeersOptions {
-                    profile,
-                    out,
-                    engines,
-                    cache: cache_drop,
-                })
-                .map(|path| path.display().to_string())
-            }))
-        }
+        } => finish(run_peers(
+            profile_of(smoke, full),
+            out.unwrap_or_else(default_out),
+            engines.as_deref(),
+            cache_drop,
+        )),
         Command::Disk {
             smoke,
             quick: _,
@@ -340,6 +337,7 @@ fn main() -> ExitCode {
             consumers,
             fetch_bytes,
             target_rate,
+            read_ahead_depth,
         } => finish(perf::consume(&perf::ConsumeOptions {
             dir,
             topic,
@@ -347,6 +345,7 @@ fn main() -> ExitCode {
             consumers,
             fetch_bytes,
             target_rate,
+            read_ahead_depth,
         })),
         Command::Compare {
             old,
@@ -361,6 +360,23 @@ fn main() -> ExitCode {
                 .join("\n")
         })),
     }
+}
+
+/// `ringbench peers`: the peer comparison of `engines` (all by default), written under `out`.
+fn run_peers(
+    profile: Profile,
+    out: PathBuf,
+    engines: Option<&str>,
+    cache: benches::peers::os::CacheDrop,
+) -> Result<String, String> {
+    let engines = peers::engines(engines)?;
+    peers::run(&peers::PeersOptions {
+        profile,
+        out,
+        engines,
+        cache,
+    })
+    .map(|path| path.display().to_string())
 }
 
 /// The default output directory: `results/<UTC timestamp>`.

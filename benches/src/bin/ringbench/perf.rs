@@ -88,12 +88,18 @@ impl RetentionOptions {
 /// `log.retention.check.interval.ms`, shortened so that a run of seconds reaches steady state).
 pub const RETENTION_CHECK_MS: u64 = 100;
 
+/// The topic manager of `dir`, its logs configured for `durability` and `retention`, and
+/// `read_ahead_depth` if one is given.
 fn open(
     dir: &Path,
     durability: Durability,
     retention: &RetentionOptions,
+    read_ahead_depth: Option<usize>,
 ) -> Result<TopicManager, String> {
     let mut log = benches::config(durability);
+    if let Some(depth) = read_ahead_depth {
+        log.read_ahead_depth = depth;
+    }
     if retention.retention_bytes.is_some() {
         log.retention_check_interval_ms = Some(RETENTION_CHECK_MS);
     }
@@ -321,7 +327,7 @@ type ProducerOutcome = (Histogram<u64>, u64, Recorder);
 /// # Errors
 /// A message saying what failed.
 pub fn produce_run(o: &ProduceOptions) -> Result<Produced, String> {
-    let manager = open(&o.dir, o.durability, &o.retention)?;
+    let manager = open(&o.dir, o.durability, &o.retention, None)?;
     let partitions = ensure_topic(&manager, &o.topic, o.partitions, o.durability, &o.retention)?;
     let value = payload(o.size);
     let batch = keyless_records(&value, o.batch.max(1));
@@ -442,6 +448,8 @@ pub struct ConsumeOptions {
     pub fetch_bytes: usize,
     /// Fetches per second to aim for, over all consumers.
     pub target_rate: Option<f64>,
+    /// `Config::read_ahead_depth` of the consumed logs, if not the engine's default.
+    pub read_ahead_depth: Option<usize>,
 }
 
 /// Reads one partition from its start to its end, each fetch started by `pacer` and timed
@@ -491,6 +499,14 @@ fn consume_partition(
     Ok((records, bytes))
 }
 
+/// The topic `consume` reads, created if missing, and its partition count.
+fn open_consumed(o: &ConsumeOptions) -> Result<(TopicManager, u32), String> {
+    let none = RetentionOptions::default();
+    let manager = open(&o.dir, Durability::None, &none, o.read_ahead_depth)?;
+    let partitions = ensure_topic(&manager, &o.topic, o.partitions, Durability::None, &none)?;
+    Ok((manager, partitions))
+}
+
 /// Consumes the topic (producing 100 000 records of 1 KiB first if it is empty); returns
 /// the summary line.
 ///
@@ -500,14 +516,6 @@ fn consume_partition(
 ///
 /// # Errors
 /// A message saying what failed, including a batch at the wrong offset.
-/// The topic `consume` reads, created if missing, and its partition count.
-fn open_consumed(o: &ConsumeOptions) -> Result<(TopicManager, u32), String> {
-    let none = RetentionOptions::default();
-    let manager = open(&o.dir, Durability::None, &none)?;
-    let partitions = ensure_topic(&manager, &o.topic, o.partitions, Durability::None, &none)?;
-    Ok((manager, partitions))
-}
-
 pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
     let empty = {
         let (manager, partitions) = open_consumed(o)?;
