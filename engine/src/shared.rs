@@ -48,8 +48,9 @@ pub struct SharedConfig {
     /// ([`DEFAULT_CACHE_BYTES`]; at most `cache_bytes`; see [`crate::cache`]).
     pub written_cache_bytes: usize,
     /// The part of the read cache that ranges read ahead of sequential consumers may hold, the
-    /// read-ahead window ([`DEFAULT_CACHE_BYTES`]; at most `cache_bytes`; see [`crate::cache`]).
-    /// A quarter of it bounds the read-ahead reads in flight over every log.
+    /// read-ahead window (by default the whole cache, as the page cache keeps what it read; at
+    /// most `cache_bytes`; see [`crate::cache`]). A quarter of it bounds the read-ahead reads in
+    /// flight over every log.
     pub read_ahead_cache_bytes: usize,
     /// Submission queue size of the io_uring ([`DEFAULT_RING_ENTRIES`]).
     pub ring_entries: u32,
@@ -68,7 +69,7 @@ impl Default for SharedConfig {
             buffer_pool_bytes: cache_bytes + BUFFER_POOL_HEADROOM_BYTES,
             cache_bytes,
             written_cache_bytes: DEFAULT_CACHE_BYTES,
-            read_ahead_cache_bytes: DEFAULT_CACHE_BYTES,
+            read_ahead_cache_bytes: cache_bytes,
             ring_entries: DEFAULT_RING_ENTRIES,
         }
     }

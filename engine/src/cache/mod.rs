@@ -8,6 +8,10 @@
 //! is harmless because overlapping bytes are identical below the shorter entry's end. Eviction
 //! is CLOCK (second chance): cheap, and scan-resistant enough for consumers that read once.
 //!
+//! Lookups do not serialize readers: they share a read lock, and mark the entry they find
+//! referenced through an atomic flag (stored only when it changes, so readers of a hot entry
+//! do not write its cache line each time). Inserts, evictions and removals take the lock alone.
+//!
 //! Two kinds of range are also held to a smaller *window* each, oldest out first:
 //!
 //! - ranges the write path freezes (recently written data, for tailing and re-reading
@@ -16,10 +20,10 @@
 //!   append path more than the disk does (measured: a 3 GiB cache took a 6 s `none` produce
 //!   from 1318-1822 MB/s to 543-736);
 //! - ranges read ahead of a sequential consumer (`crate::log::read_ahead`), to the
-//!   *read-ahead window*: a consumer streaming cold data would otherwise do the same to the
-//!   read path (measured: fresh memory costs about 1 s per GiB on these machines, against
-//!   0.7 s per GiB for the disk's sequential read), and a catch-up read would push out the
-//!   ranges other readers use.
+//!   *read-ahead window*, the whole budget by default (a re-read of a topic the cache holds is
+//!   then served from memory, as the page cache would serve it); a smaller window keeps a
+//!   catch-up read from pushing out the ranges other readers use. The fresh memory a cold read
+//!   fills the cache with is touched ahead by the buffer pool's warmer (`buffer_pool/warm.rs`).
 //!
 //! Other ranges read from disk (point reads, fetches that are not sequential) may use the
 //! whole budget.
@@ -32,7 +36,8 @@
 pub mod record_positions;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
 
@@ -46,7 +51,8 @@ struct Entry {
     data: Bytes,
     /// What this entry is charged: the memory it keeps alive plus [`ENTRY_OVERHEAD_BYTES`].
     charged_bytes: usize,
-    referenced: bool,
+    /// Set by lookups under the shared lock, cleared by the CLOCK hand under the exclusive one.
+    referenced: AtomicBool,
     /// The window it also counts against, if any.
     window: Option<usize>,
 }
@@ -131,7 +137,8 @@ impl Origin {
 /// are unique in the process, never reused.
 pub struct ReadCache {
     budget_bytes: usize,
-    inner: Mutex<Inner>,
+    /// Lookups share it (read lock); inserts, evictions and removals take it alone.
+    inner: RwLock<Inner>,
 }
 
 /// A cached range: `data` holds the segment's bytes from position `start`.
@@ -171,7 +178,7 @@ impl ReadCache {
         };
         ReadCache {
             budget_bytes,
-            inner: Mutex::new(Inner {
+            inner: RwLock::new(Inner {
                 entries: BTreeMap::new(),
                 clock: VecDeque::new(),
                 used_bytes: 0,
@@ -190,33 +197,36 @@ impl ReadCache {
 
     /// The written window's budget in bytes.
     pub fn written_budget_bytes(&self) -> usize {
-        self.lock().windows[0].budget_bytes
+        self.read().windows[0].budget_bytes
     }
 
     /// The read-ahead window's budget in bytes.
     pub fn read_ahead_budget_bytes(&self) -> usize {
-        self.lock().windows[1].budget_bytes
+        self.read().windows[1].budget_bytes
     }
 
     /// Bytes of budget in use: what the cached entries keep alive, plus
     /// [`ENTRY_OVERHEAD_BYTES`] each.
     pub fn used_bytes(&self) -> usize {
-        self.lock().used_bytes
+        self.read().used_bytes
     }
 
     /// The cached range of `(log, segment)` that contains `position`, if any.
     pub fn get(&self, log: u64, segment: u64, position: u64) -> Option<CachedRange> {
-        let mut inner = self.lock();
+        let inner = self.read();
         // Entries may overlap by a page, so the range holding `position` is the closest one
         // starting at or before it, or the one before that.
         inner
             .entries
-            .range_mut((log, segment, 0)..=(log, segment, position))
+            .range((log, segment, 0)..=(log, segment, position))
             .rev()
             .take(2)
             .find(|(key, entry)| key.2 + entry.data.len() as u64 > position)
             .map(|(key, entry)| {
-                entry.referenced = true;
+                // A store only when it changes: readers of a hot entry share its cache line.
+                if !entry.referenced.load(Ordering::Relaxed) {
+                    entry.referenced.store(true, Ordering::Relaxed);
+                }
                 CachedRange {
                     start: key.2,
                     data: entry.data.clone(),
@@ -271,7 +281,7 @@ impl ReadCache {
     ) {
         let charged_bytes = held_bytes + ENTRY_OVERHEAD_BYTES;
         let window = origin.window();
-        let mut inner = self.lock();
+        let mut inner = self.write();
         let budget = window.map_or(self.budget_bytes, |w| inner.windows[w].budget_bytes);
         if data.is_empty() || charged_bytes > budget {
             return;
@@ -280,7 +290,7 @@ impl ReadCache {
         let entry = Entry {
             data,
             charged_bytes,
-            referenced: false,
+            referenced: AtomicBool::new(false),
             window,
         };
         if inner.remove(&key).is_none() {
@@ -312,8 +322,8 @@ impl ReadCache {
             let Some(entry) = inner.entries.get_mut(&victim) else {
                 continue;
             };
-            if entry.referenced && victim != key {
-                entry.referenced = false;
+            if *entry.referenced.get_mut() && victim != key {
+                *entry.referenced.get_mut() = false;
                 inner.clock.push_back(victim);
             } else {
                 inner.remove(&victim);
@@ -333,7 +343,7 @@ impl ReadCache {
     }
 
     fn remove_range(&self, from: Key, to: Key) {
-        let mut inner = self.lock();
+        let mut inner = self.write();
         let keys: Vec<Key> = inner.entries.range(from..=to).map(|(k, _)| *k).collect();
         for key in keys {
             inner.remove(&key);
@@ -341,8 +351,12 @@ impl ReadCache {
         inner.sweep_stale_keys();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().expect("read cache lock poisoned")
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().expect("read cache lock poisoned")
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().expect("read cache lock poisoned")
     }
 }
 

@@ -15,7 +15,7 @@
 //! fraction of the read cache's, and the oldest go first.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::record::{BatchError, BatchHeader, BatchLimits, records, validate_batch};
 
@@ -97,7 +97,8 @@ struct Inner {
 /// [module docs](self)).
 pub struct RecordPositions {
     budget_bytes: usize,
-    inner: Mutex<Inner>,
+    /// Lookups share it; inserts take it alone.
+    inner: RwLock<Inner>,
 }
 
 impl RecordPositions {
@@ -105,7 +106,7 @@ impl RecordPositions {
     pub fn new(budget_bytes: usize) -> Self {
         RecordPositions {
             budget_bytes,
-            inner: Mutex::new(Inner {
+            inner: RwLock::new(Inner {
                 tables: HashMap::new(),
                 order: VecDeque::new(),
                 used_bytes: 0,
@@ -115,7 +116,7 @@ impl RecordPositions {
 
     /// The table of the batch of `(log, segment)` at `position`, if one is kept.
     pub fn get(&self, log: u64, segment: u64, position: u64) -> Option<Arc<PositionTable>> {
-        self.lock().tables.get(&(log, segment, position)).cloned()
+        self.read().tables.get(&(log, segment, position)).cloned()
     }
 
     /// Keeps `table` for the batch of `(log, segment)` at `position` (replacing an older
@@ -127,7 +128,7 @@ impl RecordPositions {
             return;
         }
         let key = (log, segment, position);
-        let mut inner = self.lock();
+        let mut inner = self.write();
         match inner.tables.insert(key, table) {
             Some(old) => inner.used_bytes -= old.charged_bytes(),
             None => inner.order.push_back(key),
@@ -145,11 +146,15 @@ impl RecordPositions {
 
     /// Bytes of budget in use.
     pub fn used_bytes(&self) -> usize {
-        self.lock().used_bytes
+        self.read().used_bytes
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().expect("record positions lock poisoned")
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().expect("record positions lock poisoned")
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().expect("record positions lock poisoned")
     }
 }
 

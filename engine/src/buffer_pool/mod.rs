@@ -7,7 +7,10 @@
 //! buffers alive (handed out or idle); when a class has no idle buffer and the budget is spent,
 //! an idle buffer of another class is freed to make room. Past the budget a request still
 //! succeeds, so that no append ever deadlocks on memory, but the extra buffer is freed instead
-//! of returned.
+//! of returned. While a class grows, a background thread touches its next buffers ahead of
+//! demand (`warm.rs`).
+
+mod warm;
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,6 +32,9 @@ pub struct BufferPool {
     /// synchronisation point.
     live_bytes: AtomicUsize,
     live: AtomicUsize,
+    /// Fresh allocations per class, for the warmer's trigger.
+    fresh: Vec<AtomicUsize>,
+    warmer: warm::Warmer,
 }
 
 /// A buffer from a [`BufferPool`]; it goes back to the pool when dropped.
@@ -72,6 +78,8 @@ impl BufferPool {
             free: Mutex::new((0..classes).map(|_| Vec::new()).collect()),
             live_bytes: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
+            fresh: (0..classes).map(|_| AtomicUsize::new(0)).collect(),
+            warmer: warm::Warmer::default(),
         })
     }
 
@@ -131,6 +139,15 @@ impl BufferPool {
             let mut free = self.free.lock().expect("buffer pool lock poisoned");
             if let Some(mut buf) = free[class].pop() {
                 buf.clear();
+                // A growing class running low on warmed buffers: warm the next ones.
+                let low = free[class].len() * bytes < warm::WARM_AHEAD_BYTES / 2;
+                drop(free);
+                if low
+                    && self.fresh[class].load(Ordering::Relaxed) >= warm::WARM_AFTER_FRESH
+                    && self.live_bytes() + bytes <= self.budget_bytes
+                {
+                    self.warmer.request(self, class);
+                }
                 return PooledBuf {
                     buf: Some(buf),
                     pool: Some(Arc::clone(self)),
@@ -149,6 +166,20 @@ impl BufferPool {
         }
         // Freed outside the pool's lock.
         drop(evicted);
+        let counted = self.count(bytes);
+        if counted
+            && self.fresh[class].fetch_add(1, Ordering::Relaxed) + 1 >= warm::WARM_AFTER_FRESH
+        {
+            self.warmer.request(self, class);
+        }
+        PooledBuf {
+            buf: Some(AlignedBuf::new(bytes, self.align)),
+            pool: counted.then(|| Arc::clone(self)),
+        }
+    }
+
+    /// Counts a new buffer of `bytes` against the budget if it fits; whether it did.
+    fn count(&self, bytes: usize) -> bool {
         let counted = self
             .live_bytes
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
@@ -158,10 +189,23 @@ impl BufferPool {
         if counted {
             self.live.fetch_add(1, Ordering::Relaxed);
         }
-        PooledBuf {
-            buf: Some(AlignedBuf::new(bytes, self.align)),
-            pool: counted.then(|| Arc::clone(self)),
-        }
+        counted
+    }
+
+    /// Whether the warmer should add an idle buffer of `class`: fewer than
+    /// [`warm::WARM_AHEAD_BYTES`] of them are idle, and one more fits the budget.
+    fn wants_warm(&self, class: usize) -> bool {
+        let bytes = self.buffer_bytes << class;
+        let idle = self.free.lock().expect("buffer pool lock poisoned")[class].len();
+        idle * bytes < warm::WARM_AHEAD_BYTES.max(bytes)
+            && self.live_bytes() + bytes <= self.budget_bytes
+    }
+
+    /// A new buffer of `class`, counted against the budget; `None` when it does not fit.
+    fn counted_fresh(&self, class: usize) -> Option<AlignedBuf> {
+        let bytes = self.buffer_bytes << class;
+        self.count(bytes)
+            .then(|| AlignedBuf::new(bytes, self.align))
     }
 
     fn put(&self, buf: AlignedBuf) {
