@@ -5,8 +5,9 @@
 //! point read of the 50th record of a cached batch of 1 KiB records skips 49 records, one
 //! cache miss each (about 4 us on the machines this engine targets). The first point read of a
 //! batch checks it whole (CRC and every record, [`validate_batch`]) and keeps a table of its
-//! records' offsets and positions here; later point reads binary-search the table and parse
-//! only their record.
+//! records' offsets and positions here; later point reads look their record up in the table
+//! (one probe where the batch's offsets are contiguous, else a binary search) and parse only
+//! their record.
 //!
 //! A table is keyed by (log id, segment id, batch position) and remembers the batch's base
 //! offset, size and CRC field: a table whose batch no longer matches (the segment was truncated
