@@ -262,6 +262,32 @@ pub struct ScenarioResult {
     /// --out`, the disk's sequential writes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Timeline>,
+    /// For cases measured in repeated passes (`sequential_fetch_cold`): the spread of the
+    /// passes' payload MB/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<Spread>,
+}
+
+/// The spread of a case's repeated passes.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    /// Passes measured.
+    pub passes: u64,
+    /// The slowest pass's payload MB/s.
+    pub min_mb_s: f64,
+    /// The fastest pass's payload MB/s.
+    pub max_mb_s: f64,
+}
+
+impl Spread {
+    /// The spread of `mb_s` (one figure per pass); `None` for fewer than two passes.
+    pub fn of(mb_s: &[f64]) -> Option<Spread> {
+        (mb_s.len() >= 2).then(|| Spread {
+            passes: mb_s.len() as u64,
+            min_mb_s: mb_s.iter().copied().fold(f64::INFINITY, f64::min),
+            max_mb_s: mb_s.iter().copied().fold(0.0, f64::max),
+        })
+    }
 }
 
 impl Latency {
@@ -364,6 +390,7 @@ pub(crate) mod tests {
             compaction: None,
             disk_write_bytes: None,
             timeline: None,
+            spread: None,
         }
     }
 

@@ -171,6 +171,31 @@ pub mod log {
         )
     }
 
+    /// Records in the log `sequential_fetch_cold` reads: 1 GiB of 1 KiB records in `--full`,
+    /// 256 MiB in the quick profile (more than a 256 MiB cache holds, and long enough to
+    /// measure a cold read), a few MiB in smoke.
+    pub const COLD_MESSAGES: [usize; 3] = [1 << 20, 1 << 18, 4_000];
+    /// Records per batch of the log `sequential_fetch_cold` reads, as a producer batches them.
+    pub const COLD_BATCH_RECORDS: usize = 100;
+    /// Passes of `sequential_fetch_cold` (each from a fresh open), for the spread.
+    pub const COLD_PASSES: usize = 3;
+
+    /// `sequential_fetch_cold` (ringbench only: a pass needs a fresh open and an emptied page
+    /// cache, which a Divan iteration cannot time apart): messages x size 1 KiB, batches of
+    /// [`COLD_BATCH_RECORDS`].
+    pub fn sequential_fetch_cold(profile: Profile) -> Vec<Case> {
+        let messages = profile.pick(
+            &COLD_MESSAGES[..1],
+            &COLD_MESSAGES[1..2],
+            &COLD_MESSAGES[2..],
+        );
+        cross(
+            &cases(Case::engine, &[None], &messages, &[1024]),
+            "batch",
+            &[COLD_BATCH_RECORDS],
+        )
+    }
+
     /// `random_fetch`: messages x size.
     pub fn random_fetch(profile: Profile) -> Vec<Case> {
         let messages = profile.pick(&RANDOM_MESSAGES, &[1_000, 10_000], &[1_000]);

@@ -140,3 +140,52 @@ fn an_unreadable_disk_json_is_reported_not_fatal() {
     let text = std::fs::read_to_string(dir.path().join("summary.md")).expect("summary");
     assert!(text.contains("`disk.json` could not be read"), "{text}");
 }
+
+#[test]
+fn the_fetch_target_reads_the_cold_pass_with_its_spread_the_warm_figure_and_the_disks_read() {
+    let mut run = RunResult::load(&Path::new(FIXTURES).join("ringbench-uring.json")).expect("run");
+    let warm = run
+        .scenarios
+        .iter()
+        .find(|s| s.name == "sequential_fetch" && s.params.get("size") == Some(&1024))
+        .expect("a warm sequential fetch")
+        .clone();
+    let mut cold = warm.clone();
+    cold.name = "sequential_fetch_cold".to_string();
+    cold.payload_mb_s = 1300.0;
+    cold.spread = benches::results::Spread::of(&[1200.0, 1300.0, 1400.0]);
+    run.scenarios.push(cold);
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    run.save(&dir.path().join("ringbench-uring.json"))
+        .expect("save");
+    std::fs::copy(
+        Path::new(FIXTURES).join("disk.json"),
+        dir.path().join("disk.json"),
+    )
+    .expect("copy disk.json");
+    write_report(dir.path()).expect("report");
+    let text = std::fs::read_to_string(dir.path().join("summary.md")).expect("summary.md");
+    let line = line_with(&text, "| fetch throughput, sequential |");
+    assert!(line.contains("1300 MB/s"), "{line}");
+    assert!(line.contains("cold (3 passes: 1200-1400 MB/s)"), "{line}");
+    assert!(
+        line.contains(&format!(
+            "warm (engine cache) {:.0} MB/s",
+            warm.payload_mb_s
+        )),
+        "{line}"
+    );
+    let (disk_mb_s, _) = disk_figure(DiskCase {
+        op: Op::Read,
+        space: None,
+        request_bytes: 1 << 20,
+        queue_depth: 4,
+    });
+    assert!(
+        line.contains(&format!(
+            "{:.2}x of disk read 1 MiB QD4",
+            1300.0 / disk_mb_s
+        )),
+        "{line}"
+    );
+}

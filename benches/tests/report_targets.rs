@@ -95,3 +95,32 @@ fn compaction_is_scaled_to_100_mb() {
     assert_eq!(judge(Target::Compaction, 99.9), Verdict::Pass);
     assert_eq!(judge(Target::Compaction, 150.0), Verdict::Fail);
 }
+
+#[test]
+fn fetch_throughput_is_judged_on_the_cold_read_when_there_is_one() {
+    let mut result = run("ringbench-uring.json");
+    let warm = result
+        .scenarios
+        .iter()
+        .find(|s| s.name == "sequential_fetch" && s.params.get("size") == Some(&1024))
+        .expect("a warm sequential fetch in the fixture")
+        .clone();
+    assert_eq!(
+        evaluate(&result.scenarios)[1].verdict,
+        Verdict::Pass,
+        "the warm figure passes"
+    );
+    let mut cold = warm;
+    cold.name = "sequential_fetch_cold".to_string();
+    cold.payload_mb_s = 800.0;
+    result.scenarios.push(cold);
+    let outcome = &evaluate(&result.scenarios)[1];
+    let reading = outcome.reading.as_ref().expect("measured");
+    assert!(
+        reading.case.starts_with("sequential_fetch_cold"),
+        "{}",
+        reading.case
+    );
+    assert!((reading.value - 800.0).abs() < 1e-9);
+    assert_eq!(outcome.verdict, Verdict::Fail, "judged on the cold figure");
+}

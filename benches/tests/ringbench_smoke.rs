@@ -9,7 +9,7 @@ use std::process::Command;
 use benches::results::{RunResult, ScenarioResult};
 
 /// Scenarios the smoke profile must cover.
-const SCENARIOS: [&str; 18] = [
+const SCENARIOS: [&str; 19] = [
     "write_throughput",
     "batch_write_throughput",
     "produce_latency",
@@ -17,6 +17,7 @@ const SCENARIOS: [&str; 18] = [
     "segment_rollover",
     "read_throughput",
     "sequential_fetch",
+    "sequential_fetch_cold",
     "random_fetch",
     "fetch_latency",
     "concurrent_consumers",

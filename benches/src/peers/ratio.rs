@@ -68,6 +68,7 @@ mod tests {
             compaction: None,
             disk_write_bytes: None,
             timeline: None,
+            spread: None,
         }
     }
 

@@ -195,6 +195,7 @@ impl Phase {
             compaction: None,
             disk_write_bytes: self.write_bytes,
             timeline: None,
+            spread: None,
         }
     }
 }

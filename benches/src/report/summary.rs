@@ -106,16 +106,49 @@ fn title(out: &mut String, runs: &[Run]) -> Result {
 fn reading_text(outcome: &Outcome, run: &Run, disk: Option<&DiskFigures>) -> String {
     match &outcome.reading {
         Some(r) => format!(
-            "{} {} ({}) {}{}{}",
+            "{} {} ({}) {}{}{}{}",
             num(r.value),
             outcome.target.unit(),
             durability(r.durability.as_deref()),
             outcome.verdict.word(),
+            fetch_note(outcome, run),
             disk.map_or(String::new(), |d| disk_note(outcome, run, d)),
             scaling_note(outcome, run)
         ),
         None => outcome.verdict.word().to_string(),
     }
+}
+
+/// For the fetch target read cold: the spread of its passes and the warm figure beside it.
+fn fetch_note(outcome: &Outcome, run: &Run) -> String {
+    if outcome.target != Target::FetchThroughput {
+        return String::new();
+    }
+    let Some(s) = reading_scenario(outcome, run).filter(|s| s.name == "sequential_fetch_cold")
+    else {
+        return String::new();
+    };
+    let mut note = String::from(", cold");
+    if let Some(spread) = s.spread {
+        let _ = write!(
+            note,
+            " ({} passes: {}-{} MB/s)",
+            spread.passes,
+            num(spread.min_mb_s),
+            num(spread.max_mb_s)
+        );
+    }
+    let warm = run
+        .result
+        .scenarios
+        .iter()
+        .filter(|w| w.engine == "ringlog" && w.name == "sequential_fetch")
+        .filter(|w| w.params.get("size") == s.params.get("size"))
+        .max_by(|a, b| a.payload_mb_s.total_cmp(&b.payload_mb_s));
+    if let Some(w) = warm {
+        let _ = write!(note, "; warm (engine cache) {} MB/s", num(w.payload_mb_s));
+    }
+    note
 }
 
 /// For the scaling target: the core count that bounds it. Producers beyond the cores share
@@ -165,6 +198,19 @@ fn disk_note(outcome: &Outcome, run: &Run, disk: &DiskFigures) -> String {
             let value = outcome.reading.as_ref().map_or(0.0, |r| r.value);
             format!("; {} the p99 of disk {}", ratio(value / p99), case.label())
         }
+        Target::FetchThroughput => {
+            let Some(case) = disk.matching(s) else {
+                return String::new();
+            };
+            match disk.get(&case) {
+                Some(d) if d.payload_mb_s > 0.0 => format!(
+                    "; {} of disk {}",
+                    ratio(s.payload_mb_s / d.payload_mb_s),
+                    case.label()
+                ),
+                _ => String::new(),
+            }
+        }
         _ => String::new(),
     }
 }
@@ -180,7 +226,7 @@ fn executive(
         out,
         "Each figure with the durability mode of its scenario in parentheses, then the verdict on its target (see Targets for the case read){}.\n",
         if disk.is_some() {
-            ", then, for writes, its ratio to the disk's matching figure of this run (`ringbench disk`, see Disk limit)"
+            ", then, for writes, its ratio to the disk's matching figure of this run (`ringbench disk`, see Disk limit), and for the fetch target its ratio to the disk's fastest read"
         } else {
             ""
         }

@@ -216,6 +216,7 @@ mod tests {
             compaction: None,
             disk_write_bytes: None,
             timeline: None,
+            spread: None,
         }
     }
 

@@ -486,6 +486,7 @@ fn result(case: &DiskCase, m: &Measured) -> ScenarioResult {
         compaction: None,
         disk_write_bytes: None,
         timeline: Some(m.timeline.finish(m.elapsed)),
+        spread: None,
     }
 }
 

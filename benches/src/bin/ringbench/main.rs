@@ -19,6 +19,7 @@
 //! deleted case by case. Allocations are counted with `CountingAllocator` for the measuring
 //! thread (and summed over the threads a concurrent scenario spawns).
 
+mod cold_read;
 mod compare;
 mod disk;
 mod environment;

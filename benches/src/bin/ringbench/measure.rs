@@ -60,6 +60,8 @@ pub struct Meter {
     pub disk_bytes: Option<u64>,
     /// Wall time of the timed regions.
     pub elapsed: Duration,
+    /// Payload MB/s of each pass, for cases that time repeated passes (the result's spread).
+    pub passes: Vec<f64>,
     cpu_ticks: Option<u64>,
     allocations: Option<u64>,
 }
@@ -73,6 +75,7 @@ impl Default for Meter {
             payload_bytes: 0,
             disk_bytes: Some(0),
             elapsed: Duration::ZERO,
+            passes: Vec::new(),
             cpu_ticks: Some(0),
             allocations: Some(0),
         }

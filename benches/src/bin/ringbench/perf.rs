@@ -316,6 +316,7 @@ pub fn produce_result(name: &str, o: &ProduceOptions, p: &Produced) -> ScenarioR
         compaction: None,
         disk_write_bytes: None,
         timeline: Some(p.timeline.finish(p.elapsed)),
+        spread: None,
     }
 }
 

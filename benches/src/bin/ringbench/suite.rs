@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use benches::fixtures::{self, Case, NAIVE_PATH};
-use benches::results::{CompactionFigures, Latency, RunResult, SCHEMA_VERSION, ScenarioResult};
+use benches::results::{
+    CompactionFigures, Latency, RunResult, SCHEMA_VERSION, ScenarioResult, Spread,
+};
 use benches::scenarios::topic::{
     CountCase, MULTI_TOPIC_PARTITIONS, RECORD_BYTES, SizeCase, ThreadCase,
 };
@@ -14,6 +16,7 @@ use benches::scenarios::{self, Profile};
 use benches::topic_fixtures;
 use ringlog::Durability;
 
+use crate::cold_read;
 use crate::environment;
 use crate::log_scenarios::{self as log, Outcome};
 use crate::measure::{Budget, Meter};
@@ -133,6 +136,7 @@ fn finish(spec: Spec, meter: &Meter, compaction: Option<CompactionFigures>) -> S
         compaction,
         disk_write_bytes: None,
         timeline: None,
+        spread: Spread::of(&meter.passes),
     }
 }
 
@@ -187,7 +191,7 @@ struct LogScenario {
 }
 
 /// Every partition-log scenario, in the order run.
-const LOG_SCENARIOS: [LogScenario; 16] = {
+const LOG_SCENARIOS: [LogScenario; 17] = {
     use scenarios::log as grid;
     [
         LogScenario {
@@ -238,6 +242,13 @@ const LOG_SCENARIOS: [LogScenario; 16] = {
             grid: grid::sequential_fetch,
             run: log::sequential_fetch,
             kind: Kind::Throughput,
+        },
+        LogScenario {
+            name: "sequential_fetch_cold",
+            category: "fetch",
+            grid: grid::sequential_fetch_cold,
+            run: cold_read::sequential_fetch_cold,
+            kind: Kind::Heavy,
         },
         LogScenario {
             name: "random_fetch",
@@ -699,6 +710,7 @@ mod tests {
             compaction: None,
             disk_write_bytes: None,
             timeline: None,
+            spread: None,
         }
     }
 
