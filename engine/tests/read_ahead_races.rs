@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{Expected, for_each_io_mode, with_records};
-use ringlog::record::{BatchHeader, records};
+use ringlog::record::records;
 use ringlog::{Config, Durability, IoMode, Log, ReadError, Shared, SharedConfig};
 
 const SEGMENT_BYTES: u64 = 64 * 1024;
@@ -72,20 +72,7 @@ fn produce(log: &Log) {
 /// Checks one fetch from `offset`: whole batches from the one holding `offset`, below the high
 /// watermark, every record the one written at its offset. Returns the next offset.
 fn check_fetch(fetched: &ringlog::FetchedBatches, offset: u64, when: &str) -> u64 {
-    let mut rest = &fetched.bytes[..];
-    let mut next = offset;
-    while !rest.is_empty() {
-        let header = BatchHeader::parse(rest).unwrap_or_else(|e| panic!("{when}: {e}"));
-        assert_eq!(
-            header.base_offset as u64, next,
-            "{when}: batches follow each other"
-        );
-        assert!(
-            (header.last_offset() as u64) < fetched.high_watermark,
-            "{when}: a batch at or past the high watermark {}",
-            fetched.high_watermark
-        );
-        let (batch, tail) = rest.split_at(header.total_bytes());
+    common::check_fetched(fetched, offset, when, |batch| {
         for record in records(batch).unwrap_or_else(|e| panic!("{when}: {e}")) {
             let record = record.unwrap_or_else(|e| panic!("{when}: {e}"));
             let want = expected(record.offset as u64);
@@ -102,11 +89,7 @@ fn check_fetch(fetched: &ringlog::FetchedBatches, offset: u64, when: &str) -> u6
                 record.offset
             );
         }
-        next = header.last_offset() as u64 + 1;
-        rest = tail;
-    }
-    assert_eq!(fetched.next_fetch_offset, next, "{when}");
-    next
+    })
 }
 
 /// Tails `log` until `done` and the end is reached; with `retention`, offsets that retention

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use common::{Expected, append_rows, batch_spans, for_each_io_mode, patch_file};
 use faulty::{Fault, FaultKind, Faulty, Op};
-use ringlog::record::{BATCH_HEADER_BYTES, BatchError, BatchHeader};
+use ringlog::record::{BATCH_HEADER_BYTES, BatchHeader};
 use ringlog::{Config, IoMode, IoPath, Log, ReadError, Shared, SharedConfig};
 
 const SEGMENT_BYTES: u64 = 256 * 1024;
@@ -137,27 +137,12 @@ impl Consumer {
             return Ok(false);
         }
         let fetched = log.fetch(self.offset, self.max_bytes)?;
-        let mut rest = &fetched.bytes[..];
-        let mut next = self.offset;
         assert!(
-            !rest.is_empty(),
+            !fetched.bytes.is_empty(),
             "{when}: fetch at {} is empty",
             self.offset
         );
-        while !rest.is_empty() {
-            let header = BatchHeader::parse(rest).expect("a batch");
-            assert_eq!(
-                header.base_offset as u64, next,
-                "{when}: batches follow each other"
-            );
-            next = header.last_offset() as u64 + 1;
-            rest = &rest[header.total_bytes()..];
-        }
-        assert_eq!(fetched.next_fetch_offset, next, "{when}");
-        assert!(
-            next <= fetched.high_watermark,
-            "{when}: past the high watermark"
-        );
+        let next = common::check_fetched(&fetched, self.offset, when, |_| {});
         self.bytes.extend_from_slice(&fetched.bytes);
         self.offset = next;
         Ok(true)
@@ -255,31 +240,6 @@ fn two_consumers_at_different_places_each_read_every_batch() {
     });
 }
 
-fn assert_corrupt<T: std::fmt::Debug>(
-    result: Result<T, ReadError>,
-    path: &Path,
-    position: usize,
-    when: &str,
-) {
-    match result {
-        Err(ReadError::Corrupt {
-            path: got_path,
-            position: got_position,
-            source: BatchError::CrcMismatch { .. },
-        }) => {
-            assert_eq!(got_path, path, "{when}: the error names the segment file");
-            assert_eq!(
-                got_position, position as u64,
-                "{when}: and the batch's position"
-            );
-        }
-        other => panic!(
-            "{when}: expected a CRC mismatch at {position} of {}, got {other:?}",
-            path.display()
-        ),
-    }
-}
-
 #[test]
 fn a_damaged_batch_met_by_a_sequential_consumer_is_corrupt_every_time() {
     for_each_io_mode(|io_mode| {
@@ -319,9 +279,14 @@ fn a_damaged_batch_met_by_a_sequential_consumer_is_corrupt_every_time() {
                     "{when}: the fetches stop at the damaged batch"
                 );
                 for _ in 0..2 {
-                    assert_corrupt(log.fetch(first, max_bytes), &path, damaged_at, &when);
+                    common::assert_crc_mismatch(
+                        log.fetch(first, max_bytes),
+                        &path,
+                        damaged_at,
+                        &when,
+                    );
                 }
-                assert_corrupt(log.read_record(first), &path, damaged_at, &when);
+                common::assert_crc_mismatch(log.read_record(first), &path, damaged_at, &when);
                 consumer.offset = after;
                 while consumer.step(&log, &when) {}
                 log.close().expect("close");

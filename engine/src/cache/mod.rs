@@ -65,9 +65,10 @@ struct Entry {
     window: Option<usize>,
 }
 
-/// One window: a part of the budget that entries of one [`Origin`] may hold, oldest out first.
+/// One window: a part of the budget that entries of one [`Origin`] may hold, oldest out first
+/// (its budget is [`ReadCache`]'s, fixed at construction).
+#[derive(Default)]
 struct Window {
-    budget_bytes: usize,
     /// Keys of the window's entries in insertion order (stale keys, of entries evicted or
     /// replaced since, are skipped when they come up).
     keys: VecDeque<Key>,
@@ -145,6 +146,8 @@ impl Origin {
 /// are unique in the process, never reused.
 pub struct ReadCache {
     budget_bytes: usize,
+    /// The written window's budget, then the read-ahead window's (at most `budget_bytes`).
+    window_budgets: [usize; 2],
     /// Lookups share it (read lock); inserts, evictions and removals take it alone.
     inner: RwLock<Inner>,
 }
@@ -179,21 +182,17 @@ impl ReadCache {
         written_budget_bytes: usize,
         read_ahead_budget_bytes: usize,
     ) -> Self {
-        let window = |bytes: usize| Window {
-            budget_bytes: bytes.min(budget_bytes),
-            keys: VecDeque::new(),
-            bytes: 0,
-        };
         ReadCache {
             budget_bytes,
+            window_budgets: [
+                written_budget_bytes.min(budget_bytes),
+                read_ahead_budget_bytes.min(budget_bytes),
+            ],
             inner: RwLock::new(Inner {
                 entries: BTreeMap::new(),
                 clock: VecDeque::new(),
                 used_bytes: 0,
-                windows: [
-                    window(written_budget_bytes),
-                    window(read_ahead_budget_bytes),
-                ],
+                windows: Default::default(),
             }),
         }
     }
@@ -205,12 +204,12 @@ impl ReadCache {
 
     /// The written window's budget in bytes.
     pub fn written_budget_bytes(&self) -> usize {
-        self.read().windows[0].budget_bytes
+        self.window_budgets[0]
     }
 
     /// The read-ahead window's budget in bytes.
     pub fn read_ahead_budget_bytes(&self) -> usize {
-        self.read().windows[1].budget_bytes
+        self.window_budgets[1]
     }
 
     /// Bytes of budget in use: what the cached entries keep alive, plus
@@ -290,11 +289,11 @@ impl ReadCache {
     ) {
         let charged_bytes = held_bytes + ENTRY_OVERHEAD_BYTES;
         let window = origin.window();
-        let mut inner = self.write();
-        let budget = window.map_or(self.budget_bytes, |w| inner.windows[w].budget_bytes);
+        let budget = window.map_or(self.budget_bytes, |w| self.window_budgets[w]);
         if data.is_empty() || charged_bytes > budget {
             return;
         }
+        let mut inner = self.write();
         let key = (log, segment, start);
         let entry = Entry {
             data,
@@ -310,7 +309,7 @@ impl ReadCache {
         if let Some(w) = window {
             inner.windows[w].bytes += charged_bytes;
             inner.windows[w].keys.push_back(key);
-            while inner.windows[w].bytes > inner.windows[w].budget_bytes {
+            while inner.windows[w].bytes > self.window_budgets[w] {
                 let Some(oldest) = inner.windows[w].keys.pop_front() else {
                     break;
                 };

@@ -94,17 +94,26 @@ struct Ahead {
 impl Ahead {
     /// Waits for the read and gives back its buffer (its length set to the bytes read).
     fn finish(mut self) -> (std::io::Result<usize>, PooledBuf) {
-        let read = self
-            .read
-            .take()
+        let result = self
+            .complete(self.need)
             .expect("a read-ahead read is finished once");
+        let buf = self.buf.take().expect("a read-ahead read has its buffer");
+        (result, buf)
+    }
+
+    /// Waits for the read (continued until `need` bytes are in), puts its memory back into
+    /// the pooled buffer and gives back its allowance; `None` if that was done already.
+    fn complete(&mut self, need: usize) -> Option<std::io::Result<usize>> {
+        let read = self.read.take()?;
         let storage = self.shared.storage().as_ref();
         let (result, aligned) =
-            finish_read(storage, &self.file, read, (self.start, self.len, self.need));
-        let mut buf = self.buf.take().expect("a read-ahead read has its buffer");
-        buf.restore(aligned);
+            finish_read(storage, &self.file, read, (self.start, self.len, need));
+        self.buf
+            .as_mut()
+            .expect("a read-ahead read has its buffer")
+            .restore(aligned);
         self.shared.release_read_ahead(self.len);
-        (result, buf)
+        Some(result)
     }
 }
 
@@ -112,14 +121,7 @@ impl Drop for Ahead {
     /// A read dropped unconsumed (its stream went idle or its segment was removed) is waited
     /// for, so that its buffer goes back to the pool rather than being lost to it.
     fn drop(&mut self) {
-        if let Some(read) = self.read.take() {
-            let storage = self.shared.storage().as_ref();
-            let (_, aligned) = finish_read(storage, &self.file, read, (self.start, self.len, 0));
-            if let Some(buf) = self.buf.as_mut() {
-                buf.restore(aligned);
-            }
-            self.shared.release_read_ahead(self.len);
-        }
+        self.complete(0);
     }
 }
 

@@ -195,7 +195,7 @@ impl LogInner {
             self.config.read_ahead_bytes.max(max_bytes.min(64 << 20)),
         );
         let mut cursor = Cursor::new(self, &segment, limit, want);
-        cursor.sequential = true;
+        cursor.miss = Miss::Sequential;
         let Some(position) = cursor.locate(offset)? else {
             return Ok(empty);
         };
@@ -643,9 +643,10 @@ pub(super) struct Cursor<'a> {
     /// The least a read from disk reads: `read_ahead_bytes`, or 0 for a point read, which
     /// reads only what it asks for (see [`Cursor::for_point_read`]).
     min_read: usize,
-    /// A fetch's cursor: its misses go through read-ahead (`read_ahead.rs`). Point reads and
-    /// timestamp lookups jump around and read only what they need.
-    sequential: bool,
+    /// What a miss at a batch boundary may do: [`Miss::Sequential`] for a fetch's cursor, whose
+    /// misses go through read-ahead (`read_ahead.rs`); point reads and timestamp lookups jump
+    /// around and read only what they need ([`Miss::Checked`]).
+    miss: Miss,
 }
 
 impl<'a> Cursor<'a> {
@@ -659,7 +660,7 @@ impl<'a> Cursor<'a> {
             view: Bytes::new(),
             checked: true,
             min_read: log.config.read_ahead_bytes,
-            sequential: false,
+            miss: Miss::Checked,
         }
     }
 
@@ -674,15 +675,6 @@ impl<'a> Cursor<'a> {
         Cursor {
             min_read: 0,
             ..Cursor::new(log, segment, limit, want)
-        }
-    }
-
-    /// What this cursor's misses at a batch boundary may do.
-    fn miss(&self) -> Miss {
-        if self.sequential {
-            Miss::Sequential
-        } else {
-            Miss::Checked
         }
     }
 
@@ -717,7 +709,7 @@ impl<'a> Cursor<'a> {
                 want,
                 self.limit,
                 self.min_read,
-                self.miss(),
+                self.miss,
             ) {
                 Ok(view) => (view, true),
                 Err(ReadError::Corrupt { .. }) if header_only => (

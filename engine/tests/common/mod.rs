@@ -285,3 +285,62 @@ pub fn now_ms() -> i64 {
         .expect("the clock is after 1970")
         .as_millis() as i64
 }
+
+/// Asserts that `result` is `ReadError::Corrupt` for a CRC mismatch of the batch at
+/// `position` of the segment file `path`; `when` says which case failed.
+pub fn assert_crc_mismatch<T: std::fmt::Debug>(
+    result: Result<T, ringlog::ReadError>,
+    path: &Path,
+    position: usize,
+    when: &str,
+) {
+    match result {
+        Err(ringlog::ReadError::Corrupt {
+            path: got_path,
+            position: got_position,
+            source: ringlog::record::BatchError::CrcMismatch { .. },
+        }) => {
+            assert_eq!(got_path, path, "{when}: the error names the segment file");
+            assert_eq!(
+                got_position, position as u64,
+                "{when}: and the batch's position"
+            );
+        }
+        other => panic!(
+            "{when}: expected a CRC mismatch at {position} of {}, got {other:?}",
+            path.display()
+        ),
+    }
+}
+
+/// Checks a fetch from `offset`: whole batches from the one holding `offset`, each following
+/// the last, every one below the fetch's high watermark, and `next_fetch_offset` just past
+/// them; calls `visit` with each batch. Returns the next offset.
+pub fn check_fetched(
+    fetched: &ringlog::FetchedBatches,
+    offset: u64,
+    when: &str,
+    mut visit: impl FnMut(&[u8]),
+) -> u64 {
+    let mut rest = &fetched.bytes[..];
+    let mut next = offset;
+    while !rest.is_empty() {
+        let header =
+            ringlog::record::BatchHeader::parse(rest).unwrap_or_else(|e| panic!("{when}: {e}"));
+        assert_eq!(
+            header.base_offset as u64, next,
+            "{when}: batches follow each other"
+        );
+        assert!(
+            (header.last_offset() as u64) < fetched.high_watermark,
+            "{when}: a batch at or past the high watermark {}",
+            fetched.high_watermark
+        );
+        let (batch, tail) = rest.split_at(header.total_bytes());
+        visit(batch);
+        next = header.last_offset() as u64 + 1;
+        rest = tail;
+    }
+    assert_eq!(fetched.next_fetch_offset, next, "{when}");
+    next
+}
