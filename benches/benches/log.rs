@@ -44,9 +44,10 @@
 //! - `write::produce_latency` (size x durability none/sync): one append of one record; `sync`
 //!   waits for `fdatasync`.
 //! - `write::concurrent_producers` (producers x size x durability sync/none): a fixed number of
-//!   appends (the `messages` of the case) split across `producers` threads started with
-//!   `std::thread::scope` inside the timed region; the time is the wall time of all of them
-//!   (Divan's `threads` option would time each thread on its own, not the aggregate). `sync`
+//!   appends (the `messages` of the case) split across `producers` threads started before the
+//!   first sample and released together for each (`benches::crew`: no thread start-up in
+//!   the timed region); the time is the wall time of all of them (Divan's `threads` option
+//!   would time each thread on its own, not the aggregate). `sync`
 //!   shows group commit: concurrent appenders share one `fdatasync`.
 //! - `write::segment_rollover` (segment size, 1 KiB records, none): the one append that finds
 //!   the active segment full, so seals it (writes the tail, `fdatasync`, trims the file, writes
@@ -60,8 +61,8 @@
 //! - `read::fetch_latency` (size, none): fetching the record just appended (a consumer caught
 //!   up with the producer), served from the tail not yet on disk; the append is untimed.
 //! - `read::concurrent_consumers` (consumers x size): a 50 000-record log split into
-//!   `consumers` contiguous ranges read by as many threads (scoped, timed together), fetches
-//!   of 100 records.
+//!   `consumers` contiguous ranges read by as many threads (started before the first sample,
+//!   released together for each, timed together), fetches of 100 records.
 //! - `maintenance::compaction` (segments x size x duplicate ratio): `Log::compact` of a freshly
 //!   built log of `segments` sealed 256 KiB segments of keyed records, `dup` percent of them
 //!   superseded by a later record of the same key; the log is built untimed for every
@@ -94,6 +95,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use benches::crew::with_crew;
 use benches::fixtures::{
     CONSUMER_FETCH_BYTES, Case, LOG_CAP_BYTES, NaiveSink, Rotating, Sink, XorShift, batch_bytes,
     check_batches, consume, filled, record,
@@ -174,8 +176,9 @@ fn counted<'a, 'b>(bencher: Bencher<'a, 'b>, messages: usize, size: usize) -> Be
 
 mod write {
     use super::{
-        BIG_BATCH_BYTES, Bencher, Case, Durability, LOG_CAP_BYTES, Profile, Rotating, batch_bytes,
-        config, counted, payload, record, samples, scenarios, seconds, seconds_or,
+        Arc, BIG_BATCH_BYTES, Bencher, Case, Durability, LOG_CAP_BYTES, Profile, Rotating, Sink,
+        batch_bytes, config, counted, payload, record, samples, scenarios, seconds, seconds_or,
+        with_crew,
     };
 
     fn throughput_cases() -> Vec<Case> {
@@ -238,7 +241,8 @@ mod write {
         scenarios::log::concurrent_producers(Profile::divan())
     }
 
-    /// `messages` appends split across `producers` scoped threads, timed together.
+    /// `messages` appends split across `producers` threads, timed together (the threads start
+    /// before the first sample: `benches::crew`).
     #[divan::bench(args = producer_cases(), sample_count = samples(100), max_time = seconds(5.0))]
     fn concurrent_producers(bencher: Bencher, case: Case) {
         let producers = case.extra();
@@ -246,22 +250,20 @@ mod write {
         let value = payload(case.size);
         let durability = case.durability.expect("a durability");
         let mut logs = Rotating::new(config(durability), LOG_CAP_BYTES, 0, case.size);
-        counted(bencher, case.messages, case.size)
-            .with_inputs(|| logs.current())
-            .bench_local_refs(|sink| {
-                let log = &sink.log;
-                let before = log.next_offset();
-                std::thread::scope(|s| {
-                    for _ in 0..producers {
-                        s.spawn(|| {
-                            for i in 0..per_producer as u64 {
-                                log.append(&[record(&value, i)]).expect("append");
-                            }
-                        });
-                    }
+        let produce = |_: usize, sink: &Arc<Sink>| {
+            for i in 0..per_producer as u64 {
+                sink.log.append(&[record(&value, i)]).expect("append");
+            }
+        };
+        with_crew(producers, produce, |crew| {
+            counted(bencher, case.messages, case.size)
+                .with_inputs(|| logs.current())
+                .bench_local_refs(|sink| {
+                    let before = sink.log.next_offset();
+                    crew.run(Arc::clone(sink));
+                    assert_eq!(sink.log.next_offset() - before, case.messages as u64);
                 });
-                assert_eq!(log.next_offset() - before, case.messages as u64);
-            });
+        });
     }
 
     fn rollover_cases() -> Vec<Case> {
@@ -307,7 +309,7 @@ mod read {
     use super::{
         Bencher, CONSUMER_FETCH_BYTES, CONSUMER_FETCH_RECORDS, Case, Durability, LOG_CAP_BYTES,
         Profile, Rotating, SEED, XorShift, batch_bytes, check_batches, config, consume, counted,
-        filled, payload, record, samples, scenarios, seconds,
+        filled, payload, record, samples, scenarios, seconds, with_crew,
     };
 
     fn read_cases() -> Vec<Case> {
@@ -388,7 +390,8 @@ mod read {
         scenarios::log::concurrent_consumers(Profile::divan())
     }
 
-    /// The (warm) log split into `consumers` ranges read by scoped threads, timed together.
+    /// The (warm) log split into `consumers` ranges read by as many threads, timed together
+    /// (the threads start before the first sample: `benches::crew`).
     #[divan::bench(args = consumer_cases(), sample_count = samples(100), max_time = seconds(3.0))]
     fn concurrent_consumers(bencher: Bencher, case: Case) {
         let consumers = case.extra() as u64;
@@ -398,20 +401,16 @@ mod read {
         let batch = data.batch_bytes;
         let max_bytes = CONSUMER_FETCH_RECORDS * batch;
         let log = data.log();
-        counted(bencher, case.messages, case.size).bench_local(|| {
-            let read: u64 = std::thread::scope(|s| {
-                let handles: Vec<_> = (0..consumers)
-                    .map(|c| {
-                        let (from, to) = (c * per_consumer, ((c + 1) * per_consumer).min(end));
-                        s.spawn(move || consume(log, from, to, max_bytes, batch))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("consumer"))
-                    .sum()
+        let read = |c: usize, (): &()| {
+            let c = c as u64;
+            let (from, to) = (c * per_consumer, ((c + 1) * per_consumer).min(end));
+            consume(log, from, to, max_bytes, batch)
+        };
+        with_crew(consumers as usize, read, |crew| {
+            counted(bencher, case.messages, case.size).bench_local(|| {
+                let read: u64 = crew.run(()).into_iter().sum();
+                assert_eq!(read, end);
             });
-            assert_eq!(read, end);
         });
     }
 }

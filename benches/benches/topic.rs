@@ -37,12 +37,12 @@
 //!   Divan also drops after the timed sample). Produce benches write into one long-lived
 //!   manager per case; once a topic holds [`TOPIC_CAP_BYTES`], `with_inputs` swaps in a fresh
 //!   one and deletes the old one, untimed. Every directory is deleted at the end of the case.
-//! - Concurrency: `std::thread::scope` inside the timed region runs N threads that share a
-//!   fixed total amount of work, so the time is the wall time of all N together and the
-//!   throughput is aggregate. (Divan's own `threads` option would time each thread's loop
-//!   separately, which reports per-thread latency, not what N threads achieve together.)
-//!   Thread start-up (tens of microseconds) is inside the timed region, small next to the
-//!   milliseconds of work per iteration.
+//! - Concurrency: N threads, started before the first sample and released together for each
+//!   (`benches::crew`), share a fixed total amount of work, so the time is the wall time of
+//!   all N together and the throughput is aggregate. (Divan's own `threads` option would time
+//!   each thread's loop separately, which reports per-thread latency, not what N threads
+//!   achieve together.) Thread start-up is outside the timed region; releasing and joining
+//!   the threads costs two barrier crossings per sample.
 //! - Consumers check what they read: each fetched batch must start at the next expected
 //!   offset and have the expected record count and size, and `next_fetch_offset` must
 //!   follow; only the 61-byte batch headers are read, so the check is cheap.
@@ -82,9 +82,10 @@
 //!   inputs included), so the 8-partition case may stop with fewer samples.
 
 use std::cell::{Cell, RefCell};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use benches::crew::with_crew;
 use benches::payload;
 use benches::scenarios::Profile;
 use benches::scenarios::topic::{
@@ -277,26 +278,25 @@ fn topic_concurrent_producers(bencher: Bencher, case: &ThreadCase) {
         TOPIC_CAP_BYTES,
     );
     let (manager, batch) = (&broker.manager, batch.as_slice());
-    bencher
-        .counter(BytesCount::new(bytes))
-        .counter(ItemsCount::new(records))
-        .with_inputs(|| rotating.next(bytes as u64))
-        .bench_local_refs(|topics| {
-            let topic = topics[0].as_str();
-            std::thread::scope(|scope| {
-                for thread in 0..case.threads {
-                    scope.spawn(move || {
-                        for k in (thread..batches).step_by(case.threads) {
-                            let partition = (k % case.partitions as usize) as u32;
-                            let results = manager
-                                .produce(topic, Some(partition), batch)
-                                .expect("produce");
-                            check_produced(&results, partition, batch.len());
-                        }
-                    });
-                }
+    let produce = |thread: usize, topics: &Arc<[String]>| {
+        let topic = topics[0].as_str();
+        for k in (thread..batches).step_by(case.threads) {
+            let partition = (k % case.partitions as usize) as u32;
+            let results = manager
+                .produce(topic, Some(partition), batch)
+                .expect("produce");
+            check_produced(&results, partition, batch.len());
+        }
+    };
+    with_crew(case.threads, produce, |crew| {
+        bencher
+            .counter(BytesCount::new(bytes))
+            .counter(ItemsCount::new(records))
+            .with_inputs(|| rotating.next(bytes as u64))
+            .bench_local_refs(|topics| {
+                crew.run(Arc::clone(topics));
             });
-        });
+    });
 }
 
 #[divan::bench(args = topic::thread_cases(Profile::divan(), "consumers", &[Durability::None]))]
@@ -316,41 +316,33 @@ fn topic_concurrent_consumers(bencher: Bencher, case: &ThreadCase) {
         case.threads,
     );
     let (manager, topic) = (&broker.manager, &topic);
-    bencher
-        .counter(BytesCount::new(topic.bytes))
-        .counter(ItemsCount::new(topic.records))
-        .bench_local(|| {
-            let read: u64 = std::thread::scope(|scope| {
-                let handles: Vec<_> = assignments
-                    .iter()
-                    .map(|assignment| {
-                        scope.spawn(move || {
-                            assignment
-                                .iter()
-                                .map(|&(partition, range)| {
-                                    consume_range(
-                                        manager,
-                                        topic.name,
-                                        partition,
-                                        range,
-                                        topic.layout,
-                                        MAX_PARTITION_FETCH_BYTES,
-                                    )
-                                })
-                                .sum::<u64>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("consumer thread"))
-                    .sum()
+    let read = |thread: usize, (): &()| {
+        assignments[thread]
+            .iter()
+            .map(|&(partition, range)| {
+                consume_range(
+                    manager,
+                    topic.name,
+                    partition,
+                    range,
+                    topic.layout,
+                    MAX_PARTITION_FETCH_BYTES,
+                )
+            })
+            .sum::<u64>()
+    };
+    with_crew(assignments.len(), read, |crew| {
+        bencher
+            .counter(BytesCount::new(topic.bytes))
+            .counter(ItemsCount::new(topic.records))
+            .bench_local(|| {
+                let read: u64 = crew.run(()).into_iter().sum();
+                assert_eq!(
+                    read, topic.records as u64,
+                    "consumers read every record once"
+                );
             });
-            assert_eq!(
-                read, topic.records as u64,
-                "consumers read every record once"
-            );
-        });
+    });
 }
 
 #[divan::bench(args = topic::balance_cases(Profile::divan()))]

@@ -5,6 +5,7 @@
 //! feature, `benches/peers.rs` (`cargo bench -p benches`, `cargo bench -p benches --features
 //! mmap`, `cargo bench -p benches --features peers`).
 
+pub mod crew;
 pub mod disk;
 pub mod fixtures;
 pub mod naive;

@@ -1,8 +1,10 @@
 //! The partition-log scenarios of `benches/log.rs`, on ringbench's own timing loops: same
 //! grids ([`benches::scenarios::log`]), same fixtures, same checks of what is read.
 
+use std::sync::Arc;
 use std::time::Instant;
 
+use benches::crew::with_crew;
 use benches::fixtures::{
     CONSUMER_FETCH_BYTES, Case, LOG_CAP_BYTES, NaiveSink, Rotating, Sink, XorShift, batch_bytes,
     check_batches, filled, record,
@@ -116,8 +118,9 @@ pub fn produce_latency(case: &Case, budget: Budget) -> Outcome {
     (meter, None)
 }
 
-/// `messages` appends per region split across `producers` scoped threads, timed together;
-/// every append is timed by its thread.
+/// `messages` appends per region split across `producers` threads (started before the first
+/// region, released together for each: [`benches::crew`]), timed together; every append is
+/// timed by its thread.
 pub fn concurrent_producers(case: &Case, budget: Budget) -> Outcome {
     let producers = case.extra();
     let per_producer = case.messages / producers;
@@ -125,48 +128,39 @@ pub fn concurrent_producers(case: &Case, budget: Budget) -> Outcome {
     let durability = case.durability.expect("a durability");
     let mut logs = Rotating::new(config(durability), LOG_CAP_BYTES, 0, case.size);
     let (mut meter, mut driver) = (Meter::default(), Driver::new(case.to_string(), budget));
-    while driver.more(&meter) {
-        let sink = logs.current();
-        let log = &sink.log;
-        let before = log.next_offset();
-        let value = &value;
-        let hists: Vec<Histogram<u64>> = meter.region_threads(|| {
-            let out: Vec<(Histogram<u64>, u64)> = std::thread::scope(|s| {
-                let handles: Vec<_> = (0..producers)
-                    .map(|_| {
-                        s.spawn(move || {
-                            let mut hist = histogram();
-                            let allocs = thread_allocations();
-                            for i in 0..per_producer as u64 {
-                                let start = Instant::now();
-                                log.append(&[record(value, i)]).expect("append");
-                                record_latency(&mut hist, start.elapsed());
-                            }
-                            (hist, thread_allocations() - allocs)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("producer"))
-                    .collect()
-            });
-            let allocs = out.iter().map(|(_, a)| a).sum();
-            (out.into_iter().map(|(h, _)| h).collect(), allocs)
-        });
-        let appended = log.next_offset() - before;
-        assert_eq!(
-            appended,
-            (per_producer * producers) as u64,
-            "appends landed"
-        );
-        for hist in &hists {
-            meter.hist.add(hist).expect("same histogram bounds");
+    let produce = |_: usize, sink: &Arc<Sink>| {
+        let mut hist = histogram();
+        let allocs = thread_allocations();
+        for i in 0..per_producer as u64 {
+            let start = Instant::now();
+            sink.log.append(&[record(&value, i)]).expect("append");
+            record_latency(&mut hist, start.elapsed());
         }
-        meter.ops += appended;
-        let (m, p, d) = bytes_of(appended as usize, case.size);
-        meter.moved(m, p, d);
-    }
+        (hist, thread_allocations() - allocs)
+    };
+    with_crew(producers, produce, |crew| {
+        while driver.more(&meter) {
+            let sink = logs.current();
+            let before = sink.log.next_offset();
+            let hists: Vec<Histogram<u64>> = meter.region_threads(|| {
+                let out = crew.run(Arc::clone(&sink));
+                let allocs = out.iter().map(|(_, a)| a).sum();
+                (out.into_iter().map(|(h, _)| h).collect(), allocs)
+            });
+            let appended = sink.log.next_offset() - before;
+            assert_eq!(
+                appended,
+                (per_producer * producers) as u64,
+                "appends landed"
+            );
+            for hist in &hists {
+                meter.hist.add(hist).expect("same histogram bounds");
+            }
+            meter.ops += appended;
+            let (m, p, d) = bytes_of(appended as usize, case.size);
+            meter.moved(m, p, d);
+        }
+    });
     (meter, None)
 }
 
@@ -301,7 +295,8 @@ pub fn fetch_latency(case: &Case, budget: Budget) -> Outcome {
     (meter, None)
 }
 
-/// The (warm) log split into `consumers` ranges read by scoped threads, timed together.
+/// The (warm) log split into `consumers` ranges read by as many threads (started before the
+/// first region, released together for each: [`benches::crew`]), timed together.
 pub fn concurrent_consumers(case: &Case, budget: Budget) -> Outcome {
     let consumers = case.extra() as u64;
     let data = filled(case.messages, case.size);
@@ -311,37 +306,31 @@ pub fn concurrent_consumers(case: &Case, budget: Budget) -> Outcome {
     let max_bytes = CONSUMER_FETCH_RECORDS * batch;
     let log = data.log();
     let (mut meter, mut driver) = (Meter::default(), Driver::new(case.to_string(), budget));
-    while driver.more(&meter) {
-        let out: Vec<_> = meter.region_threads(|| {
-            let out: Vec<_> = std::thread::scope(|s| {
-                let handles: Vec<_> = (0..consumers)
-                    .map(|c| {
-                        let range = (c * per_consumer, ((c + 1) * per_consumer).min(end));
-                        s.spawn(move || {
-                            let mut hist = histogram();
-                            let allocs = thread_allocations();
-                            let read = timed_consume(log, range, max_bytes, batch, &mut hist);
-                            (hist, read, thread_allocations() - allocs)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("consumer"))
-                    .collect()
+    let read = |c: usize, (): &()| {
+        let c = c as u64;
+        let range = (c * per_consumer, ((c + 1) * per_consumer).min(end));
+        let mut hist = histogram();
+        let allocs = thread_allocations();
+        let read = timed_consume(log, range, max_bytes, batch, &mut hist);
+        (hist, read, thread_allocations() - allocs)
+    };
+    with_crew(consumers as usize, read, |crew| {
+        while driver.more(&meter) {
+            let out: Vec<_> = meter.region_threads(|| {
+                let out = crew.run(());
+                let allocs = out.iter().map(|(_, _, a)| a).sum();
+                (out, allocs)
             });
-            let allocs = out.iter().map(|(_, _, a)| a).sum();
-            (out, allocs)
-        });
-        let mut read = 0;
-        for (hist, (records, bytes, fetches), _) in &out {
-            meter.hist.add(hist).expect("same histogram bounds");
-            meter.ops += fetches;
-            meter.moved(*records, records * case.size as u64, Some(*bytes));
-            read += records;
+            let mut read = 0;
+            for (hist, (records, bytes, fetches), _) in &out {
+                meter.hist.add(hist).expect("same histogram bounds");
+                meter.ops += fetches;
+                meter.moved(*records, records * case.size as u64, Some(*bytes));
+                read += records;
+            }
+            assert_eq!(read, end, "consumers read every record once");
         }
-        assert_eq!(read, end, "consumers read every record once");
-    }
+    });
     (meter, None)
 }
 

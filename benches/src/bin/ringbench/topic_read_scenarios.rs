@@ -7,6 +7,7 @@
 
 use std::time::Instant;
 
+use benches::crew::with_crew;
 use benches::payload;
 use benches::scenarios::Profile;
 use benches::scenarios::topic::{
@@ -168,7 +169,8 @@ pub fn topic_fetch_throughput(case: &SizeCase, budget: Budget, profile: Profile)
 
 /// N threads read the warm topic [`CONSUMER_PASSES`] times per region, each partition cut
 /// into ceil(N/P) batch-aligned ranges dealt round robin (every record read exactly once per
-/// pass); every fetch is timed by its thread.
+/// pass); every fetch is timed by its thread. The threads start before the first region and
+/// are released together for each ([`benches::crew`]).
 pub fn topic_concurrent_consumers(case: &ThreadCase, budget: Budget, profile: Profile) -> Outcome {
     let broker = Broker::open();
     let topic = ReadTopic::build(
@@ -186,54 +188,44 @@ pub fn topic_concurrent_consumers(case: &ThreadCase, budget: Budget, profile: Pr
     );
     let (manager, topic_ref) = (&broker.manager, &topic);
     let (mut meter, mut driver) = (Meter::default(), Driver::new(case.to_string(), budget));
-    while driver.more(&meter) {
-        let out: Vec<(Histogram<u64>, Read)> = meter.region_threads(|| {
-            let out: Vec<(Histogram<u64>, Read, u64)> = std::thread::scope(|scope| {
-                let handles: Vec<_> = assignments
-                    .iter()
-                    .map(|assignment| {
-                        scope.spawn(move || {
-                            let mut hist = histogram();
-                            let allocs = thread_allocations();
-                            let mut read = Read::default();
-                            for _ in 0..CONSUMER_PASSES {
-                                for &(partition, range) in assignment {
-                                    let r = timed_range(
-                                        manager, topic_ref, partition, range, &mut hist,
-                                    );
-                                    read.records += r.records;
-                                    read.fetches += r.fetches;
-                                }
-                            }
-                            (hist, read, thread_allocations() - allocs)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("consumer thread"))
-                    .collect()
-            });
-            let allocs = out.iter().map(|(_, _, a)| a).sum();
-            (out.into_iter().map(|(h, r, _)| (h, r)).collect(), allocs)
-        });
-        let mut records = 0;
-        for (hist, read) in &out {
-            meter.hist.add(hist).expect("same histogram bounds");
-            meter.ops += read.fetches;
-            records += read.records;
+    let read = |thread: usize, (): &()| {
+        let mut hist = histogram();
+        let allocs = thread_allocations();
+        let mut read = Read::default();
+        for _ in 0..CONSUMER_PASSES {
+            for &(partition, range) in &assignments[thread] {
+                let r = timed_range(manager, topic_ref, partition, range, &mut hist);
+                read.records += r.records;
+                read.fetches += r.fetches;
+            }
         }
-        assert_eq!(
-            records,
-            topic.records * CONSUMER_PASSES,
-            "consumers read every record once per pass"
-        );
-        meter.moved(
-            records,
-            records * RECORD_BYTES as u64,
-            Some(topic.disk_bytes(records)),
-        );
-    }
+        (hist, read, thread_allocations() - allocs)
+    };
+    with_crew(assignments.len(), read, |crew| {
+        while driver.more(&meter) {
+            let out: Vec<(Histogram<u64>, Read)> = meter.region_threads(|| {
+                let out = crew.run(());
+                let allocs = out.iter().map(|(_, _, a)| a).sum();
+                (out.into_iter().map(|(h, r, _)| (h, r)).collect(), allocs)
+            });
+            let mut records = 0;
+            for (hist, read) in &out {
+                meter.hist.add(hist).expect("same histogram bounds");
+                meter.ops += read.fetches;
+                records += read.records;
+            }
+            assert_eq!(
+                records,
+                topic.records * CONSUMER_PASSES,
+                "consumers read every record once per pass"
+            );
+            meter.moved(
+                records,
+                records * RECORD_BYTES as u64,
+                Some(topic.disk_bytes(records)),
+            );
+        }
+    });
     (meter, None)
 }
 

@@ -3,8 +3,10 @@
 //! timed one by one and their acknowledgements checked; the read scenarios are in
 //! `topic_read_scenarios.rs`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
+use benches::crew::with_crew;
 use benches::payload;
 use benches::results::CompactionFigures;
 use benches::scenarios::topic::{
@@ -64,7 +66,9 @@ pub fn topic_produce_throughput(case: &SizeCase, budget: Budget) -> Outcome {
 }
 
 /// N threads share the batches of a region (512 with `none`, 32 with `sync`), batch k to
-/// partition k mod P, thread t producing batches t, t+N, ...; each produce call timed.
+/// partition k mod P, thread t producing batches t, t+N, ...; each produce call timed. The
+/// threads start before the first region and are released together for each
+/// ([`benches::crew`]).
 pub fn topic_concurrent_producers(case: &ThreadCase, budget: Budget) -> Outcome {
     let broker = Broker::open();
     let value = payload(RECORD_BYTES);
@@ -85,43 +89,36 @@ pub fn topic_concurrent_producers(case: &ThreadCase, budget: Budget) -> Outcome 
     );
     let (manager, batch) = (&broker.manager, batch.as_slice());
     let (mut meter, mut driver) = (Meter::default(), Driver::new(case.to_string(), budget));
-    while driver.more(&meter) {
-        let topics = rotating.next(bytes);
+    let produce = |thread: usize, topics: &Arc<[String]>| {
         let topic = topics[0].as_str();
-        let hists: Vec<Histogram<u64>> = meter.region_threads(|| {
-            let out: Vec<(Histogram<u64>, u64)> = std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..case.threads)
-                    .map(|thread| {
-                        scope.spawn(move || {
-                            let mut hist = histogram();
-                            let allocs = thread_allocations();
-                            for k in (thread..batches).step_by(case.threads) {
-                                let partition = (k % case.partitions as usize) as u32;
-                                let start = Instant::now();
-                                let results = manager
-                                    .produce(topic, Some(partition), batch)
-                                    .expect("produce");
-                                record_latency(&mut hist, start.elapsed());
-                                check_produced(&results, partition, batch.len());
-                            }
-                            (hist, thread_allocations() - allocs)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("producer thread"))
-                    .collect()
-            });
-            let allocs = out.iter().map(|(_, a)| a).sum();
-            (out.into_iter().map(|(h, _)| h).collect(), allocs)
-        });
-        for hist in &hists {
-            meter.hist.add(hist).expect("same histogram bounds");
+        let mut hist = histogram();
+        let allocs = thread_allocations();
+        for k in (thread..batches).step_by(case.threads) {
+            let partition = (k % case.partitions as usize) as u32;
+            let start = Instant::now();
+            let results = manager
+                .produce(topic, Some(partition), batch)
+                .expect("produce");
+            record_latency(&mut hist, start.elapsed());
+            check_produced(&results, partition, batch.len());
         }
-        meter.ops += batches as u64;
-        meter.moved(records as u64, bytes, Some(disk * batches as u64));
-    }
+        (hist, thread_allocations() - allocs)
+    };
+    with_crew(case.threads, produce, |crew| {
+        while driver.more(&meter) {
+            let topics = rotating.next(bytes);
+            let hists: Vec<Histogram<u64>> = meter.region_threads(|| {
+                let out = crew.run(Arc::clone(&topics));
+                let allocs = out.iter().map(|(_, a)| a).sum();
+                (out.into_iter().map(|(h, _)| h).collect(), allocs)
+            });
+            for hist in &hists {
+                meter.hist.add(hist).expect("same histogram bounds");
+            }
+            meter.ops += batches as u64;
+            meter.moved(records as u64, bytes, Some(disk * batches as u64));
+        }
+    });
     (meter, None)
 }
 
