@@ -20,7 +20,7 @@
 #
 # Run time on this 2-core VM, builds not counted: --quick about 6 minutes (ringbench disk
 # about a minute, fio 30 s, then
-# 1-2 minutes per I/O path, the peers about 30 s), --full under 60. The first build with
+# 1-2 minutes per I/O path, the peers about a minute: three rounds), --full under 60. The first build with
 # the peers takes about 10 minutes more (raft-engine, fjall, glommio and their dependencies).
 # Any failed step stops the run with a message naming it; "completed: <dir>" is printed only
 # when every step succeeded.

@@ -75,6 +75,15 @@ pub struct PeersInfo {
     pub failures: Vec<String>,
     /// ringlog's ratio to each peer, case by case.
     pub ratios: Vec<PeerRatio>,
+    /// Rounds of the whole workload (the engines interleaved in each); every figure is the
+    /// median round's, with the range of all in its `spread` (absent in files written before
+    /// rounds: one).
+    #[serde(default = "one_round")]
+    pub rounds: u64,
+}
+
+fn one_round() -> u64 {
+    1
 }
 
 /// One engine of a peers run, described so a reader can check the comparison is fair.
@@ -110,8 +119,31 @@ pub struct PeerRatio {
     /// What was compared: `records/s` (ringlog / peer) or `time` (peer / ringlog, for the
     /// one-operation reopen).
     pub metric: String,
-    /// The ratio.
+    /// The ratio: with several rounds, the median of the rounds' ratios (each round pairs
+    /// ringlog's figure with the peer's of the same round).
     pub ringlog_vs_peer: f64,
+    /// With several rounds: the smallest and largest of the rounds' ratios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<Range>,
+}
+
+/// The smallest and largest of a figure's repetitions.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Range {
+    /// The smallest.
+    pub min: f64,
+    /// The largest.
+    pub max: f64,
+}
+
+impl Range {
+    /// The range of `values`; `None` for fewer than two.
+    pub fn of(values: &[f64]) -> Option<Range> {
+        (values.len() >= 2).then(|| Range {
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        })
+    }
 }
 
 /// The machine and build a run measured.
@@ -262,8 +294,8 @@ pub struct ScenarioResult {
     /// --out`, the disk's sequential writes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Timeline>,
-    /// For cases measured in repeated passes (`sequential_fetch_cold`): the spread of the
-    /// passes' payload MB/s.
+    /// For cases measured in repeated passes (`sequential_fetch_cold`, every case of
+    /// `ringbench peers` with several rounds): the spread of the passes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spread: Option<Spread>,
 }
@@ -277,15 +309,40 @@ pub struct Spread {
     pub min_mb_s: f64,
     /// The fastest pass's payload MB/s.
     pub max_mb_s: f64,
+    /// The passes' records per second, where reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_per_s: Option<Range>,
+    /// The passes' median latency in microseconds, where reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_us: Option<Range>,
+    /// The passes' elapsed seconds, where reported (one-operation cases such as a reopen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed_s: Option<Range>,
 }
 
 impl Spread {
     /// The spread of `mb_s` (one figure per pass); `None` for fewer than two passes.
     pub fn of(mb_s: &[f64]) -> Option<Spread> {
-        (mb_s.len() >= 2).then(|| Spread {
+        Range::of(mb_s).map(|r| Spread {
             passes: mb_s.len() as u64,
-            min_mb_s: mb_s.iter().copied().fold(f64::INFINITY, f64::min),
-            max_mb_s: mb_s.iter().copied().fold(0.0, f64::max),
+            min_mb_s: r.min,
+            max_mb_s: r.max,
+            records_per_s: None,
+            p50_us: None,
+            elapsed_s: None,
+        })
+    }
+
+    /// The spread of whole repetitions of a case: MB/s, records/s, p50 (where every pass has
+    /// one) and elapsed time; `None` for fewer than two.
+    pub fn of_results(passes: &[&ScenarioResult]) -> Option<Spread> {
+        let mb_s: Vec<f64> = passes.iter().map(|s| s.payload_mb_s).collect();
+        let p50: Option<Vec<f64>> = passes.iter().map(|s| s.latency.map(|l| l.p50_us)).collect();
+        Spread::of(&mb_s).map(|spread| Spread {
+            records_per_s: Range::of(&passes.iter().map(|s| s.messages_per_s).collect::<Vec<_>>()),
+            p50_us: p50.as_deref().and_then(Range::of),
+            elapsed_s: Range::of(&passes.iter().map(|s| s.elapsed_s).collect::<Vec<_>>()),
+            ..spread
         })
     }
 }

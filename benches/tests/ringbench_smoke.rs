@@ -304,6 +304,72 @@ fn smoke_peers_runs_every_built_engine_and_writes_ratios() {
     assert!(naive >= 7, "ratios to naive: {:?}", info.ratios);
 }
 
+/// `ringbench peers --rounds 2`: every figure is one round's with the range of both, every
+/// ratio has its range, and the printed section says how the rounds were merged.
+#[test]
+fn peers_rounds_give_every_figure_and_ratio_its_spread() {
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let run = Command::new(env!("CARGO_BIN_EXE_ringbench"))
+        .args(["peers", "--smoke", "--rounds", "2", "--engines", "naive"])
+        .args(["--cache-drop", "fadvise", "--out"])
+        .arg(out.path())
+        .output()
+        .expect("run ringbench peers");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "ringbench peers failed:\n{stderr}");
+    assert!(stderr.contains("[round 2/2]"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("ran 2 rounds"), "{stdout}");
+    let result = RunResult::load(&out.path().join("peers.json")).expect("peers.json loads");
+    let info = result.peers.as_ref().expect("peer descriptions");
+    assert_eq!(info.rounds, 2);
+    assert!(!result.scenarios.is_empty());
+    let mut seen = BTreeSet::new();
+    for s in &result.scenarios {
+        let key = (
+            s.engine.clone(),
+            s.name.clone(),
+            s.durability.clone(),
+            s.params.clone(),
+        );
+        assert!(
+            seen.insert(key),
+            "one result per engine and case: {}",
+            s.name
+        );
+        let spread = s
+            .spread
+            .unwrap_or_else(|| panic!("{} {}: no spread", s.engine, s.name));
+        assert_eq!(spread.passes, 2);
+        let records = spread.records_per_s.expect("records/s range");
+        assert!(
+            records.min <= s.messages_per_s && s.messages_per_s <= records.max,
+            "{} {}: {} outside {records:?}",
+            s.engine,
+            s.name,
+            s.messages_per_s
+        );
+        let elapsed = spread.elapsed_s.expect("time range");
+        assert!(elapsed.min <= s.elapsed_s && s.elapsed_s <= elapsed.max);
+        assert_eq!(spread.p50_us.is_some(), s.latency.is_some());
+    }
+    assert!(!info.ratios.is_empty());
+    for r in &info.ratios {
+        let range = r.spread.unwrap_or_else(|| panic!("{r:?}: no range"));
+        assert!(
+            range.min <= r.ringlog_vs_peer && r.ringlog_vs_peer <= range.max,
+            "{r:?}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "**{:.2}x** ({:.2}x-{:.2}x)",
+                r.ringlog_vs_peer, range.min, range.max
+            )),
+            "{r:?} printed with its range:\n{stdout}"
+        );
+    }
+}
+
 /// The sustained cases: a throughput timeline each, and only the retention case reuses
 /// segment files (its disk ratio then uses the overwrite figures).
 fn check_sustained(result: &RunResult) {

@@ -10,13 +10,15 @@
 //! The records ([`records`]) are 1 KiB of random bytes led by their own id, so nothing
 //! compresses and a record read at the wrong offset is caught; [`os`] holds the page-cache
 //! dropping and `/proc/self/io` reading of the cold phases; [`ratio`] turns the figures into
-//! ringlog's ratio to each peer.
+//! ringlog's ratio to each peer, and [`rounds`] merges repeated rounds into one figure and its
+//! spread.
 
 pub mod naive;
 pub mod os;
 pub mod ratio;
 pub mod records;
 pub mod ringlog;
+pub mod rounds;
 pub mod workload;
 
 #[cfg(feature = "peers")]

@@ -32,6 +32,7 @@ pub fn ratios(scenarios: &[ScenarioResult]) -> Vec<PeerRatio> {
                     peer: theirs.engine.clone(),
                     metric: metric.to_string(),
                     ringlog_vs_peer: value,
+                    spread: None,
                 });
             }
         }

@@ -6,7 +6,7 @@ use std::fmt::{Result, Write};
 
 use super::fmt::{ABSENT, bytes, cell, num, opt, ratio};
 use super::svg::{BarChart, BarGroup};
-use crate::results::{PeerRatio, RunResult, ScenarioResult};
+use crate::results::{PeerRatio, Range, RunResult, ScenarioResult};
 
 /// Name of `ringbench peers`' result in a results directory.
 pub const PEERS_FILE: &str = "peers.json";
@@ -117,7 +117,7 @@ pub fn section(out: &mut String, peers: &RunResult) -> Result {
          same for all), and every read is checked by count and checksum. Cold phases start with the \
          page cache emptied by `{}`{}. **Ratios are ringlog's figure over the peer's** \
          (records/s; for the reopen, the peer's time over ringlog's): above 1 means ringlog did \
-         better. How each engine is driven is in `benches/README.md`.\n",
+         better. {} How each engine is driven is in `benches/README.md`.\n",
         peers.environment.profile,
         info.record_bytes,
         info.batch_records,
@@ -132,6 +132,17 @@ pub fn section(out: &mut String, peers: &RunResult) -> Result {
             " (the whole machine's clean pages, after a sync)"
         } else {
             " (fdatasync and POSIX_FADV_DONTNEED on each of the engine's files)"
+        },
+        if info.rounds > 1 {
+            format!(
+                "The whole workload ran {} rounds, the engines interleaved in each: every figure \
+                 is the median round's, with the range of all rounds in brackets; a ratio is \
+                 the median of the rounds' ratios (each round pairs ringlog with the peer of \
+                 the same round).",
+                info.rounds
+            )
+        } else {
+            "The workload ran once (one round): the figures have no spread.".to_string()
         },
     )?;
     for name in &info.not_built {
@@ -183,7 +194,15 @@ fn ratio_table(out: &mut String, peers: &RunResult, ratios: &[PeerRatio]) -> Res
                                 "n/a".to_string()
                             }
                         },
-                        |r| format!("**{}**", ratio(r.ringlog_vs_peer)),
+                        |r| match r.spread {
+                            Some(range) => format!(
+                                "**{}** ({}-{})",
+                                ratio(r.ringlog_vs_peer),
+                                ratio(range.min),
+                                ratio(range.max)
+                            ),
+                            None => format!("**{}**", ratio(r.ringlog_vs_peer)),
+                        },
                     )
             })
             .collect();
@@ -212,6 +231,12 @@ fn figure_table(out: &mut String, peers: &RunResult) -> Result {
         "| case | engine | I/O | payload MB/s | records/s | p50 us | p99 us | time s | MB written | written / payload | allocations/op |"
     )?;
     writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|")?;
+    // A figure with the range of its rounds (none for a figure that is zero in every round,
+    // such as the payload rate of a reopen).
+    let ranged = |value: String, range: Option<Range>| match range {
+        Some(r) if r.max > 0.0 => format!("{value} ({}-{})", num(r.min), num(r.max)),
+        _ => value,
+    };
     for case in cases(peers) {
         for s in peers.scenarios.iter().filter(|s| CaseKey::of(s) == case) {
             let written = s.disk_write_bytes.map(|b| b as f64 / 1e6);
@@ -225,11 +250,23 @@ fn figure_table(out: &mut String, peers: &RunResult) -> Result {
                 case.label(),
                 s.engine,
                 cell(&s.io_path),
-                num(s.payload_mb_s),
-                num(s.messages_per_s),
-                opt(s.latency.map(|l| l.p50_us)),
+                ranged(
+                    num(s.payload_mb_s),
+                    s.spread.map(|p| Range {
+                        min: p.min_mb_s,
+                        max: p.max_mb_s
+                    })
+                ),
+                ranged(
+                    num(s.messages_per_s),
+                    s.spread.and_then(|p| p.records_per_s)
+                ),
+                ranged(
+                    opt(s.latency.map(|l| l.p50_us)),
+                    s.spread.and_then(|p| p.p50_us)
+                ),
                 opt(s.latency.map(|l| l.p99_us)),
-                num(s.elapsed_s),
+                ranged(num(s.elapsed_s), s.spread.and_then(|p| p.elapsed_s)),
                 opt(written),
                 opt(amplification),
                 opt(s.allocations_per_op)

@@ -7,7 +7,8 @@
 //!                   [--target-rate R] [--in-flight N] [--out FILE]
 //! ringbench consume --dir DIR [--partitions P] [--consumers T] [--fetch-bytes N]
 //!                   [--target-rate R]
-//! ringbench peers [--smoke|--quick|--full] [--out DIR] [--engines a,b] [--cache-drop M]
+//! ringbench peers [--smoke|--quick|--full] [--out DIR] [--rounds N] [--engines a,b]
+//!                 [--cache-drop M]
 //!                                                        # DIR/peers.json
 //! ringbench disk [--smoke|--quick|--full] [--duration-s S] [--dir DIR] [--out FILE]
 //!                                                        # the disk's limits: disk.json
@@ -79,15 +80,20 @@ enum Command {
         /// Tiny sizes (seconds; CI).
         #[arg(long, group = "peers_profile")]
         smoke: bool,
-        /// 50 000 records (about 50 MiB) per engine: under a minute for all (the default).
+        /// 262 144 records (256 MiB) per engine: about a minute for all, three rounds (the
+        /// default).
         #[arg(long, group = "peers_profile")]
         quick: bool,
-        /// 1 000 000 records (about 1 GiB) per engine: a few minutes for all.
+        /// 1 000 000 records (about 1 GiB) per engine: a few minutes per round.
         #[arg(long, group = "peers_profile")]
         full: bool,
         /// Output directory (default results/<UTC timestamp>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Rounds of the whole workload, the engines interleaved in each (default 3; 1 with
+        /// --smoke): every figure is the median round's, with the range of all rounds.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+        rounds: Option<u32>,
         /// Engines beside ringlog, comma-separated (default: all): raft-engine, fjall,
         /// glommio, naive, rocksdb.
         #[arg(long)]
@@ -282,11 +288,13 @@ fn main() -> ExitCode {
             quick: _,
             full,
             out,
+            rounds,
             engines,
             cache_drop,
         } => finish(run_peers(
             profile_of(smoke, full),
             out.unwrap_or_else(default_out),
+            rounds,
             engines.as_deref(),
             cache_drop,
         )),
@@ -367,6 +375,7 @@ fn main() -> ExitCode {
 fn run_peers(
     profile: Profile,
     out: PathBuf,
+    rounds: Option<u32>,
     engines: Option<&str>,
     cache: benches::peers::os::CacheDrop,
 ) -> Result<String, String> {
@@ -374,6 +383,10 @@ fn run_peers(
     peers::run(&peers::PeersOptions {
         profile,
         out,
+        rounds: rounds.unwrap_or(match profile {
+            Profile::Smoke => 1,
+            _ => peers::DEFAULT_ROUNDS,
+        }),
         engines,
         cache,
     })

@@ -1,19 +1,23 @@
 //! `ringbench peers`: the peer workload ([`benches::peers::workload`]) on ringlog and every
-//! peer built into this binary, one engine after the other; prints the Peers section of the
+//! peer built into this binary, one engine after the other, for a number of rounds (the
+//! engines interleaved; merged by [`benches::peers::rounds`]); prints the Peers section of the
 //! report and writes `DIR/peers.json`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use benches::peers::os::CacheDrop;
 use benches::peers::records::{BATCH_RECORDS, RECORD_BYTES};
 use benches::peers::workload::{POINT_READ_SEED, Plan, run_peer};
-use benches::peers::{Peer, ratio};
+use benches::peers::{Peer, rounds};
 use benches::report::peers::{PEERS_FILE, section};
 use benches::results::{PeersInfo, RunResult, SCHEMA_VERSION, ScenarioResult};
 use benches::scenarios::Profile;
 
 use crate::environment;
+
+/// Rounds of the workload unless told otherwise (quick and full profiles).
+pub const DEFAULT_ROUNDS: u32 = 3;
 
 /// What to run.
 #[derive(Debug)]
@@ -22,6 +26,8 @@ pub struct PeersOptions {
     pub profile: Profile,
     /// Directory of `peers.json`.
     pub out: PathBuf,
+    /// Rounds of the whole workload (at least 1).
+    pub rounds: u32,
     /// Engines to run, ringlog first; those not built are listed as such.
     pub engines: Vec<Peer>,
     /// How cold phases empty the page cache.
@@ -69,9 +75,11 @@ pub fn run(options: &PeersOptions) -> Result<PathBuf, String> {
         ..Plan::for_profile(options.profile)
     };
     eprintln!(
-        "ringbench peers: profile {}, {} records of {} B in batches of {}, sync cases {} \
-         records, {} point reads; data in {} on {}; cold phases empty the page cache with {}",
+        "ringbench peers: profile {}, {} round(s), {} records of {} B in batches of {}, sync \
+         cases {} records, {} point reads; data in {} on {}; cold phases empty the page cache \
+         with {}",
         options.profile.name(),
+        options.rounds,
         plan.records,
         plan.record_bytes,
         plan.batch_records,
@@ -82,36 +90,21 @@ pub fn run(options: &PeersOptions) -> Result<PathBuf, String> {
         cache.name()
     );
     let base = benches::bench_dir();
-    let mut scenarios = Vec::new();
-    let mut failures = Vec::new();
     let mut not_built = Vec::new();
     let mut engines = Vec::new();
     for &peer in &options.engines {
-        if !peer.built() {
+        if peer.built() {
+            engines.push(peer.describe());
+        } else {
             eprintln!(
                 "ringbench peers: {peer} is not built into this binary (cargo feature `{}`)",
                 peer.feature().unwrap_or("peers")
             );
             not_built.push(peer.name().to_string());
-            continue;
-        }
-        engines.push(peer.describe());
-        let peer_started = Instant::now();
-        let outcome = run_peer(peer, &plan, cache, base.path(), &mut |r| {
-            eprintln!("{}", progress_line(&r));
-            scenarios.push(r);
-        });
-        match outcome {
-            Ok(()) => eprintln!(
-                "ringbench peers: {peer} done in {:.1} s",
-                peer_started.elapsed().as_secs_f64()
-            ),
-            Err(e) => {
-                eprintln!("ringbench peers: {e}");
-                failures.push(e.to_string());
-            }
         }
     }
+    let (rounds, failures) = run_rounds(options, &plan, cache, base.path());
+    let scenarios = rounds::merge(&rounds);
     let result = RunResult {
         schema: SCHEMA_VERSION,
         environment,
@@ -123,7 +116,8 @@ pub fn run(options: &PeersOptions) -> Result<PathBuf, String> {
             engines,
             not_built,
             failures: failures.clone(),
-            ratios: ratio::ratios(&scenarios),
+            ratios: rounds::merge_ratios(&rounds),
+            rounds: u64::from(options.rounds),
         }),
         scenarios,
         disk: None,
@@ -147,6 +141,45 @@ pub fn run(options: &PeersOptions) -> Result<PathBuf, String> {
             path.display()
         ))
     }
+}
+
+/// Every round of the workload on every built engine, interleaved; an engine that fails is
+/// not run again (its figures so far stay). Returns each round's figures and the failures.
+fn run_rounds(
+    options: &PeersOptions,
+    plan: &Plan,
+    cache: CacheDrop,
+    base: &Path,
+) -> (Vec<Vec<ScenarioResult>>, Vec<String>) {
+    let mut rounds: Vec<Vec<ScenarioResult>> = Vec::new();
+    let mut failures = Vec::new();
+    let mut failed: Vec<Peer> = Vec::new();
+    for round in 1..=options.rounds {
+        let mut scenarios = Vec::new();
+        for &peer in &options.engines {
+            if !peer.built() || failed.contains(&peer) {
+                continue;
+            }
+            let peer_started = Instant::now();
+            let outcome = run_peer(peer, plan, cache, base, &mut |r| {
+                eprintln!("[round {round}/{}] {}", options.rounds, progress_line(&r));
+                scenarios.push(r);
+            });
+            match outcome {
+                Ok(()) => eprintln!(
+                    "ringbench peers: round {round}: {peer} done in {:.1} s",
+                    peer_started.elapsed().as_secs_f64()
+                ),
+                Err(e) => {
+                    eprintln!("ringbench peers: round {round}: {e}");
+                    failures.push(format!("round {round}: {e}"));
+                    failed.push(peer);
+                }
+            }
+        }
+        rounds.push(scenarios);
+    }
+    (rounds, failures)
 }
 
 fn print_section(result: &RunResult) {
