@@ -189,3 +189,61 @@ fn the_fetch_target_reads_the_cold_pass_with_its_spread_the_warm_figure_and_the_
         "{line}"
     );
 }
+
+/// The fastest MB/s of the disk fixture's cases of `op` in `space`.
+fn fastest(op: Op, space: Option<Space>) -> (DiskCase, f64) {
+    let disk = RunResult::load(&Path::new(FIXTURES).join("disk.json")).expect("disk.json");
+    disk.scenarios
+        .iter()
+        .filter_map(|s| Some((DiskCase::of(s)?, s.payload_mb_s)))
+        .filter(|(c, _)| c.op == op && c.space == space)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("a case of that kind")
+}
+
+#[test]
+fn every_compaction_row_and_the_target_carry_the_disks_time_for_their_bytes() {
+    let text = summary_of(&["ringbench-uring.json", "disk.json"]);
+    let run = RunResult::load(&Path::new(FIXTURES).join("ringbench-uring.json")).expect("run");
+    let (read, read_mb_s) = fastest(Op::Read, None);
+    let (write, write_mb_s) = fastest(Op::Write, Some(Space::Fallocated));
+    let header = line_with(
+        &text,
+        "| scenario | measured by | params | durability | MB before |",
+    );
+    assert!(
+        header.ends_with("| disk's time ms | vs the disk's time |"),
+        "{header}"
+    );
+    let mut rows = 0;
+    for s in run.scenarios.iter().filter(|s| s.name == "compaction") {
+        let c = s.compaction.expect("compaction figures");
+        let floor_s = c.mb_before / read_mb_s + c.mb_after / write_mb_s;
+        let row = text
+            .lines()
+            .find(|l| {
+                l.starts_with("| compaction | ")
+                    && l.contains(&format!("| {} |", benches::report::fmt::params(&s.params)))
+                    && l.contains(&format!("| {} |", benches::report::fmt::num(c.mb_before)))
+            })
+            .unwrap_or_else(|| panic!("the details row of {:?}:\n{text}", s.params));
+        let expected = format!(
+            "| {} | {} |",
+            benches::report::fmt::num(floor_s * 1000.0),
+            benches::report::fmt::ratio(c.duration_s / floor_s)
+        );
+        assert!(row.ends_with(&expected), "{row} should end with {expected}");
+        rows += 1;
+    }
+    assert!(rows > 0, "the fixture has compaction cases");
+    let note = line_with(&text, "The disk's time: reading the MB before");
+    assert!(
+        note.contains(&format!("({} + {})", read.label(), write.label())),
+        "{note}"
+    );
+    let target = line_with(&text, "| compaction of 100 MB |");
+    assert!(
+        target.contains("the disk's time for its bytes ("),
+        "{target}"
+    );
+}

@@ -38,6 +38,17 @@ impl DiskRatio {
     }
 }
 
+/// The disk's time for the bytes a compaction reads and writes ([`DiskFigures::compaction_floor`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CompactionFloor {
+    /// Seconds: input at the read case's rate plus output at the write case's.
+    pub seconds: f64,
+    /// The read case used (the fastest sequential read).
+    pub read: DiskCase,
+    /// The write case used (the fastest sequential write into fallocated blocks).
+    pub write: DiskCase,
+}
+
 /// Whether a scenario writes or reads, from its name.
 pub fn io_direction(s: &ScenarioResult) -> Option<Direction> {
     let name = s.name.as_str();
@@ -185,6 +196,27 @@ impl DiskFigures {
                     .then(|| (*c, over.payload_mb_s / fallocated.payload_mb_s))
             })
             .collect()
+    }
+
+    /// The disk's own time for a compaction's I/O: reading `mb_before` at its fastest
+    /// sequential read and writing `mb_after` at its fastest sequential write into fallocated
+    /// blocks (a cleaned segment is a new file), whatever the request size and depth: the
+    /// floor under any compaction of those bytes. Seconds, with the two cases used; `None`
+    /// without both figures.
+    pub fn compaction_floor(&self, mb_before: f64, mb_after: f64) -> Option<CompactionFloor> {
+        let fastest = |op: Op, space: Option<Space>| {
+            self.cases
+                .iter()
+                .filter(|(c, s)| c.op == op && c.space == space && s.payload_mb_s > 0.0)
+                .max_by(|a, b| a.1.payload_mb_s.total_cmp(&b.1.payload_mb_s))
+        };
+        let (read, read_figures) = fastest(Op::Read, None)?;
+        let (write, write_figures) = fastest(Op::Write, Some(Space::Fallocated))?;
+        Some(CompactionFloor {
+            seconds: mb_before / read_figures.payload_mb_s + mb_after / write_figures.payload_mb_s,
+            read: *read,
+            write: *write,
+        })
     }
 
     /// The engine's request size and depth, as a reader reads them.

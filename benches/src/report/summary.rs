@@ -4,7 +4,7 @@
 use std::fmt::{Result, Write};
 
 use super::compare::{self, Comparison};
-use super::disk::{DiskFigures, io_direction};
+use super::disk::{CompactionFloor, DiskFigures, io_direction};
 use super::fio::FioReport;
 use super::fmt::{ABSENT, cell, durability, num, opt, params, ratio};
 use super::inputs::{DISK_FILE, FIO_FILE, Inputs, Run};
@@ -211,8 +211,28 @@ fn disk_note(outcome: &Outcome, run: &Run, disk: &DiskFigures) -> String {
                 _ => String::new(),
             }
         }
+        Target::Compaction => {
+            let Some(c) = s.compaction else {
+                return String::new();
+            };
+            disk.compaction_floor(c.mb_before, c.mb_after)
+                .filter(|f| f.seconds > 0.0)
+                .map_or(String::new(), |f| {
+                    format!(
+                        "; {} the disk's time for its bytes ({} ms: {})",
+                        ratio(c.duration_s / f.seconds),
+                        num(f.seconds * 1000.0),
+                        floor_cases(&f)
+                    )
+                })
+        }
         _ => String::new(),
     }
+}
+
+/// `read 1 MiB QD4 + write 1 MiB QD8, fallocated`: the disk cases of a compaction floor.
+fn floor_cases(floor: &CompactionFloor) -> String {
+    format!("{} + {}", floor.read.label(), floor.write.label())
 }
 
 fn executive(
@@ -436,12 +456,16 @@ fn categories(out: &mut String, runs: &[Run], disk: Option<&DiskFigures>) -> Res
             writeln!(out, " |")?;
         }
         writeln!(out)?;
-        compaction_details(out, &rows)?;
+        compaction_details(out, &rows, disk)?;
     }
     Ok(())
 }
 
-fn compaction_details(out: &mut String, rows: &[(&Run, &ScenarioResult)]) -> Result {
+fn compaction_details(
+    out: &mut String,
+    rows: &[(&Run, &ScenarioResult)],
+    disk: Option<&DiskFigures>,
+) -> Result {
     let with: Vec<_> = rows
         .iter()
         .filter_map(|(run, s)| Some((run, s, s.compaction?)))
@@ -449,18 +473,27 @@ fn compaction_details(out: &mut String, rows: &[(&Run, &ScenarioResult)]) -> Res
     if with.is_empty() {
         return Ok(());
     }
-    writeln!(
+    let floors: Vec<Option<CompactionFloor>> = with
+        .iter()
+        .map(|(_, _, c)| disk.and_then(|d| d.compaction_floor(c.mb_before, c.mb_after)))
+        .collect();
+    let vs_disk = floors.iter().any(Option::is_some);
+    write!(
         out,
         "| scenario | measured by | params | durability | MB before | MB after | MB reclaimed | records removed | keys | duration ms | ms per 100 MB |"
     )?;
-    writeln!(out, "|{}", "---|".repeat(11))?;
-    for (run, s, c) in with {
+    if vs_disk {
+        write!(out, " disk's time ms | vs the disk's time |")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "|{}", "---|".repeat(if vs_disk { 13 } else { 11 }))?;
+    for ((run, s, c), floor) in with.iter().zip(&floors) {
         let per_100 = if c.mb_before > 0.0 {
             num(c.duration_s * 1000.0 * 100.0 / c.mb_before)
         } else {
             ABSENT.to_string()
         };
-        writeln!(
+        write!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {per_100} |",
             s.name,
@@ -474,8 +507,28 @@ fn compaction_details(out: &mut String, rows: &[(&Run, &ScenarioResult)]) -> Res
             c.keys,
             num(c.duration_s * 1000.0)
         )?;
+        if vs_disk {
+            match floor.filter(|f| f.seconds > 0.0) {
+                Some(f) => write!(
+                    out,
+                    " {} | {} |",
+                    num(f.seconds * 1000.0),
+                    ratio(c.duration_s / f.seconds)
+                )?,
+                None => write!(out, " {ABSENT} | {ABSENT} |")?,
+            }
+        }
+        writeln!(out)?;
     }
-    writeln!(out)
+    writeln!(out)?;
+    if let Some(f) = floors.iter().flatten().next() {
+        writeln!(
+            out,
+            "The disk's time: reading the MB before at the disk's fastest sequential read and writing the MB after at its fastest sequential write into fallocated blocks, both measured by `ringbench disk` in this run ({}): the floor under any compaction of those bytes. \"vs the disk's time\" is the duration over it (1x would be the disk's limit).\n",
+            floor_cases(f)
+        )?;
+    }
+    Ok(())
 }
 
 fn comparisons(out: &mut String, runs: &[Run]) -> Result {
