@@ -221,3 +221,74 @@ fn a_compacted_log_refuses_records_without_a_key() {
     assert!(error.to_string().contains("has no key"), "{error}");
     assert_eq!(log.next_offset(), 0, "nothing was appended");
 }
+
+/// Cleaned segments are cut at `segment_bytes` by what they hold, so a first compaction that
+/// halves full segments also halves their count (Kafka's grouping by input sizes would keep
+/// it), and no cleaned segment passes `segment_bytes`.
+#[test]
+fn a_compaction_that_halves_full_segments_merges_them() {
+    for_each_io_mode(|io_mode| {
+        let dir = tempfile::tempdir().unwrap();
+        let config = compacted_config(io_mode);
+        let segment_bytes = config.segment_bytes;
+        let log = open_log(dir.path(), config.clone());
+        let value = vec![7u8; 200];
+        // Every key twice, the second copy later: half of the sealed records are superseded.
+        let keys = 600u64;
+        for i in 0..2 * keys {
+            let key = format!("key-{:04}", i % keys).into_bytes();
+            log.append(&[Record {
+                key: Some(&key),
+                value: Some(&value),
+                timestamp_ms: i as i64,
+                headers: &[],
+            }])
+            .unwrap();
+        }
+        let before = contents(&log);
+        let sealed_before = log.segment_count() - 1;
+        assert!(sealed_before >= 10, "{sealed_before} sealed segments");
+        let report = log
+            .compact(&CompactOptions {
+                delete_retention_ms: u64::MAX / 4,
+                ..CompactOptions::default()
+            })
+            .unwrap()
+            .expect("there was something to clean");
+        let sealed_after = log.segment_count() - 1;
+        assert_eq!(report.segments_before, sealed_before, "{report}");
+        assert_eq!(report.segments_after, sealed_after, "{report}");
+        // Each cleaned segment is full but for less than one batch.
+        let fewest = report.bytes_after.div_ceil(segment_bytes) as usize;
+        assert!(
+            sealed_after <= fewest + 1,
+            "{sealed_after} cleaned segments for {} bytes of {segment_bytes}-byte segments: {report}",
+            report.bytes_after
+        );
+        assert!(sealed_after * 2 <= sealed_before + 2, "{report}");
+        let bases = log.segment_base_offsets();
+        for base in &bases[..bases.len() - 1] {
+            let path = dir.path().join(ringlog::segment::file_name(*base, "log"));
+            let bytes = std::fs::metadata(&path).unwrap().len();
+            assert!(bytes <= segment_bytes, "{}: {bytes} bytes", path.display());
+        }
+        // What the cleaning keeps reads the same, here and after a reopen.
+        let after = contents(&log);
+        for (offset, record) in &after {
+            assert_eq!(before.get(offset), Some(record), "offset {offset}");
+        }
+        assert_eq!(
+            report.records_removed(),
+            (before.len() - after.len()) as u64,
+            "{report}"
+        );
+        let active_base = *bases.last().unwrap();
+        let mut seen = BTreeMap::new();
+        for (offset, (key, _)) in after.range(..active_base) {
+            assert!(seen.insert(key.clone(), *offset).is_none(), "{key:?} twice");
+        }
+        drop(log);
+        let log = open_log(dir.path(), config);
+        assert_eq!(contents(&log), after);
+    });
+}

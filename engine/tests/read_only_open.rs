@@ -131,8 +131,6 @@ fn a_live_writer_holds_its_directory_and_readers_see_a_prefix() {
 #[test]
 fn a_read_only_open_reads_an_unsettled_compaction_as_settled() {
     for_each_io_mode(|io_mode| {
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("log");
         let config = Config {
             cleanup_policy: CleanupPolicy::Compact,
             ..small_config(io_mode)
@@ -141,27 +139,44 @@ fn a_read_only_open_reads_an_unsettled_compaction_as_settled() {
         for row in rows.iter_mut().flatten() {
             row.key = Some(format!("k{}", row.offset % 5).into_bytes());
         }
-        let log = open_log(&dir, config.clone());
-        for batch in &rows {
-            append_rows(&log, batch);
+        // Stopped after every file operation of the pass in turn, before and after its commit
+        // point, until it completes.
+        for n in 0..1_000 {
+            let root = tempfile::tempdir().unwrap();
+            let dir = root.path().join("log");
+            let log = open_log(&dir, config.clone());
+            for batch in &rows {
+                append_rows(&log, batch);
+            }
+            let stopped = log.compact(&CompactOptions {
+                stop_after_file_operations: Some(n),
+                ..CompactOptions::default()
+            });
+            if stopped.is_ok() {
+                assert!(
+                    n > 6,
+                    "a pass of several segments takes more operations: {n}"
+                );
+                return;
+            }
+            log.abandon();
+            let before = snapshot(&dir);
+            let reader = Log::open_read_only(&dir, config.clone()).unwrap();
+            let seen = read_all_gapped(&reader);
+            drop(reader);
+            assert!(
+                snapshot(&dir) == before,
+                "nothing settled by a read-only open"
+            );
+            let writer = open_log(&dir, config.clone());
+            assert_eq!(
+                seen,
+                read_all_gapped(&writer),
+                "stopped after {n} file operations, on {}",
+                io_mode.name()
+            );
         }
-        // Past the first group's commit point (4 renames) and into its finishing steps.
-        let stopped = log.compact(&CompactOptions {
-            stop_after_file_operations: Some(6),
-            ..CompactOptions::default()
-        });
-        assert!(stopped.is_err(), "the compaction stops");
-        log.abandon();
-        let before = snapshot(&dir);
-        let reader = Log::open_read_only(&dir, config.clone()).unwrap();
-        let seen = read_all_gapped(&reader);
-        drop(reader);
-        assert!(
-            snapshot(&dir) == before,
-            "nothing settled by a read-only open"
-        );
-        let writer = open_log(&dir, config);
-        assert_eq!(seen, read_all_gapped(&writer), "on {}", io_mode.name());
+        panic!("the compaction never completed");
     });
 }
 

@@ -5,8 +5,8 @@
 //! segments before it are the clean section, already compacted, and sealed segments from it
 //! on are the dirty section. A cleaning run reads the dirty section's keys into an
 //! [`OffsetMap`](super::offset_map::OffsetMap), then rewrites clean and dirty segments
-//! alike ([`CleaningChoice::rewrite`]), in groups of a bounded size ([`group_by_size`]),
-//! keeping each key's latest record. The active segment is never cleaned. When a tombstone
+//! alike ([`CleaningChoice::rewrite`]) into new segments cut at the log's `segment_bytes`
+//! ([`starts_new_segment`]), keeping each key's latest record. The active segment is never cleaned. When a tombstone
 //! may go is decided per batch, by [`super::horizon`].
 
 /// Kafka's default `min.cleanable.dirty.ratio`: a log is cleaned once at least half of its
@@ -111,33 +111,24 @@ fn check_order(segments: &[SegmentInfo]) {
 /// base offset (the offset index stores relative offsets as i32).
 const MAX_GROUP_OFFSET_SPAN: u64 = i32::MAX as u64;
 
-/// Splits `segments` (oldest first) into runs of consecutive segments that are each rewritten
-/// into one new segment, as Kafka's `groupSegmentsBySize`.
-///
-/// A group's total bytes stay at most `max_group_bytes`, except that a single segment larger
-/// than that forms a group alone; and its offset span, from the first segment's base offset to
-/// the last one's `next_offset`, stays at most `i32::MAX`, so relative offsets fit the index.
-pub fn group_by_size(segments: &[SegmentInfo], max_group_bytes: u64) -> Vec<Vec<SegmentInfo>> {
-    let mut groups: Vec<Vec<SegmentInfo>> = Vec::new();
-    let mut group_bytes = 0_u64;
-    for &segment in segments {
-        let fits = groups.last().is_some_and(|group| {
-            let span = segment.next_offset.saturating_sub(group[0].base_offset);
-            group_bytes.saturating_add(segment.bytes) <= max_group_bytes
-                && span <= MAX_GROUP_OFFSET_SPAN
-        });
-        if fits {
-            group_bytes += segment.bytes;
-            groups
-                .last_mut()
-                .expect("a group fits only if one exists")
-                .push(segment);
-        } else {
-            group_bytes = segment.bytes;
-            groups.push(vec![segment]);
-        }
-    }
-    groups
+/// Whether a cleaned batch starts a new cleaned segment instead of going into the open one:
+/// the open segment starts at offset `base` and holds `position` bytes; the batch is
+/// `batch_bytes` long and ends before `batch_next_offset`. A segment holds at least one batch
+/// and otherwise at most `max_segment_bytes` (the log's `segment_bytes`, as the write path
+/// rolls), and every offset in it is a 32-bit delta from its base (the offset index stores
+/// relative offsets as i32). Cleaned segments are cut by what they hold, not by the sizes of
+/// the segments they replace (Kafka's `groupSegmentsBySize`), so a first compaction of full
+/// segments that halves them also halves their count.
+pub fn starts_new_segment(
+    base: u64,
+    position: u64,
+    batch_bytes: u64,
+    batch_next_offset: u64,
+    max_segment_bytes: u64,
+) -> bool {
+    let span = batch_next_offset.saturating_sub(base);
+    let over = position > 0 && position.saturating_add(batch_bytes) > max_segment_bytes;
+    over || span > MAX_GROUP_OFFSET_SPAN
 }
 
 #[cfg(test)]
@@ -239,65 +230,38 @@ mod tests {
         let _ = choose_cleaning(&sealed, 0, None);
     }
 
-    fn bases(groups: &[Vec<SegmentInfo>]) -> Vec<Vec<u64>> {
-        groups
-            .iter()
-            .map(|g| g.iter().map(|s| s.base_offset).collect())
-            .collect()
+    #[test]
+    fn a_segment_takes_batches_up_to_its_size_and_at_least_one() {
+        // Open segment at base 0 holding 300 bytes, limit 400.
+        assert!(
+            !starts_new_segment(0, 300, 100, 50, 400),
+            "exactly full fits"
+        );
+        assert!(
+            starts_new_segment(0, 300, 101, 50, 400),
+            "one byte over starts anew"
+        );
+        assert!(
+            !starts_new_segment(0, 0, 1_000, 50, 400),
+            "an empty segment takes even an oversized batch"
+        );
+        assert!(!starts_new_segment(0, 0, 0, 0, 0));
     }
 
     #[test]
-    fn groups_stay_within_the_byte_budget() {
-        // Sizes 100, 200, 300, 400.
-        assert_eq!(
-            bases(&group_by_size(&log(), 300)),
-            [vec![0, 100], vec![200], vec![300]]
-        );
-        assert_eq!(
-            bases(&group_by_size(&log(), 299)),
-            [vec![0], vec![100], vec![200], vec![300]]
-        );
-        assert_eq!(
-            bases(&group_by_size(&log(), 600)),
-            [vec![0, 100, 200], vec![300]]
-        );
-        assert_eq!(
-            bases(&group_by_size(&log(), 1_000)),
-            [vec![0, 100, 200, 300]]
-        );
-        assert!(group_by_size(&[], 1_000).is_empty());
-    }
-
-    #[test]
-    fn an_oversized_segment_forms_a_group_alone() {
-        assert_eq!(
-            bases(&group_by_size(&log(), 50)),
-            [vec![0], vec![100], vec![200], vec![300]]
-        );
-        let sealed = [segment(0, 1, 10), segment(1, 2, 500), segment(2, 3, 10)];
-        assert_eq!(
-            bases(&group_by_size(&sealed, 100)),
-            [vec![0], vec![1], vec![2]]
-        );
-    }
-
-    #[test]
-    fn groups_keep_offsets_within_a_32_bit_delta() {
+    fn a_segment_keeps_offsets_within_a_32_bit_delta() {
         let max = i32::MAX as u64;
-        let sealed = [
-            segment(0, 10, 1),
-            segment(10, max, 1),
-            segment(max, max + 5, 1),
-        ];
-        assert_eq!(
-            bases(&group_by_size(&sealed, u64::MAX)),
-            [vec![0, 10], vec![max]],
-            "a span of exactly i32::MAX is allowed, one more is not"
+        assert!(
+            !starts_new_segment(10, 1, 1, 10 + max, u64::MAX),
+            "a span of exactly i32::MAX is allowed"
         );
-        let sealed = [segment(0, 10, 1), segment(10, max + 1, 1)];
-        assert_eq!(
-            bases(&group_by_size(&sealed, u64::MAX)),
-            [vec![0], vec![10]]
+        assert!(
+            starts_new_segment(10, 1, 1, 11 + max, u64::MAX),
+            "one more is not"
+        );
+        assert!(
+            starts_new_segment(10, 0, 1, 11 + max, u64::MAX),
+            "not even as the first batch of the segment"
         );
     }
 }

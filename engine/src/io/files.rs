@@ -1,6 +1,6 @@
 //! The namespace half of the seam, as every real path implements it: small whole files (index
-//! files, the clean-shutdown marker, the cleaner checkpoint, topic metadata, a compaction's
-//! list of replaced segments) and directory entries, with the standard library. Segment data
+//! files, the clean-shutdown marker, the cleaner checkpoint, topic metadata, a compaction pass's
+//! manifest) and directory entries, with the standard library. Segment data
 //! never goes through here; it takes the path's own reads and writes.
 
 use std::ffi::OsString;

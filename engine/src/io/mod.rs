@@ -306,7 +306,7 @@ pub trait Storage: Send + Sync + 'static {
 
     // Namespace operations: small whole files and directory entries. Every file the engine
     // keeps besides segment data (index files, the clean-shutdown marker, the cleaner
-    // checkpoint, topic metadata, a compaction's `.replaces` list) and every directory change
+    // checkpoint, topic metadata, a compaction pass's manifest) and every directory change
     // goes through these, so wrappers see and can fail all of them.
 
     /// Creates or replaces the small file `path` with `bytes` and makes its content durable

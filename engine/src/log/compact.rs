@@ -17,11 +17,11 @@ use bytes::Bytes;
 
 use super::{Log, LogInner};
 use crate::buffer_pool::{BufferPool, PooledBuf};
-use crate::compaction::choice::{SegmentInfo, choose_cleaning, group_by_size};
+use crate::compaction::choice::{SegmentInfo, choose_cleaning, starts_new_segment};
 use crate::compaction::filter::{HorizonStamp, filter_batch};
 use crate::compaction::horizon::{new_delete_horizon_ms, retains_tombstones};
 use crate::compaction::offset_map::{DEFAULT_LOAD_FACTOR, OffsetMap};
-use crate::compaction::swap::{self, CLEANED_SUFFIX, StepBudget};
+use crate::compaction::swap::{self, CLEANED_SUFFIX, PassManifest, StepBudget};
 use crate::compaction::{CLEANER_CHECKPOINT_FILE, CompactOptions, CompactionReport, merge};
 use crate::config::CleanupPolicy;
 use crate::error::MaintenanceError;
@@ -166,9 +166,7 @@ impl LogInner {
             new_horizon_ms: new_delete_horizon_ms(now_ms, options.delete_retention_ms),
             max_batch_bytes: self.config.max_batch_bytes,
         };
-        for group in group_by_size(&rewrite, self.config.segment_bytes) {
-            self.clean_group(&group, &cleaning, &mut report, budget)?;
-        }
+        self.clean_pass(&rewrite, &cleaning, &mut report, budget)?;
         self.write_checkpoint(map_end)?;
         Ok(Some(report))
     }
@@ -213,37 +211,38 @@ impl LogInner {
         Ok(map_end)
     }
 
-    /// Rewrites one group of consecutive sealed segments into one cleaned segment and swaps it
-    /// in.
-    fn clean_group(
+    /// Rewrites the consecutive sealed segments `rewrite` into new cleaned segments, cut at
+    /// `segment_bytes` as the write path rolls (so small cleaned segments merge), and swaps
+    /// them all in with one commit (see [`crate::compaction::swap`]).
+    fn clean_pass(
         &self,
-        group: &[SegmentInfo],
+        rewrite: &[SegmentInfo],
         cleaning: &Cleaning<'_>,
         report: &mut CompactionReport,
         budget: &mut StepBudget,
     ) -> Result<(), MaintenanceError> {
-        let base = group[0].base_offset;
+        let Some(first) = rewrite.first() else {
+            return Ok(());
+        };
         let olds: Vec<Arc<Segment>> = {
             let segments = self.segments.read().expect("segments lock poisoned");
-            group
+            rewrite
                 .iter()
                 .filter_map(|info| segments.get(&info.base_offset).cloned())
                 .collect()
         };
-        if olds.len() != group.len() {
+        if olds.len() != rewrite.len() {
             // Deleted meanwhile (the log is being closed or deleted): nothing to do.
             return Ok(());
         }
-        let storage = self.shared.storage();
-        let path = swap::staged_path(&self.dir, base, LOG_EXTENSION, CLEANED_SUFFIX);
-        let file = storage
-            .open(&path, true)
-            .map_err(|e| self.io("create", &path, e))?;
-        let cleaned = Segment::new(&self.dir, base, file);
-        let mut builder = IndexBuilder::new(self.config.index_interval_bytes);
-        let mut output = SegmentOutput::new(storage.as_ref(), &cleaned, self.shared.pool());
+        let mut pass = PassOutput {
+            log: self,
+            max_bytes: self.config.segment_bytes,
+            staged: Vec::new(),
+            current: None,
+        };
+        pass.start(first.base_offset)?;
         let mut scratch = Vec::new();
-        let mut next_offset = base;
         for old in &olds {
             report.bytes_before += old.data_bytes();
             self.for_each_batch(old, |_, batch| {
@@ -258,7 +257,7 @@ impl LogInner {
                     }
                     keep
                 };
-                let stamp = cleaning.stamp(output.position());
+                let stamp = cleaning.stamp(pass.position());
                 let outcome = filter_batch(batch, &mut filter, Some(&stamp), &mut scratch)
                     .map_err(|source| self.corrupt(old, source))?;
                 report.records_before += outcome.records_in as u64;
@@ -267,73 +266,72 @@ impl LogInner {
                 if !scratch.is_empty() {
                     let header =
                         BatchHeader::parse(&scratch).map_err(|source| self.corrupt(old, source))?;
-                    builder.on_batch(&cleaned, &header, output.position());
-                    next_offset = header.last_offset() as u64 + 1;
-                    output
-                        .push(&scratch)
-                        .map_err(|e| self.io("write", &path, e))?;
+                    pass.push(&header, &scratch)?;
                 }
                 Ok::<_, MaintenanceError>(ControlFlow::Continue(()))
             })?;
         }
-        let bytes = output.finish().map_err(|(op, e)| self.io(op, &path, e))?;
-        builder.push_time_entry(&cleaned);
-        cleaned
-            .write_indexes_to(
-                storage.as_ref(),
-                &swap::staged_path(&self.dir, base, INDEX_EXTENSION, CLEANED_SUFFIX),
-                &swap::staged_path(&self.dir, base, TIME_INDEX_EXTENSION, CLEANED_SUFFIX),
-            )
-            .map_err(|e| self.io("write the indexes of", &path, e))?;
-        let replaced: Vec<u64> = olds.iter().map(|s| s.base_offset).collect();
-        swap::write_replaces(storage.as_ref(), &self.dir, base, &replaced)
-            .map_err(|e| self.io("write", &path, e))?;
-        cleaned.data_bytes.store(bytes, Ordering::Release);
-        cleaned.disk_bytes.store(bytes, Ordering::Release);
-        cleaned.next_offset.store(next_offset, Ordering::Release);
-        cleaned.sealed.store(true, Ordering::Release);
-        self.swap_in(cleaned, &olds, &path, budget)?;
-        report.bytes_after += bytes;
+        let news = pass.finish()?;
         report.segments_before += olds.len();
-        report.segments_after += 1;
-        Ok(())
+        report.segments_after += news.len();
+        report.bytes_after += news.iter().map(Segment::data_bytes).sum::<u64>();
+        let manifest = PassManifest {
+            old: olds.iter().map(|s| s.base_offset).collect(),
+            new: news.iter().map(|s| s.base_offset).collect(),
+        };
+        let storage = self.shared.storage();
+        let manifest_path = swap::staged_path(
+            &self.dir,
+            manifest.name_base(),
+            swap::PASS_EXTENSION,
+            CLEANED_SUFFIX,
+        );
+        swap::write_manifest(storage.as_ref(), &self.dir, &manifest)
+            .map_err(|e| self.io("write", &manifest_path, e))?;
+        self.swap_in(news, &olds, &manifest, &manifest_path, budget)
     }
 
-    /// Commits the swap of `cleaned` (staged at `path`) for `olds` and serves it. From the
-    /// commit point on the log serves the cleaned segment even if a later step fails: the next
-    /// open, or the next compaction (which starts with `swap::recover`), finishes that swap, so
-    /// what the log serves never differs from what recovery makes of the files.
+    /// Commits the pass of `manifest` (staged at `path`) that replaces `olds` with `news` and
+    /// serves it. From the commit point on the log serves the new segments even if a later step
+    /// fails: the next open, or the next compaction (which starts with `swap::recover`),
+    /// finishes that pass, so what the log serves never differs from what recovery makes of the
+    /// files.
     fn swap_in(
         &self,
-        cleaned: Segment,
+        news: Vec<Segment>,
         olds: &[Arc<Segment>],
+        manifest: &PassManifest,
         path: &Path,
         budget: &mut StepBudget,
     ) -> Result<(), MaintenanceError> {
         let storage = self.shared.storage().as_ref();
-        let base = cleaned.base_offset;
-        swap::stage(storage, &self.dir, base, budget).map_err(|e| self.io("swap in", path, e))?;
+        swap::commit_pass(storage, &self.dir, manifest, budget)
+            .map_err(|e| self.io("swap in", path, e))?;
         // Committed. Without a mapping (mmap path) fetches fall back to read calls.
-        let mapped = if self.shared.uses_mmap() {
-            ringlog_sys::mmap::MapReader::open_read_only(&cleaned.file).map(|reader| {
-                *cleaned.map.write().expect("map lock poisoned") = Some(reader);
-            })
-        } else {
-            Ok(())
-        };
+        let mut mapped = Ok(());
+        if self.shared.uses_mmap() {
+            for new in &news {
+                let map = ringlog_sys::mmap::MapReader::open_read_only(&new.file);
+                match map {
+                    Ok(reader) => *new.map.write().expect("map lock poisoned") = Some(reader),
+                    Err(e) => mapped = Err(e),
+                }
+            }
+        }
         {
             let mut segments = self.segments.write().expect("segments lock poisoned");
             for old in olds {
                 segments.remove(&old.base_offset);
             }
-            segments.insert(base, Arc::new(cleaned));
+            for new in news {
+                segments.insert(new.base_offset, Arc::new(new));
+            }
         }
         for old in olds {
             self.shared.cache().remove_segment(self.id, old.id);
             self.read_ahead.forget_segment(old.id);
         }
-        let replaced: Vec<u64> = olds.iter().map(|s| s.base_offset).collect();
-        swap::complete(storage, &self.dir, base, &replaced, budget)
+        swap::complete_pass(storage, &self.dir, manifest, budget)
             .map_err(|e| self.io("swap in", path, e))?;
         mapped.map_err(|e| self.io("map", path, e))
     }
@@ -445,10 +443,119 @@ impl Cleaning<'_> {
     }
 }
 
+/// The new segments of one pass: batches go into the open one until the next would take it
+/// past `max_bytes` (a segment holds at least one batch) or past the offset span its index
+/// can hold; then it is finished (data, indexes, all durable) and the next begins at that
+/// batch's base offset. The first takes the pass's first base offset, even if it stays empty.
+struct PassOutput<'a> {
+    log: &'a LogInner,
+    max_bytes: u64,
+    staged: Vec<Segment>,
+    current: Option<OpenOutput<'a>>,
+}
+
+/// The new segment being written.
+struct OpenOutput<'a> {
+    segment: Segment,
+    path: std::path::PathBuf,
+    output: SegmentOutput<'a>,
+    builder: IndexBuilder,
+    next_offset: u64,
+}
+
+impl PassOutput<'_> {
+    /// Opens a new segment at `base` (`B.log.cleaned`).
+    fn start(&mut self, base: u64) -> Result<(), MaintenanceError> {
+        let log = self.log;
+        let storage = log.shared.storage();
+        let path = swap::staged_path(&log.dir, base, LOG_EXTENSION, CLEANED_SUFFIX);
+        let file = storage
+            .open(&path, true)
+            .map_err(|e| log.io("create", &path, e))?;
+        self.current = Some(OpenOutput {
+            output: SegmentOutput::new(storage.as_ref(), Arc::clone(&file), log.shared.pool()),
+            segment: Segment::new(&log.dir, base, file),
+            path,
+            builder: IndexBuilder::new(log.config.index_interval_bytes),
+            next_offset: base,
+        });
+        Ok(())
+    }
+
+    /// Position in the open segment where the next batch goes.
+    fn position(&self) -> u64 {
+        self.current.as_ref().map_or(0, |c| c.output.position())
+    }
+
+    /// Appends one cleaned batch, starting a new segment first when it does not fit.
+    fn push(&mut self, header: &BatchHeader, batch: &[u8]) -> Result<(), MaintenanceError> {
+        let fits = self.current.as_ref().is_some_and(|c| {
+            !starts_new_segment(
+                c.segment.base_offset,
+                c.output.position(),
+                batch.len() as u64,
+                header.last_offset() as u64 + 1,
+                self.max_bytes,
+            )
+        });
+        if !fits {
+            self.finish_current()?;
+            self.start(header.base_offset as u64)?;
+        }
+        let log = self.log;
+        let current = self.current.as_mut().expect("a segment is open");
+        let position = current.output.position();
+        current.builder.on_batch(&current.segment, header, position);
+        current.next_offset = header.last_offset() as u64 + 1;
+        current
+            .output
+            .push(batch)
+            .map_err(|e| log.io("write", &current.path, e))
+    }
+
+    /// Makes the open segment durable with its indexes (`.cleaned` names) and stages it.
+    fn finish_current(&mut self) -> Result<(), MaintenanceError> {
+        let Some(OpenOutput {
+            segment,
+            path,
+            output,
+            builder,
+            next_offset,
+        }) = self.current.take()
+        else {
+            return Ok(());
+        };
+        let log = self.log;
+        let storage = log.shared.storage();
+        let bytes = output.finish().map_err(|(op, e)| log.io(op, &path, e))?;
+        builder.push_time_entry(&segment);
+        let base = segment.base_offset;
+        segment
+            .write_indexes_to(
+                storage.as_ref(),
+                &swap::staged_path(&log.dir, base, INDEX_EXTENSION, CLEANED_SUFFIX),
+                &swap::staged_path(&log.dir, base, TIME_INDEX_EXTENSION, CLEANED_SUFFIX),
+            )
+            .map_err(|e| log.io("write the indexes of", &path, e))?;
+        segment.data_bytes.store(bytes, Ordering::Release);
+        segment.disk_bytes.store(bytes, Ordering::Release);
+        segment.next_offset.store(next_offset, Ordering::Release);
+        segment.sealed.store(true, Ordering::Release);
+        self.staged.push(segment);
+        Ok(())
+    }
+
+    /// Finishes the open segment; returns every new segment, oldest first.
+    fn finish(mut self) -> Result<Vec<Segment>, MaintenanceError> {
+        self.finish_current()?;
+        Ok(std::mem::take(&mut self.staged))
+    }
+}
+
 /// Writes a cleaned segment through the log's storage in aligned chunks.
 struct SegmentOutput<'a> {
     storage: &'a dyn Storage,
-    segment: &'a Segment,
+    file: Arc<std::fs::File>,
     pool: &'a Arc<BufferPool>,
     buf: PooledBuf,
     /// File position of `buf[0]`.
@@ -456,10 +563,10 @@ struct SegmentOutput<'a> {
 }
 
 impl<'a> SegmentOutput<'a> {
-    fn new(storage: &'a dyn Storage, segment: &'a Segment, pool: &'a Arc<BufferPool>) -> Self {
+    fn new(storage: &'a dyn Storage, file: Arc<std::fs::File>, pool: &'a Arc<BufferPool>) -> Self {
         SegmentOutput {
             storage,
-            segment,
+            file,
             pool,
             buf: pool.get(),
             flushed: 0,
@@ -491,7 +598,7 @@ impl<'a> SegmentOutput<'a> {
         self.buf.set_len(padded);
         let full = std::mem::replace(&mut self.buf, self.pool.get());
         self.storage
-            .submit_write(&self.segment.file, Bytes::from_owner(full), self.flushed)?
+            .submit_write(&self.file, Bytes::from_owner(full), self.flushed)?
             .wait()?;
         self.flushed += len as u64;
         Ok(())
@@ -505,10 +612,10 @@ impl<'a> SegmentOutput<'a> {
             self.write_out().map_err(|e| ("write", e))?;
         }
         self.storage
-            .set_len(&self.segment.file, total)
+            .set_len(&self.file, total)
             .map_err(|e| ("truncate", e))?;
         self.storage
-            .sync_data(&self.segment.file)
+            .sync_data(&self.file)
             .map_err(|e| ("fdatasync", e))?;
         Ok(total)
     }

@@ -223,19 +223,27 @@ struct SegmentFile {
 /// The segment files in `dir`, ascending by base offset.
 ///
 /// A read-only open does not settle an interrupted compaction, so it reads the directory as
-/// settling would leave it: a committed swap (`B.log.swap`) replaces the segments its
-/// `B.replaces.swap` lists, and staged `.cleaned` files are ignored.
+/// settling would leave it: a committed pass (`P.pass.swap`) replaces its old segments with
+/// its new ones (read from their `.cleaned` files where not yet renamed), a committed swap of
+/// an earlier version (`B.log.swap`) replaces the segments its `B.replaces.swap` lists, and
+/// other staged `.cleaned` files are ignored.
 fn list_segments(
     storage: &dyn Storage,
     dir: &Path,
     writes: bool,
 ) -> Result<Vec<SegmentFile>, OpenError> {
     use crate::compaction::swap::{
-        MAX_REPLACES_BYTES, REPLACES_EXTENSION, SWAP_SUFFIX, staged_path,
+        CLEANED_SUFFIX, MAX_REPLACES_BYTES, PASS_EXTENSION, REPLACES_EXTENSION, SWAP_SUFFIX,
+        committed_passes, read_committed, staged_path,
     };
     let entries = storage
         .list_dir(dir)
         .map_err(|source| io_error("list", dir, source))?;
+    let passes = if writes {
+        Vec::new()
+    } else {
+        committed_passes(entries.iter().filter_map(|name| name.to_str()))
+    };
     let mut files = BTreeMap::new();
     let mut swaps = Vec::new();
     let log_swap = format!(".{LOG_EXTENSION}.{SWAP_SUFFIX}");
@@ -267,6 +275,33 @@ fn list_segments(
             files.remove(&replaced);
         }
         files.insert(base, (path, true));
+    }
+    for base in passes {
+        let manifest = read_committed(storage, dir, base).map_err(|source| {
+            io_error(
+                "read",
+                &staged_path(dir, base, PASS_EXTENSION, SWAP_SUFFIX),
+                source,
+            )
+        })?;
+        let cleaned = |base: u64| staged_path(dir, base, LOG_EXTENSION, CLEANED_SUFFIX);
+        let exists = |path: &Path| {
+            storage
+                .exists(path)
+                .map_err(|source| io_error("look for", path, source))
+        };
+        for &old in &manifest.old {
+            // A new segment that took an old one's base and is already in place stays.
+            if !manifest.new.contains(&old) || exists(&cleaned(old))? {
+                files.remove(&old);
+            }
+        }
+        for &new in &manifest.new {
+            let path = cleaned(new);
+            if exists(&path)? {
+                files.insert(new, (path, true));
+            }
+        }
     }
     Ok(files
         .into_iter()
