@@ -254,9 +254,9 @@ fn op_names(op: Op) -> &'static [&'static str] {
             "write",
             "settle the compaction",
         ],
-        // Index files (at create and roll), the marker, the checkpoint, `.replaces`, metadata.
+        // Index files (at create and roll), the marker, the checkpoint, a pass manifest, metadata.
         Op::WriteFile => &["write", "create the indexes of"],
-        // The checkpoint, or `.replaces` of a swap settled at open. (A failed read of an index
+        // The checkpoint, or the manifest of a pass settled at open. (A failed read of an index
         // file is no error: recovery rescans the segment instead.)
         Op::ReadFile => &["read", "settle the compaction"],
         // The marker at open, retention, the swap.

@@ -396,6 +396,7 @@ impl LogInner {
     ) -> Result<(), E> {
         let limit = segment.data_bytes();
         let mut cursor = Cursor::new(self, segment, limit, self.config.read_ahead_bytes);
+        cursor.miss = Miss::Sequential;
         // As in `header_in`: the segment bounds a stored batch, not today's `max_batch_bytes`.
         let limits = crate::record::BatchLimits {
             max_batch_bytes: usize::MAX,

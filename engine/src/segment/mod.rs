@@ -139,26 +139,32 @@ impl Segment {
         )
     }
 
-    /// Writes both indexes to the given files, durably (compaction stages them under other
-    /// names).
+    /// Writes both indexes to the given files, durably.
     pub fn write_indexes_to(
         &self,
         storage: &dyn Storage,
         index_path: &Path,
         time_index_path: &Path,
     ) -> std::io::Result<()> {
-        let mut bytes = Vec::new();
+        let (index, time_index) = self.encoded_indexes();
+        storage.write_file(index_path, &index)?;
+        storage.write_file(time_index_path, &time_index)
+    }
+
+    /// The bytes of the offset index file and of the time index file, as written whole
+    /// (compaction writes them through its own staged output).
+    pub fn encoded_indexes(&self) -> (Vec<u8>, Vec<u8>) {
+        let mut index = Vec::new();
         self.index
             .read()
             .expect("index lock poisoned")
-            .encode_into(0, &mut bytes);
-        storage.write_file(index_path, &bytes)?;
-        bytes.clear();
+            .encode_into(0, &mut index);
+        let mut time_index = Vec::new();
         self.time_index
             .read()
             .expect("index lock poisoned")
-            .encode_into(0, &mut bytes);
-        storage.write_file(time_index_path, &bytes)
+            .encode_into(0, &mut time_index);
+        (index, time_index)
     }
 }
 
