@@ -19,6 +19,17 @@ fn compacted_config(io_mode: IoMode) -> Config {
     }
 }
 
+/// A compaction whose delete horizon is far off (tombstones stay), which finds something to
+/// clean.
+fn compact_keeping_tombstones(log: &Log) -> ringlog::compaction::CompactionReport {
+    log.compact(&CompactOptions {
+        delete_retention_ms: u64::MAX / 4,
+        ..CompactOptions::default()
+    })
+    .unwrap()
+    .expect("there was something to clean")
+}
+
 /// Every record of the log, by offset.
 fn contents(log: &Log) -> BTreeMap<u64, (Vec<u8>, Option<Vec<u8>>)> {
     let mut out = BTreeMap::new();
@@ -69,13 +80,7 @@ fn compaction_keeps_the_latest_record_per_key() {
         let before = contents(&log);
         let segments_before = log.segment_count();
         let active_base = *log.segment_base_offsets().last().unwrap();
-        let report = log
-            .compact(&CompactOptions {
-                delete_retention_ms: u64::MAX / 4,
-                ..CompactOptions::default()
-            })
-            .unwrap()
-            .expect("there was something to clean");
+        let report = compact_keeping_tombstones(&log);
         assert!(report.bytes_after < report.bytes_before, "{report}");
         assert!(report.records_removed() > 0, "{report}");
         assert!(log.segment_count() <= segments_before);
@@ -248,13 +253,7 @@ fn a_compaction_that_halves_full_segments_merges_them() {
         let before = contents(&log);
         let sealed_before = log.segment_count() - 1;
         assert!(sealed_before >= 10, "{sealed_before} sealed segments");
-        let report = log
-            .compact(&CompactOptions {
-                delete_retention_ms: u64::MAX / 4,
-                ..CompactOptions::default()
-            })
-            .unwrap()
-            .expect("there was something to clean");
+        let report = compact_keeping_tombstones(&log);
         let sealed_after = log.segment_count() - 1;
         assert_eq!(report.segments_before, sealed_before, "{report}");
         assert_eq!(report.segments_after, sealed_after, "{report}");

@@ -225,12 +225,28 @@ fn finish_pass(
     manifest: &PassManifest,
     budget: &mut StepBudget,
 ) -> io::Result<()> {
+    let list = staged_path(dir, manifest.name_base(), PASS_EXTENSION, SWAP_SUFFIX);
+    replace(storage, dir, manifest, CLEANED_SUFFIX, &list, budget)
+}
+
+/// Deletes the files of `manifest`'s old segments, renames its new segments' files staged as
+/// `B.{extension}.{staged}` into place (`.log` last), deletes `list` and fsyncs `dir`.
+/// Idempotent: a plain file of an old segment whose base is also a new one's is deleted only
+/// while the new one's staged file still waits.
+fn replace(
+    storage: &dyn Storage,
+    dir: &Path,
+    manifest: &PassManifest,
+    staged: &str,
+    list: &Path,
+    budget: &mut StepBudget,
+) -> io::Result<()> {
     for &old in &manifest.old {
         for extension in [LOG_EXTENSION, INDEX_EXTENSION, TIME_INDEX_EXTENSION] {
-            // A new segment may take an old one's base offset: once its `.cleaned` file of an
-            // extension was renamed into place, the plain file is the new one and stays.
+            // Once a new segment's staged file of an extension was renamed into place, the
+            // plain file of that base is the new one and stays.
             if manifest.new.contains(&old)
-                && !storage.exists(&staged_path(dir, old, extension, CLEANED_SUFFIX))?
+                && !storage.exists(&staged_path(dir, old, extension, staged))?
             {
                 continue;
             }
@@ -240,7 +256,7 @@ fn finish_pass(
     }
     for &new in &manifest.new {
         for extension in [INDEX_EXTENSION, TIME_INDEX_EXTENSION, LOG_EXTENSION] {
-            let from = staged_path(dir, new, extension, CLEANED_SUFFIX);
+            let from = staged_path(dir, new, extension, staged);
             if storage.exists(&from)? {
                 budget.before_operation()?;
                 storage.rename(&from, &dir.join(file_name(new, extension)))?;
@@ -248,10 +264,7 @@ fn finish_pass(
         }
     }
     budget.before_operation()?;
-    remove_if_present(
-        storage,
-        &staged_path(dir, manifest.name_base(), PASS_EXTENSION, SWAP_SUFFIX),
-    )?;
+    remove_if_present(storage, list)?;
     storage.sync_dir(dir)
 }
 
@@ -278,9 +291,8 @@ pub fn committed_passes<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<u64
         .collect()
 }
 
-/// The rest of a one-group commit of an earlier version (`B.log.swap`): idempotent, so a crash
-/// in the middle is finished by running it again (a plain file of base `base` is deleted only
-/// while its `.swap` replacement still waits).
+/// The rest of a one-group commit of an earlier version (`B.log.swap`, the new segment `B`
+/// staged as `.swap` files, its old ones listed in `B.replaces.swap`).
 fn finish(
     storage: &dyn Storage,
     dir: &Path,
@@ -288,30 +300,12 @@ fn finish(
     replaced: &[u64],
     budget: &mut StepBudget,
 ) -> io::Result<()> {
-    for &old in replaced {
-        for extension in [LOG_EXTENSION, INDEX_EXTENSION, TIME_INDEX_EXTENSION] {
-            // The cleaned segment takes the first replaced base offset: once its `.swap` file of
-            // an extension was renamed into place, the plain file is the new one and stays.
-            if old == base && !storage.exists(&staged_path(dir, base, extension, SWAP_SUFFIX))? {
-                continue;
-            }
-            budget.before_operation()?;
-            remove_if_present(storage, &dir.join(file_name(old, extension)))?;
-        }
-    }
-    for extension in [INDEX_EXTENSION, TIME_INDEX_EXTENSION, LOG_EXTENSION] {
-        let from = staged_path(dir, base, extension, SWAP_SUFFIX);
-        if storage.exists(&from)? {
-            budget.before_operation()?;
-            storage.rename(&from, &dir.join(file_name(base, extension)))?;
-        }
-    }
-    budget.before_operation()?;
-    remove_if_present(
-        storage,
-        &staged_path(dir, base, REPLACES_EXTENSION, SWAP_SUFFIX),
-    )?;
-    storage.sync_dir(dir)
+    let group = PassManifest {
+        old: replaced.to_vec(),
+        new: vec![base],
+    };
+    let list = staged_path(dir, base, REPLACES_EXTENSION, SWAP_SUFFIX);
+    replace(storage, dir, &group, SWAP_SUFFIX, &list, budget)
 }
 
 fn remove_if_present(storage: &dyn Storage, path: &Path) -> io::Result<()> {
@@ -434,34 +428,29 @@ mod tests {
         manifest
     }
 
-    /// What the directory holds after the pass: the new segments under plain names only.
-    fn after_pass() -> BTreeMap<String, Vec<u8>> {
-        [0, 15]
+    /// The files of segments `bases` under plain names, each holding `"{tag} {base} {ext}"`.
+    fn segments(bases: &[u64], tag: &str) -> BTreeMap<String, Vec<u8>> {
+        bases
             .iter()
             .flat_map(|&base| {
                 [LOG_EXTENSION, INDEX_EXTENSION, TIME_INDEX_EXTENSION].map(|ext| {
                     (
                         file_name(base, ext),
-                        format!("new {base} {ext}").into_bytes(),
+                        format!("{tag} {base} {ext}").into_bytes(),
                     )
                 })
             })
             .collect()
     }
 
+    /// What the directory holds after the pass: the new segments under plain names only.
+    fn after_pass() -> BTreeMap<String, Vec<u8>> {
+        segments(&[0, 15], "new")
+    }
+
     /// What it holds before: the old segments only.
     fn before_pass() -> BTreeMap<String, Vec<u8>> {
-        [0, 10]
-            .iter()
-            .flat_map(|&base| {
-                [LOG_EXTENSION, INDEX_EXTENSION, TIME_INDEX_EXTENSION].map(|ext| {
-                    (
-                        file_name(base, ext),
-                        format!("old {base} {ext}").into_bytes(),
-                    )
-                })
-            })
-            .collect()
+        segments(&[0, 10], "old")
     }
 
     #[test]
