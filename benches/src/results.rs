@@ -422,6 +422,16 @@ impl RunResult {
 pub(crate) mod tests {
     use super::*;
 
+    /// An environment with nothing known but two cores, ext4 and the quick profile.
+    pub(crate) fn environment() -> Environment {
+        serde_json::from_str(
+            r#"{"cpu_model":"","cores":2,"memory_bytes":0,"kernel":"","filesystem":"ext4",
+            "device":null,"data_dir":"","dio_alignment":null,"io_uring":"","io_path":"",
+            "git_revision":null,"rustc":null,"profile":"quick","started_utc":""}"#,
+        )
+        .expect("an environment")
+    }
+
     /// A case with every figure set to something harmless, for tests to override.
     pub(crate) fn scenario() -> ScenarioResult {
         ScenarioResult {

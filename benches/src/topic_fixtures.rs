@@ -7,6 +7,7 @@
 //! consumer that checks offsets and lengths, a producer that checks its acknowledgement).
 
 use std::cell::RefCell;
+use std::num::NonZeroU64;
 use std::sync::{Arc, LazyLock};
 
 use ringlog::record::{BatchHeader, Record, records};
@@ -62,12 +63,22 @@ impl Broker {
     /// # Panics
     /// If the manager cannot be opened.
     pub fn open() -> Broker {
+        Broker::open_with_cleaner_cap(None)
+    }
+
+    /// As [`Broker::open`], with compactions capped at `cleaner_io_max_bytes_per_second`
+    /// (`TopicManagerConfig::cleaner_io_max_bytes_per_second`; `None`: no cap).
+    ///
+    /// # Panics
+    /// If the manager cannot be opened.
+    pub fn open_with_cleaner_cap(cleaner_io_max_bytes_per_second: Option<NonZeroU64>) -> Broker {
         let dir = crate::bench_dir();
         let manager = TopicManager::open(
             dir.path(),
             TopicManagerConfig {
                 shared: shared_config(),
                 log: crate::config(Durability::None),
+                cleaner_io_max_bytes_per_second,
             },
         )
         .expect("open the topic manager");

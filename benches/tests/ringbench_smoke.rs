@@ -63,6 +63,7 @@ fn smoke_suite_writes_a_complete_result_that_compares_clean_with_itself() {
     }
     check_topic_scenarios(&result);
     check_sustained(&result);
+    check_contention(&result);
     for r in &result.scenarios {
         assert!(
             r.payload_mb_s > 0.0 && r.messages_per_s > 0.0 && r.operations > 0,
@@ -425,4 +426,27 @@ fn check_sustained(result: &RunResult) {
             retention
         );
     }
+}
+
+/// `produce_during_compaction`: the producer alone, then during an uncapped and a capped
+/// compaction of its partition, each with latencies; the two with compaction figures.
+fn check_contention(result: &RunResult) {
+    let cases: Vec<&ScenarioResult> = result
+        .scenarios
+        .iter()
+        .filter(|r| r.name == "produce_during_compaction")
+        .collect();
+    let shape: Vec<(u64, u64, bool)> = cases
+        .iter()
+        .map(|r| {
+            assert!(r.latency.is_some(), "{:?}: latency", r.params);
+            assert_eq!(r.durability.as_deref(), Some("sync"));
+            (
+                r.params["compaction"],
+                r.params["cap_mb_s"],
+                r.compaction.is_some_and(|c| c.mb_reclaimed > 0.0),
+            )
+        })
+        .collect();
+    assert_eq!(shape, vec![(0, 0, false), (1, 0, true), (1, 100, true)]);
 }

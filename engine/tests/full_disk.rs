@@ -662,6 +662,7 @@ fn manager_config(io_mode: IoMode, scenario: Scenario) -> TopicManagerConfig {
             ..SharedConfig::default()
         },
         log: log_config(io_mode, Durability::None, scenario),
+        cleaner_io_max_bytes_per_second: None,
     }
 }
 

@@ -203,6 +203,7 @@ fn fetch_many_in_a_compaction_gap_returns_nothing_above_the_high_watermark() {
             let manager_config = TopicManagerConfig {
                 shared: shared_config(io_mode),
                 log: log_config(io_mode),
+                cleaner_io_max_bytes_per_second: None,
             };
             let manager = TopicManager::open_with_shared(dir.path(), manager_config, shared)
                 .expect("open the topic manager");

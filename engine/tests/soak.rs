@@ -951,6 +951,7 @@ fn manager_config(io_mode: IoMode) -> TopicManagerConfig {
             io_mode,
             ..Config::default()
         },
+        cleaner_io_max_bytes_per_second: None,
     }
 }
 

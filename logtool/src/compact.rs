@@ -4,13 +4,14 @@
 //! The engine call sits behind [`compact_topic`], the one place that names the engine's
 //! compaction API; the rest of the command works on [`PartitionCompaction`].
 
+use std::num::NonZeroU64;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use ringlog::TopicManager;
 
 use crate::fail;
-use crate::location::{TopicLocation, open_manager};
+use crate::location::{TopicLocation, open_manager_capped};
 
 /// Arguments of `logtool compact`.
 #[derive(Debug, clap::Args)]
@@ -21,6 +22,10 @@ pub struct CompactArgs {
     /// engine's).
     #[arg(long = "io")]
     io_mode: Option<ringlog::IoMode>,
+    /// Caps the bytes the compaction reads and writes per second, all partitions together
+    /// (Kafka's `log.cleaner.io.max.bytes.per.second`; default: no cap).
+    #[arg(long, value_name = "BYTES")]
+    cleaner_io_max_bytes_per_second: Option<NonZeroU64>,
 }
 
 /// What compaction did to one partition (the engine's `CompactionReport` and its partition).
@@ -65,10 +70,11 @@ fn compact_topic(manager: &TopicManager, topic: &str) -> Result<Vec<PartitionCom
 /// Runs `logtool compact`.
 pub fn run(args: &CompactArgs) -> ExitCode {
     let TopicLocation { data_dir, topic } = &args.location;
-    let manager = match open_manager(data_dir, args.io_mode) {
-        Ok(manager) => manager,
-        Err(message) => return fail(&message),
-    };
+    let manager =
+        match open_manager_capped(data_dir, args.io_mode, args.cleaner_io_max_bytes_per_second) {
+            Ok(manager) => manager,
+            Err(message) => return fail(&message),
+        };
     if let Err(e) = manager.describe_topic(topic) {
         return fail(&e.to_string());
     }

@@ -5,6 +5,7 @@
 //! Topic names are checked while the arguments are parsed, so every command refuses a name
 //! Kafka would refuse with Kafka's reason, before it touches the disk.
 
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 
 use ringlog::topic::metadata::metadata_path;
@@ -99,7 +100,28 @@ pub struct TopicLocation {
 /// # Errors
 /// The engine's reason, naming the data directory.
 pub fn open_manager(data_dir: &Path, io_mode: Option<IoMode>) -> Result<TopicManager, String> {
-    TopicManager::open(data_dir, manager_config(io_mode))
+    open_manager_with(data_dir, manager_config(io_mode))
+}
+
+/// As [`open_manager`], with compactions capped at `cleaner_io_max_bytes_per_second` (bytes
+/// read and written per second, all partitions together; `None`: no cap).
+///
+/// # Errors
+/// The engine's reason, naming the data directory.
+pub fn open_manager_capped(
+    data_dir: &Path,
+    io_mode: Option<IoMode>,
+    cleaner_io_max_bytes_per_second: Option<NonZeroU64>,
+) -> Result<TopicManager, String> {
+    let config = TopicManagerConfig {
+        cleaner_io_max_bytes_per_second,
+        ..manager_config(io_mode)
+    };
+    open_manager_with(data_dir, config)
+}
+
+fn open_manager_with(data_dir: &Path, config: TopicManagerConfig) -> Result<TopicManager, String> {
+    TopicManager::open(data_dir, config)
         .map_err(|e| format!("cannot open data directory {}: {e}", data_dir.display()))
 }
 
@@ -124,6 +146,7 @@ fn manager_config(io_mode: Option<IoMode>) -> TopicManagerConfig {
             io_mode,
             ..Config::default()
         },
+        cleaner_io_max_bytes_per_second: None,
     }
 }
 

@@ -1007,6 +1007,7 @@ fn topic_manager_config(io_mode: IoMode) -> TopicManagerConfig {
             io_mode,
             ..Config::default()
         },
+        cleaner_io_max_bytes_per_second: None,
     }
 }
 

@@ -424,7 +424,26 @@ fn compact_reports_what_it_removed_and_the_partitions_still_verify() {
         "--keys",
         "20",
     ]);
-    let report = ok(&["compact", "--data-dir", path(data_dir), "--topic", "table"]);
+    // Refused before anything is opened: a cap of zero would never finish.
+    let zero = refused(&[
+        "compact",
+        "--data-dir",
+        path(data_dir),
+        "--topic",
+        "table",
+        "--cleaner-io-max-bytes-per-second",
+        "0",
+    ]);
+    assert!(zero.contains("--cleaner-io-max-bytes-per-second"), "{zero}");
+    let report = ok(&[
+        "compact",
+        "--data-dir",
+        path(data_dir),
+        "--topic",
+        "table",
+        "--cleaner-io-max-bytes-per-second",
+        "100000000",
+    ]);
     let removed: u64 = report
         .lines()
         .filter(|l| l.starts_with("partition="))

@@ -378,7 +378,7 @@ mod tests {
     fn a_result_without_a_disk_description_is_refused() {
         let mut result = RunResult {
             schema: crate::results::SCHEMA_VERSION,
-            environment: serde_json::from_str(ENVIRONMENT).unwrap(),
+            environment: crate::results::tests::environment(),
             scenarios: vec![],
             peers: None,
             disk: None,
@@ -396,8 +396,4 @@ mod tests {
             Err("no disk case in it".to_string())
         );
     }
-
-    const ENVIRONMENT: &str = r#"{"cpu_model":"","cores":2,"memory_bytes":0,"kernel":"",
-        "filesystem":"ext4","device":null,"data_dir":"","dio_alignment":null,"io_uring":"",
-        "io_path":"","git_revision":null,"rustc":null,"profile":"quick","started_utc":""}"#;
 }

@@ -4,9 +4,11 @@
 //! `targets.rs`, `compare.rs` and `disk.rs` are the pure decisions (target verdicts, path and
 //! baseline ratios, which disk figure of `disk.json` an engine figure is set against); `summary.rs` writes the Markdown, `plots.rs` chooses what each plot shows and
 //! `svg.rs` draws it; `fmt.rs` prints figures the same way everywhere. `peers.rs` writes the
-//! section and plot of `peers.json` (`ringbench peers`), when the directory has one.
+//! section and plot of `peers.json` (`ringbench peers`), when the directory has one;
+//! `contention.rs` the lines on producers during compaction.
 
 pub mod compare;
+pub mod contention;
 pub mod disk;
 pub mod disk_limit;
 pub mod divan;

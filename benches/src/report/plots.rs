@@ -400,17 +400,13 @@ fn same_family(a: &ScenarioResult, b: &ScenarioResult) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::results::{Latency, RunResult, Timeline};
 
-    fn run(scenarios: Vec<ScenarioResult>) -> Run {
-        let environment = serde_json::from_str(
-            r#"{"cpu_model":"","cores":2,"memory_bytes":0,"kernel":"","filesystem":"ext4",
-            "device":null,"data_dir":"","dio_alignment":null,"io_uring":"","io_path":"",
-            "git_revision":null,"rustc":null,"profile":"quick","started_utc":""}"#,
-        )
-        .expect("an environment");
+    /// The io_uring run of `scenarios`.
+    pub(crate) fn run(scenarios: Vec<ScenarioResult>) -> Run {
+        let environment = crate::results::tests::environment();
         Run {
             file: "ringbench-uring.json".to_string(),
             label: "uring".to_string(),

@@ -457,6 +457,9 @@ fn categories(out: &mut String, runs: &[Run], disk: Option<&DiskFigures>) -> Res
         }
         writeln!(out)?;
         compaction_details(out, &rows, disk)?;
+        if category == "compaction" {
+            super::contention::section(out, runs)?;
+        }
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! The decisions are pure functions, kept apart from the I/O that carries them out:
 //! [`choice`] picks the segments to clean and groups them, [`offset_map`] is the cleaner's
 //! fixed-budget map from key to latest offset, [`horizon`] decides when a tombstone may go,
-//! [`filter`] rewrites one batch (stamping its delete horizon). The worker that
+//! [`filter`] rewrites one batch (stamping its delete horizon), [`throttle`] caps the bytes a
+//! cleaning reads and writes per second. The worker that
 //! reads segments, writes cleaned ones through the log's I/O path and swaps them in is
 //! `Log::compact` (in `crate::log::compact`), and [`swap`] is the crash-safe file protocol.
 
@@ -12,8 +13,12 @@ pub mod filter;
 pub mod horizon;
 pub mod offset_map;
 pub mod swap;
+pub mod throttle;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use throttle::IoThrottle;
 
 /// Default memory of the cleaner's offset map (Kafka's `log.cleaner.dedupe.buffer.size` is
 /// 128 MiB for all cleaner threads; one partition at a time here).
@@ -39,6 +44,10 @@ pub struct CompactOptions {
     pub now_ms: Option<i64>,
     /// Memory of the offset map; a dirty section that does not fit is cleaned in rounds.
     pub offset_map_bytes: usize,
+    /// Caps the bytes the compaction reads and writes per second (Kafka's
+    /// `log.cleaner.io.max.bytes.per.second`); `None`, the default, does not limit it. Share
+    /// one throttle among compactions to cap them together.
+    pub io_throttle: Option<Arc<IoThrottle>>,
     /// Stops the swap after this many file operations (tests: a simulated crash).
     #[doc(hidden)]
     pub stop_after_file_operations: Option<usize>,
@@ -51,6 +60,7 @@ impl Default for CompactOptions {
             delete_retention_ms: crate::topic::DEFAULT_DELETE_RETENTION_MS,
             now_ms: None,
             offset_map_bytes: DEFAULT_OFFSET_MAP_BYTES,
+            io_throttle: None,
             stop_after_file_operations: None,
         }
     }

@@ -3,7 +3,9 @@
 //! One round: build the offset map from the dirty sealed segments (as many as fit), rewrite
 //! every sealed segment up to the end of the map group by group through the log's own I/O
 //! path (`.cleaned` files, then the swap of `crate::compaction::swap`), replace the segments in
-//! memory, and move the cleaner checkpoint. Rounds repeat until the dirty section is done.
+//! memory, and move the cleaner checkpoint. Rounds repeat until the dirty section is done:
+//! the segments sealed when the compaction started (those sealed meanwhile wait for the next
+//! compaction, as Kafka fixes its first uncleanable offset when a cleaning starts).
 //! The active segment is never touched, so appends and fetches go on meanwhile; a reader that
 //! holds a replaced segment keeps reading its (unlinked) file until it lets go.
 
@@ -23,6 +25,7 @@ use crate::compaction::filter::{HorizonStamp, filter_batch};
 use crate::compaction::horizon::{new_delete_horizon_ms, retains_tombstones};
 use crate::compaction::offset_map::{DEFAULT_LOAD_FACTOR, OffsetMap};
 use crate::compaction::swap::{self, CLEANED_SUFFIX, PassManifest, StepBudget};
+use crate::compaction::throttle::IoThrottle;
 use crate::compaction::{CLEANER_CHECKPOINT_FILE, CompactOptions, CompactionReport, merge};
 use crate::config::CleanupPolicy;
 use crate::error::MaintenanceError;
@@ -99,8 +102,14 @@ impl LogInner {
             .map_or_else(StepBudget::unlimited, StepBudget::stop_after);
         let mut total = CompactionReport::default();
         let mut min_ratio = options.min_cleanable_dirty_ratio;
+        // Kafka's first uncleanable offset, fixed when the compaction starts: rounds clean the
+        // segments sealed by then, so segments that producers seal meanwhile wait for the next
+        // compaction instead of keeping this one going (and rewriting the log) for ever.
+        let uncleanable = self.active_base_offset();
         for _ in 0..MAX_ROUNDS {
-            let Some(round) = self.compact_round(options, now_ms, min_ratio, &mut budget)? else {
+            let Some(round) =
+                self.compact_round(options, now_ms, min_ratio, uncleanable, &mut budget)?
+            else {
                 break;
             };
             merge(&mut total, &round);
@@ -114,10 +123,18 @@ impl LogInner {
         Ok(Some(total))
     }
 
-    fn sealed_segments(&self) -> Vec<Arc<Segment>> {
+    /// The base offset of the active segment: every offset below it is in a sealed segment.
+    fn active_base_offset(&self) -> u64 {
+        let segments = self.segments.read().expect("segments lock poisoned");
+        segments.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// The sealed segments that end at or before `end`, oldest first.
+    fn sealed_segments(&self, end: u64) -> Vec<Arc<Segment>> {
         let segments = self.segments.read().expect("segments lock poisoned");
         let mut all: Vec<Arc<Segment>> = segments.values().cloned().collect();
         all.pop();
+        all.retain(|s| s.next_offset() <= end);
         all
     }
 
@@ -126,9 +143,10 @@ impl LogInner {
         options: &CompactOptions,
         now_ms: i64,
         min_ratio: Option<f64>,
+        uncleanable: u64,
         budget: &mut StepBudget,
     ) -> Result<Option<CompactionReport>, MaintenanceError> {
-        let sealed = self.sealed_segments();
+        let sealed = self.sealed_segments(uncleanable);
         let infos: Vec<SegmentInfo> = sealed
             .iter()
             .map(|s| SegmentInfo {
@@ -145,7 +163,9 @@ impl LogInner {
             return Ok(None);
         };
         let mut map = OffsetMap::with_memory(options.offset_map_bytes, DEFAULT_LOAD_FACTOR);
-        let map_end = self.fill_offset_map(&sealed, &choice.dirty, first_dirty, &mut map)?;
+        let throttle = options.io_throttle.as_deref();
+        let map_end =
+            self.fill_offset_map(&sealed, &choice.dirty, first_dirty, &mut map, throttle)?;
         if map_end <= first_dirty {
             return Err(MaintenanceError::Compaction {
                 path: self.dir.clone(),
@@ -173,6 +193,7 @@ impl LogInner {
             now_ms,
             new_horizon_ms: new_delete_horizon_ms(now_ms, options.delete_retention_ms),
             max_batch_bytes: self.config.max_batch_bytes,
+            throttle,
         };
         self.clean_pass(&rewrite, &cleaning, &mut report, budget)?;
         self.write_checkpoint(map_end)?;
@@ -187,6 +208,7 @@ impl LogInner {
         dirty: &[SegmentInfo],
         first_dirty: u64,
         map: &mut OffsetMap,
+        throttle: Option<&IoThrottle>,
     ) -> Result<u64, MaintenanceError> {
         let mut map_end = first_dirty;
         for info in dirty {
@@ -195,6 +217,7 @@ impl LogInner {
             };
             let mut full = false;
             self.for_each_batch(segment, |_, batch| {
+                pay(throttle, batch.len());
                 let header =
                     BatchHeader::parse(batch).map_err(|source| self.corrupt(segment, source))?;
                 for record in records(batch).map_err(|source| self.corrupt(segment, source))? {
@@ -245,6 +268,7 @@ impl LogInner {
         }
         let mut pass = PassOutput {
             log: self,
+            throttle: cleaning.throttle,
             max_bytes: self.config.segment_bytes,
             staged: Vec::new(),
             current: None,
@@ -256,6 +280,7 @@ impl LogInner {
         for old in &olds {
             report.bytes_before += old.data_bytes();
             self.for_each_batch(old, |_, batch| {
+                pay(cleaning.throttle, batch.len());
                 scratch.clear();
                 let header =
                     BatchHeader::parse(batch).map_err(|source| self.corrupt(old, source))?;
@@ -403,6 +428,13 @@ impl LogInner {
     }
 }
 
+/// Pays `bytes` of compaction I/O to the throttle, if there is one (sleeping as it asks).
+fn pay(throttle: Option<&IoThrottle>, bytes: usize) {
+    if let Some(throttle) = throttle {
+        throttle.acquire(bytes as u64);
+    }
+}
+
 /// The rules of one round.
 struct Cleaning<'a> {
     map: &'a OffsetMap,
@@ -414,6 +446,8 @@ struct Cleaning<'a> {
     /// The log's `max_batch_bytes`: no stamped batch grows past it (readers and recovery
     /// refuse larger ones).
     max_batch_bytes: usize,
+    /// What caps the round's reads and writes, if anything.
+    throttle: Option<&'a IoThrottle>,
 }
 
 impl Cleaning<'_> {
@@ -459,6 +493,7 @@ impl Cleaning<'_> {
 /// batch's base offset. The first takes the pass's first base offset, even if it stays empty.
 struct PassOutput<'a> {
     log: &'a LogInner,
+    throttle: Option<&'a IoThrottle>,
     max_bytes: u64,
     staged: Vec<Segment>,
     current: Option<OpenOutput<'a>>,
@@ -502,6 +537,7 @@ impl PassOutput<'_> {
                 Arc::clone(&file),
                 log.shared.pool(),
                 log.config.max_writes_in_flight,
+                self.throttle,
             ),
             segment: Segment::new(&log.dir, base, file),
             path,
@@ -593,7 +629,8 @@ impl PassOutput<'_> {
         let file = storage
             .open(&path, true)
             .map_err(|e| log.io("create", &path, e))?;
-        let mut output = SegmentOutput::new(storage.as_ref(), file, log.shared.pool(), 1);
+        let mut output =
+            SegmentOutput::new(storage.as_ref(), file, log.shared.pool(), 1, self.throttle);
         output
             .push(content)
             .map_err(|e| log.io("write", &path, e))?;
@@ -643,6 +680,7 @@ struct SegmentOutput<'a> {
     flushed: u64,
     in_flight: VecDeque<PendingWrite>,
     max_in_flight: usize,
+    throttle: Option<&'a IoThrottle>,
 }
 
 impl<'a> SegmentOutput<'a> {
@@ -651,6 +689,7 @@ impl<'a> SegmentOutput<'a> {
         file: Arc<std::fs::File>,
         pool: &'a Arc<BufferPool>,
         max_in_flight: usize,
+        throttle: Option<&'a IoThrottle>,
     ) -> Self {
         SegmentOutput {
             storage,
@@ -660,6 +699,7 @@ impl<'a> SegmentOutput<'a> {
             flushed: 0,
             in_flight: VecDeque::new(),
             max_in_flight: max_in_flight.max(1),
+            throttle,
         }
     }
 
@@ -686,6 +726,7 @@ impl<'a> SegmentOutput<'a> {
         let padded = len.div_ceil(align) * align;
         self.buf.full_mut()[len..padded].fill(0);
         self.buf.set_len(padded);
+        pay(self.throttle, padded);
         let full = std::mem::replace(&mut self.buf, self.pool.get());
         let pending =
             self.storage

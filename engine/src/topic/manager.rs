@@ -8,6 +8,7 @@
 //! share nothing but the I/O resources ([`Shared`]).
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -15,6 +16,7 @@ use super::metadata::{self, TopicMetadata, TopicState};
 use super::name::{collides, validate_topic_name};
 use super::partitioner::{StickyPartitioner, partition_for_key};
 use super::{TopicConfig, TopicError};
+use crate::compaction::throttle::IoThrottle;
 use crate::compaction::{CompactOptions, CompactionReport};
 use crate::config::{CleanupPolicy, Config};
 use crate::io::IoPath;
@@ -32,6 +34,10 @@ pub struct TopicManagerConfig {
     /// Base settings of every partition log; each topic's [`TopicConfig`] overrides segment
     /// size, retention, durability and cleanup policy.
     pub log: Config,
+    /// Caps the bytes that compactions read and write per second, all partitions together
+    /// (Kafka's broker setting `log.cleaner.io.max.bytes.per.second`, see
+    /// [`crate::compaction::throttle`]); `None`, the default, does not limit them.
+    pub cleaner_io_max_bytes_per_second: Option<NonZeroU64>,
 }
 
 /// One partition's state, as [`TopicManager::describe_topic`] reports it.
@@ -152,6 +158,8 @@ pub struct TopicManager {
     _lock: Option<DirLock>,
     /// Opened with [`TopicManager::open_read_only`].
     read_only: bool,
+    /// The cap of `config.cleaner_io_max_bytes_per_second`, shared by every compaction.
+    cleaner_throttle: Option<Arc<IoThrottle>>,
 }
 
 impl std::fmt::Debug for TopicManager {
@@ -232,6 +240,7 @@ impl TopicManager {
             busy: Mutex::new(BTreeMap::new()),
             _lock: None,
             read_only: true,
+            cleaner_throttle: None,
         };
         // Read-only: leftover temporary files stay where they are.
         let all = metadata::load_all(manager.shared.storage().as_ref(), &manager.data_dir, false)
@@ -312,12 +321,15 @@ impl TopicManager {
     ) -> Result<TopicManager, TopicError> {
         let manager = TopicManager {
             data_dir,
-            config,
             shared,
             topics: RwLock::new(BTreeMap::new()),
             busy: Mutex::new(BTreeMap::new()),
             _lock: Some(lock),
             read_only: false,
+            cleaner_throttle: config
+                .cleaner_io_max_bytes_per_second
+                .map(|rate| Arc::new(IoThrottle::new(rate))),
+            config,
         };
         let all = metadata::load_all(manager.shared.storage().as_ref(), &manager.data_dir, true)
             .map_err(|(path, reason)| TopicError::Metadata { path, reason })?;
@@ -692,6 +704,7 @@ impl TopicManager {
         let options = CompactOptions {
             min_cleanable_dirty_ratio: None,
             delete_retention_ms: config.delete_retention_ms,
+            io_throttle: self.cleaner_throttle.clone(),
             ..CompactOptions::default()
         };
         let mut reports = Vec::with_capacity(logs.len());
@@ -736,6 +749,7 @@ impl TopicManager {
                         .compact(&CompactOptions {
                             min_cleanable_dirty_ratio: Some(config.min_cleanable_dirty_ratio),
                             delete_retention_ms: config.delete_retention_ms,
+                            io_throttle: self.cleaner_throttle.clone(),
                             ..CompactOptions::default()
                         })
                         .map(MaintenanceAction::Compaction),

@@ -21,6 +21,7 @@
 //! thread (and summed over the threads a concurrent scenario spawns).
 
 mod cold_read;
+mod compaction_contention;
 mod compare;
 mod disk;
 mod environment;

@@ -111,6 +111,7 @@ fn open(
         TopicManagerConfig {
             shared: shared_config(),
             log,
+            cleaner_io_max_bytes_per_second: None,
         },
     )
     .map_err(|e| format!("open {}: {e}", dir.display()))

@@ -17,6 +17,7 @@ use benches::topic_fixtures;
 use ringlog::Durability;
 
 use crate::cold_read;
+use crate::compaction_contention as contention;
 use crate::environment;
 use crate::log_scenarios::{self as log, Outcome};
 use crate::measure::{Budget, Meter};
@@ -579,6 +580,16 @@ fn run_pipelined(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
     }
 }
 
+/// `produce_during_compaction` (see `compaction_contention`): the producer's p99 alone and
+/// during a compaction of its partition, uncapped and capped; category "compaction".
+fn run_contention(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
+    contention::run(profile, |measured| {
+        let mut spec = topic_spec(contention::NAME, Some(Durability::Sync), &measured.params);
+        spec.category = "compaction";
+        report(finish(spec, &measured.meter, measured.compaction));
+    });
+}
+
 /// Runs every scenario of `profile`; prints one line per case to stderr.
 pub fn run_all(profile: Profile) -> Vec<ScenarioResult> {
     let mut out = Vec::new();
@@ -598,6 +609,7 @@ pub fn run_all(profile: Profile) -> Vec<ScenarioResult> {
     run_topic(profile, &mut report);
     run_sustained(profile, &mut report);
     run_pipelined(profile, &mut report);
+    run_contention(profile, &mut report);
     fill_scaling(&mut out);
     out
 }
