@@ -428,8 +428,8 @@ fn check_sustained(result: &RunResult) {
     }
 }
 
-/// `produce_during_compaction`: the producer alone, then during an uncapped and a capped
-/// compaction of its partition, each with latencies; the two with compaction figures.
+/// `produce_during_compaction`: uncapped then capped, the producer alone and then during the
+/// compaction of its partition, each with latencies; the compaction phases with their figures.
 fn check_contention(result: &RunResult) {
     let cases: Vec<&ScenarioResult> = result
         .scenarios
@@ -448,5 +448,8 @@ fn check_contention(result: &RunResult) {
             )
         })
         .collect();
-    assert_eq!(shape, vec![(0, 0, false), (1, 0, true), (1, 100, true)]);
+    assert_eq!(
+        shape,
+        vec![(0, 0, false), (1, 0, true), (0, 100, false), (1, 100, true)]
+    );
 }

@@ -22,8 +22,15 @@ pub const BURST: Duration = Duration::from_millis(20);
 #[derive(Debug)]
 pub struct IoThrottle {
     bytes_per_second: NonZeroU64,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
     /// When the bytes admitted so far are paid for; `None` before the first.
-    paid_until: Mutex<Option<Instant>>,
+    paid_until: Option<Instant>,
+    /// Bytes admitted so far.
+    admitted: u64,
 }
 
 impl IoThrottle {
@@ -31,13 +38,18 @@ impl IoThrottle {
     pub fn new(bytes_per_second: NonZeroU64) -> IoThrottle {
         IoThrottle {
             bytes_per_second,
-            paid_until: Mutex::new(None),
+            state: Mutex::new(State::default()),
         }
     }
 
     /// The rate it lets through.
     pub fn bytes_per_second(&self) -> NonZeroU64 {
         self.bytes_per_second
+    }
+
+    /// The bytes admitted so far, by every caller.
+    pub fn admitted_bytes(&self) -> u64 {
+        self.state.lock().expect("throttle lock poisoned").admitted
     }
 
     /// Admits `bytes` of I/O, sleeping first as long as the rate asks.
@@ -52,10 +64,11 @@ impl IoThrottle {
     fn admit(&self, now: Instant, bytes: u64) -> Duration {
         let nanos = u128::from(bytes) * 1_000_000_000 / u128::from(self.bytes_per_second.get());
         let cost = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
-        let mut paid_until = self.paid_until.lock().expect("throttle lock poisoned");
-        let from = paid_until.map_or(now, |paid| paid.max(now));
+        let mut state = self.state.lock().expect("throttle lock poisoned");
+        let from = state.paid_until.map_or(now, |paid| paid.max(now));
         let until = from + cost;
-        *paid_until = Some(until);
+        state.paid_until = Some(until);
+        state.admitted = state.admitted.saturating_add(bytes);
         until.saturating_duration_since(now).saturating_sub(BURST)
     }
 }
@@ -81,6 +94,7 @@ mod tests {
         );
         assert_eq!(t.admit(now, 10_000), Duration::from_millis(10));
         assert_eq!(t.admit(now, 100_000), Duration::from_millis(110));
+        assert_eq!(t.admitted_bytes(), 130_000);
     }
 
     #[test]

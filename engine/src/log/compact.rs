@@ -166,6 +166,9 @@ impl LogInner {
         let throttle = options.io_throttle.as_deref();
         let map_end =
             self.fill_offset_map(&sealed, &choice.dirty, first_dirty, &mut map, throttle)?;
+        // The pass takes its own handles of what it rewrites and lets go of them at the cap's
+        // pace once swapped out; these must not keep the old files open past that.
+        drop(sealed);
         if map_end <= first_dirty {
             return Err(MaintenanceError::Compaction {
                 path: self.dir.clone(),
@@ -323,7 +326,20 @@ impl LogInner {
         );
         swap::write_manifest(storage.as_ref(), &self.dir, &manifest)
             .map_err(|e| self.io("write", &manifest_path, e))?;
-        self.swap_in(news, &olds, &manifest, &manifest_path, budget)
+        self.swap_in(news, &olds, &manifest, &manifest_path, budget)?;
+        // The old files are unlinked; their blocks are freed (and, on a filesystem mounted
+        // with `discard`, discarded, a burst of I/O the size of the input) when their last
+        // handle goes. With a cap, let go of them one by one at its pace, so that burst does
+        // not stall the producers' writes either.
+        for old in olds {
+            let bytes = old.disk_bytes();
+            drop(old);
+            pay(
+                cleaning.throttle,
+                usize::try_from(bytes).unwrap_or(usize::MAX),
+            );
+        }
+        Ok(())
     }
 
     /// Commits the pass of `manifest` (staged at `path`) that replaces `olds` with `news` and

@@ -8,9 +8,11 @@
 //! [`PRODUCE_INTERVAL`] to that partition (durability `sync`: each acknowledgement waits for
 //! its `fdatasync`, the appends most exposed to a busy disk), open loop: each append's latency
 //! runs from the instant it was due, so a stall also counts against the appends it delayed.
-//! Three cases, one run: the producer alone for [`baseline_seconds`] (`compaction` 0), and
-//! during a `compact_topic` of that topic without a cap (`cap_mb_s` 0) and with one
-//! ([`CAP_MB_S`]); those record only the appends due while the compaction ran.
+//! Two cases, without a cap (`cap_mb_s` 0) and with one ([`CAP_MB_S`]), each on its own topic
+//! and in two phases: the producer alone for [`baseline_seconds`] (`compaction` 0), then
+//! during a `compact_topic` of that topic (`compaction` 1, recording only the appends due while
+//! the compaction ran). Each compaction is so set against the producer alone on the same
+//! topic just before it: this disk's latency drifts within minutes.
 
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,73 +63,51 @@ fn baseline_seconds(profile: Profile) -> f64 {
     }
 }
 
-/// One case: whether a compaction runs, and its cap in MB/s (`None`: uncapped).
-#[derive(Clone, Copy)]
-struct Contention {
-    compaction: bool,
-    cap_mb_s: Option<u64>,
-}
-
-/// What one case measured: its parameters, the producer's appends, the compaction's figures.
+/// What one phase measured: its parameters, the producer's appends, the compaction's figures.
 pub struct Measured {
     pub params: Vec<(&'static str, u64)>,
     pub meter: Meter,
     pub compaction: Option<CompactionFigures>,
 }
 
-/// Runs the three cases, handing each to `report` as it ends.
+/// Runs the two cases, uncapped then capped, handing each phase to `report` as it ends: first
+/// the producer alone (`compaction` 0), then the producer during the compaction
+/// (`compaction` 1), both with the case's `cap_mb_s` (0: uncapped).
 pub fn run(profile: Profile, mut report: impl FnMut(Measured)) {
-    let cases = [
-        Contention {
-            compaction: false,
-            cap_mb_s: None,
-        },
-        Contention {
-            compaction: true,
-            cap_mb_s: None,
-        },
-        Contention {
-            compaction: true,
-            cap_mb_s: Some(CAP_MB_S),
-        },
-    ];
-    for case in cases {
-        report(run_case(profile, case));
-    }
-}
-
-fn run_case(profile: Profile, case: Contention) -> Measured {
-    let cap = case
-        .cap_mb_s
-        .map(|mb| NonZeroU64::new(mb * 1_000_000).expect("a cap above zero"));
-    let broker = Broker::open_with_cleaner_cap(cap);
-    build(&broker.manager, built_mb(profile));
-    let mut meter = Meter::default();
-    let figures = if case.compaction {
-        let (figures, seconds) = during_compaction(&broker.manager, &mut meter);
-        meter.elapsed = Duration::from_secs_f64(seconds);
-        Some(figures)
-    } else {
+    for cap_mb_s in [None, Some(CAP_MB_S)] {
+        let cap = cap_mb_s.map(|mb| NonZeroU64::new(mb * 1_000_000).expect("a cap above zero"));
+        let broker = Broker::open_with_cleaner_cap(cap);
+        build(&broker.manager, built_mb(profile));
+        let params = |compaction: bool| {
+            vec![
+                ("size", RECORD_BYTES as u64),
+                ("batch", PRODUCE_RECORDS as u64),
+                ("interval_us", PRODUCE_INTERVAL.as_micros() as u64),
+                ("mb_built", built_mb(profile) as u64),
+                ("compaction", u64::from(compaction)),
+                ("cap_mb_s", cap_mb_s.unwrap_or(0)),
+            ]
+        };
+        let mut alone = Meter::default();
         let seconds = baseline_seconds(profile);
         let until = Instant::now() + Duration::from_secs_f64(seconds);
-        let running = AtomicBool::new(true);
-        produce_paced(&broker.manager, &mut meter, &running, || {
+        produce_paced(&broker.manager, &mut alone, &AtomicBool::new(true), || {
             Instant::now() < until
         });
-        meter.elapsed = Duration::from_secs_f64(seconds);
-        None
-    };
-    Measured {
-        params: vec![
-            ("size", RECORD_BYTES as u64),
-            ("batch", PRODUCE_RECORDS as u64),
-            ("interval_us", PRODUCE_INTERVAL.as_micros() as u64),
-            ("mb_built", built_mb(profile) as u64),
-            ("compaction", u64::from(case.compaction)),
-            ("cap_mb_s", case.cap_mb_s.unwrap_or(0)),
-        ],
-        meter,
-        compaction: figures,
+        alone.elapsed = Duration::from_secs_f64(seconds);
+        report(Measured {
+            params: params(false),
+            meter: alone,
+            compaction: None,
+        });
+        let mut during = Meter::default();
+        let (figures, seconds) = during_compaction(&broker.manager, &mut during);
+        during.elapsed = Duration::from_secs_f64(seconds);
+        report(Measured {
+            params: params(true),
+            meter: during,
+            compaction: Some(figures),
+        });
     }
 }
 
