@@ -277,3 +277,44 @@ fn a_compaction_cleans_the_segments_sealed_when_it_started_and_ends_while_produc
         assert!(next.records_removed() > 0, "{next}");
     });
 }
+
+#[test]
+fn closing_the_log_stops_a_capped_compaction_before_its_commit_and_loses_nothing() {
+    for_each_io_mode(|io_mode| {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(open_log(dir.path(), compacted_config(io_mode)));
+        fill(&log);
+        let before = contents(&log);
+        // About 40 s of work at this cap: a close that waited for it would show.
+        let slow = Arc::new(IoThrottle::new(NonZeroU64::new(100_000).unwrap()));
+        let compaction = {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || log.compact(&options(Some(slow))))
+        };
+        // Let it start: the throttle has admitted its first burst once it sleeps.
+        std::thread::sleep(Duration::from_millis(200));
+        let started = Instant::now();
+        log.close().unwrap();
+        let closed_in = started.elapsed();
+        let result = compaction.join().unwrap();
+        assert!(
+            matches!(result, Err(ringlog::MaintenanceError::Closed { .. })),
+            "{}: {result:?}",
+            io_mode.name()
+        );
+        assert!(
+            closed_in < Duration::from_secs(10),
+            "{}: close waited {closed_in:?} for the compaction",
+            io_mode.name()
+        );
+        drop(log);
+        let reopened = open_log(dir.path(), compacted_config(io_mode));
+        assert_eq!(contents(&reopened), before, "{}", io_mode.name());
+        let staged: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.contains(".cleaned") || name.contains(".swap"))
+            .collect();
+        assert!(staged.is_empty(), "{}: {staged:?}", io_mode.name());
+    });
+}

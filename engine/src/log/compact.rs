@@ -60,7 +60,10 @@ impl Log {
     /// Returns `None` when there was nothing to clean.
     ///
     /// Compaction and retention of one log never run at the same time: each waits for the
-    /// other to finish. Closing the log waits for a running compaction.
+    /// other to finish. Closing the log stops a running compaction at its next batch, before
+    /// its commit point (it then returns [`MaintenanceError::Closed`], and the next open
+    /// removes its staged files), and waits for it to return; one past its commit point
+    /// finishes its swap first.
     ///
     /// # Errors
     /// [`MaintenanceError::NotCompacted`] for a log whose cleanup policy is not `compact`,
@@ -220,6 +223,7 @@ impl LogInner {
             };
             let mut full = false;
             self.for_each_batch(segment, |_, batch| {
+                self.refuse_close_requested()?;
                 pay(throttle, batch.len());
                 let header =
                     BatchHeader::parse(batch).map_err(|source| self.corrupt(segment, source))?;
@@ -283,6 +287,7 @@ impl LogInner {
         for old in &olds {
             report.bytes_before += old.data_bytes();
             self.for_each_batch(old, |_, batch| {
+                self.refuse_close_requested()?;
                 pay(cleaning.throttle, batch.len());
                 scratch.clear();
                 let header =
@@ -330,10 +335,13 @@ impl LogInner {
         // The old files are unlinked; their blocks are freed (and, on a filesystem mounted
         // with `discard`, discarded, a burst of I/O the size of the input) when their last
         // handle goes. With a cap, let go of them one by one at its pace, so that burst does
-        // not stall the producers' writes either.
+        // not stall the producers' writes either; a close lets go of the rest at once.
         for old in olds {
             let bytes = old.disk_bytes();
             drop(old);
+            if self.close_requested.load(Ordering::Acquire) {
+                continue;
+            }
             pay(
                 cleaning.throttle,
                 usize::try_from(bytes).unwrap_or(usize::MAX),

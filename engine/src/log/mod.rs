@@ -86,6 +86,10 @@ pub(crate) struct LogInner {
     /// that a log is never maintained after it was closed (its directory may be gone, or
     /// belong to a new topic of the same name). Taken before the segment map and the writer.
     maintenance: Mutex<()>,
+    /// Set by `close` before it waits for the maintenance lock: a running compaction stops at
+    /// its next batch (before its commit point) instead of keeping the close waiting, which
+    /// with an I/O cap could be minutes.
+    close_requested: std::sync::atomic::AtomicBool,
     /// When the background flusher last ran retention (ms since the epoch).
     last_retention_ms: std::sync::atomic::AtomicI64,
     /// Sequential consumers' reads in flight (`read_ahead.rs`).
@@ -536,6 +540,17 @@ impl LogInner {
         Ok(guard)
     }
 
+    /// [`MaintenanceError::Closed`] once `close` was called: what a compaction checks between
+    /// batches, so that a close never waits for the rest of one.
+    pub(crate) fn refuse_close_requested(&self) -> Result<(), MaintenanceError> {
+        if self.close_requested.load(Ordering::Acquire) {
+            return Err(MaintenanceError::Closed {
+                path: self.dir.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// [`MaintenanceError::Closed`] once `close` ran, whatever it returned.
     fn refuse_closed(&self) -> Result<(), MaintenanceError> {
         if self.lock_writer().closed {
@@ -550,6 +565,7 @@ impl LogInner {
         // Waits for a running compaction or retention; none starts after this close, even one
         // that fails (see `lock_maintenance`), so once it returns nothing but this log's own
         // readers touches the directory.
+        self.close_requested.store(true, Ordering::Release);
         let _maintenance = self.maintenance.lock().expect("maintenance lock poisoned");
         let w = self.lock_writer();
         // A read-only log starts closed: it never writes a marker or seals anything.

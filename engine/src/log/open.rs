@@ -147,6 +147,7 @@ pub(super) fn open(
         spares: super::spares::Spares::default(),
         read_ahead: super::read_ahead::ReadAhead::default(),
         maintenance: Mutex::new(()),
+        close_requested: std::sync::atomic::AtomicBool::new(false),
         shared,
         recovery_cuts: cuts,
         read_only: !writes,
