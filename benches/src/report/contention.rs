@@ -119,7 +119,9 @@ pub fn section(out: &mut String, runs: &[Run]) -> Result {
     }
     writeln!(out)?;
     for (run, cases) in &per_run {
-        let capped = cases.iter().find(|c| c.cap_mb_s.is_some());
+        let capped = cases
+            .iter()
+            .find(|c| c.compaction && c.cap_mb_s.is_some());
         let verdict = match capped.and_then(|c| c.vs_alone) {
             Some(r) if r <= GOAL_RATIO => format!("met ({})", ratio(r)),
             Some(r) => format!("not met ({})", ratio(r)),
@@ -215,6 +217,13 @@ mod tests {
     #[test]
     fn the_verdict_reads_the_capped_case() {
         let met = rendered(vec![case(0, 0, 2000.0), case(1, 100, 3000.0)]);
+        let paired = rendered(vec![
+            case(0, 0, 1000.0),
+            case(1, 0, 9000.0),
+            case(0, 100, 2500.0),
+            case(1, 100, 3000.0),
+        ]);
+        assert!(paired.contains("at most 2x alone: met (1.20x)"), "{paired}");
         assert!(
             met.contains("| io_uring | during compaction, cap 100 MB/s | sync | 250 |"),
             "{met}"
