@@ -453,3 +453,45 @@ fn check_contention(result: &RunResult) {
         vec![(0, 0, false), (1, 0, true), (0, 100, false), (1, 100, true)]
     );
 }
+
+#[test]
+fn only_runs_the_named_scenarios_and_an_unknown_name_is_refused() {
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let run = Command::new(env!("CARGO_BIN_EXE_ringbench"))
+        .args([
+            "suite",
+            "--smoke",
+            "--only",
+            "compaction,topic_multi_topic",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .expect("run ringbench");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "ringbench suite failed:\n{stderr}");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let path = PathBuf::from(stdout.lines().last().expect("the result path").trim());
+    let result = RunResult::load(&path).expect("the result loads");
+    let names: BTreeSet<&str> = result.scenarios.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "compaction",
+            "topic_multi_topic::fetch_many",
+            "topic_multi_topic::produce"
+        ])
+    );
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_ringbench"))
+        .args(["suite", "--smoke", "--only", "nosuch", "--out"])
+        .arg(out.path())
+        .output()
+        .expect("run ringbench");
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("\"nosuch\"") && stderr.contains("sequential_fetch_cold"),
+        "{stderr}"
+    );
+}

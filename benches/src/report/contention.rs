@@ -119,9 +119,7 @@ pub fn section(out: &mut String, runs: &[Run]) -> Result {
     }
     writeln!(out)?;
     for (run, cases) in &per_run {
-        let capped = cases
-            .iter()
-            .find(|c| c.compaction && c.cap_mb_s.is_some());
+        let capped = cases.iter().find(|c| c.compaction && c.cap_mb_s.is_some());
         let verdict = match capped.and_then(|c| c.vs_alone) {
             Some(r) if r <= GOAL_RATIO => format!("met ({})", ratio(r)),
             Some(r) => format!("not met ({})", ratio(r)),

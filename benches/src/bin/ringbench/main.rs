@@ -72,6 +72,10 @@ enum Command {
         /// Output directory (default results/<UTC timestamp>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Runs only these scenarios, by name as in the results (comma-separated; a name
+        /// before `::` selects all of its parts); default: all of them.
+        #[arg(long, value_delimiter = ',', value_name = "NAME")]
+        only: Vec<String>,
     },
     /// Runs ringlog and the peer engines built into this binary (`--features peers`) on one
     /// workload: batched appends (cheapest durability, then a sync per batch with 1 and 4
@@ -272,6 +276,23 @@ impl From<RetentionArgs> for perf::RetentionOptions {
     }
 }
 
+/// `ringbench suite`: the scenarios `only` names (all when empty); an unknown name exits 2.
+fn run_suite(profile: Profile, only: &[String], out: Option<PathBuf>) -> ExitCode {
+    let selection = if only.is_empty() {
+        suite::Selection::all()
+    } else {
+        match suite::Selection::only(only) {
+            Ok(selection) => selection,
+            Err(message) => {
+                eprintln!("ringbench suite: {message}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let out = out.unwrap_or_else(default_out);
+    finish(suite::run(profile, &selection, &out).map(|path| path.display().to_string()))
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Suite {
@@ -279,11 +300,8 @@ fn main() -> ExitCode {
             quick: _,
             full,
             out,
-        } => {
-            let profile = profile_of(smoke, full);
-            let out = out.unwrap_or_else(default_out);
-            finish(suite::run(profile, &out).map(|path| path.display().to_string()))
-        }
+            only,
+        } => run_suite(profile_of(smoke, full), &only, out),
         Command::Peers {
             smoke,
             quick: _,

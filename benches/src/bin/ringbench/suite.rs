@@ -374,79 +374,96 @@ fn multi_topic_params(case: &CountCase) -> [(&'static str, u64); 3] {
 }
 
 /// Runs the topic-manager scenarios of `profile`, handing each case's result to `report`.
-fn run_topic(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
+fn run_topic(profile: Profile, only: &Selection, report: &mut impl FnMut(ScenarioResult)) {
     let throughput = budget(profile, Kind::Throughput);
     let none = Some(Durability::None);
-    for case in scenarios::topic::size_cases_with_1kib(profile) {
-        let (meter, _) = topic::topic_produce_throughput(&case, throughput);
-        report(finish(
-            topic_size_spec("topic_produce_throughput", none, &case),
-            &meter,
-            None,
-        ));
+    if only.wants("topic_produce_throughput") {
+        for case in scenarios::topic::size_cases_with_1kib(profile) {
+            let (meter, _) = topic::topic_produce_throughput(&case, throughput);
+            report(finish(
+                topic_size_spec("topic_produce_throughput", none, &case),
+                &meter,
+                None,
+            ));
+        }
     }
-    for case in scenarios::topic::size_cases(profile) {
-        let (meter, _) = topic_read::topic_fetch_throughput(&case, throughput, profile);
-        report(finish(
-            topic_size_spec("topic_fetch_throughput", None, &case),
-            &meter,
-            None,
-        ));
+    if only.wants("topic_fetch_throughput") {
+        for case in scenarios::topic::size_cases(profile) {
+            let (meter, _) = topic_read::topic_fetch_throughput(&case, throughput, profile);
+            report(finish(
+                topic_size_spec("topic_fetch_throughput", None, &case),
+                &meter,
+                None,
+            ));
+        }
     }
     let durabilities = [Durability::None, Durability::Sync];
-    for case in scenarios::topic::thread_cases(profile, "producers", &durabilities) {
-        let (meter, _) = topic::topic_concurrent_producers(&case, throughput);
-        let spec = topic_thread_spec("topic_concurrent_producers", Some(case.durability), &case);
-        report(finish(spec, &meter, None));
+    if only.wants("topic_concurrent_producers") {
+        for case in scenarios::topic::thread_cases(profile, "producers", &durabilities) {
+            let (meter, _) = topic::topic_concurrent_producers(&case, throughput);
+            let spec =
+                topic_thread_spec("topic_concurrent_producers", Some(case.durability), &case);
+            report(finish(spec, &meter, None));
+        }
     }
     // Reads: the grid's durability (none) is that of the untimed fill, so the results say None.
-    for case in scenarios::topic::thread_cases(profile, "consumers", &[Durability::None]) {
-        let (meter, _) = topic_read::topic_concurrent_consumers(&case, throughput, profile);
-        let spec = topic_thread_spec("topic_concurrent_consumers", None, &case);
-        report(finish(spec, &meter, None));
+    if only.wants("topic_concurrent_consumers") {
+        for case in scenarios::topic::thread_cases(profile, "consumers", &[Durability::None]) {
+            let (meter, _) = topic_read::topic_concurrent_consumers(&case, throughput, profile);
+            let spec = topic_thread_spec("topic_concurrent_consumers", None, &case);
+            report(finish(spec, &meter, None));
+        }
     }
-    for case in scenarios::topic::balance_cases(profile) {
-        let (meter, permille) = topic::topic_partition_balance(&case, throughput);
-        let spec = topic_spec(
-            "topic_partition_balance",
-            none,
-            &[
-                ("partitions", case.count as u64),
-                ("size", RECORD_BYTES as u64),
-                ("balance_permille", permille),
-            ],
-        );
-        report(finish(spec, &meter, None));
+    if only.wants("topic_partition_balance") {
+        for case in scenarios::topic::balance_cases(profile) {
+            let (meter, permille) = topic::topic_partition_balance(&case, throughput);
+            let spec = topic_spec(
+                "topic_partition_balance",
+                none,
+                &[
+                    ("partitions", case.count as u64),
+                    ("size", RECORD_BYTES as u64),
+                    ("balance_permille", permille),
+                ],
+            );
+            report(finish(spec, &meter, None));
+        }
     }
-    for case in scenarios::topic::multi_topic_cases(profile) {
-        let (meter, _) = topic::topic_multi_topic_produce(&case, throughput);
-        let spec = topic_spec(
-            "topic_multi_topic::produce",
-            none,
-            &multi_topic_params(&case),
-        );
-        report(finish(spec, &meter, None));
+    if only.wants("topic_multi_topic::produce") {
+        for case in scenarios::topic::multi_topic_cases(profile) {
+            let (meter, _) = topic::topic_multi_topic_produce(&case, throughput);
+            let spec = topic_spec(
+                "topic_multi_topic::produce",
+                none,
+                &multi_topic_params(&case),
+            );
+            report(finish(spec, &meter, None));
+        }
     }
-    for case in scenarios::topic::multi_topic_cases(profile) {
-        let (meter, _) = topic_read::topic_multi_topic_fetch_many(&case, throughput, profile);
-        let spec = topic_spec(
-            "topic_multi_topic::fetch_many",
-            None,
-            &multi_topic_params(&case),
-        );
-        report(finish(spec, &meter, None));
+    if only.wants("topic_multi_topic::fetch_many") {
+        for case in scenarios::topic::multi_topic_cases(profile) {
+            let (meter, _) = topic_read::topic_multi_topic_fetch_many(&case, throughput, profile);
+            let spec = topic_spec(
+                "topic_multi_topic::fetch_many",
+                None,
+                &multi_topic_params(&case),
+            );
+            report(finish(spec, &meter, None));
+        }
     }
-    for case in scenarios::topic::compaction_cases(profile) {
-        let (meter, figures) = topic::topic_compaction(&case, budget(profile, Kind::Heavy));
-        let spec = topic_spec(
-            "topic_compaction",
-            none,
-            &[
-                ("partitions", case.count as u64),
-                ("size", RECORD_BYTES as u64),
-            ],
-        );
-        report(finish(spec, &meter, figures));
+    if only.wants("topic_compaction") {
+        for case in scenarios::topic::compaction_cases(profile) {
+            let (meter, figures) = topic::topic_compaction(&case, budget(profile, Kind::Heavy));
+            let spec = topic_spec(
+                "topic_compaction",
+                none,
+                &[
+                    ("partitions", case.count as u64),
+                    ("size", RECORD_BYTES as u64),
+                ],
+            );
+            report(finish(spec, &meter, figures));
+        }
     }
 }
 
@@ -477,7 +494,7 @@ fn sustained_segment_bytes(profile: Profile) -> u64 {
 /// segment is a new file. Then `sustained_produce_retention`: the same under retention (two
 /// segments kept), the steady state of a broker's partition, where rolls write over the
 /// files retention deleted (`Config::spare_segments`).
-fn run_sustained(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
+fn run_sustained(profile: Profile, only: &Selection, report: &mut impl FnMut(ScenarioResult)) {
     let segment_bytes = sustained_segment_bytes(profile);
     let retention = perf::RetentionOptions {
         segment_bytes: Some(segment_bytes),
@@ -488,6 +505,9 @@ fn run_sustained(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
         ("sustained_produce", perf::RetentionOptions::default()),
         ("sustained_produce_retention", retention),
     ] {
+        if !only.wants(name) {
+            continue;
+        }
         run_sustained_case(profile, name, retention, report);
     }
 }
@@ -560,7 +580,7 @@ fn pipelined_seconds(profile: Profile) -> f64 {
 /// flight (`--in-flight 8`), under `write` and `sync` (set against the disk's write at depth 8
 /// and its write + fdatasync); `durable_single_records`, single records under `sync` from 1 and
 /// 16 producers (its scaling column: how many appends one fdatasync covers, over 16).
-fn run_pipelined(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
+fn run_pipelined(profile: Profile, only: &Selection, report: &mut impl FnMut(ScenarioResult)) {
     let seconds = pipelined_seconds(profile);
     let shapes = [
         ("pipelined_produce", Durability::Write, 100, 1, 8),
@@ -569,6 +589,9 @@ fn run_pipelined(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
         ("durable_single_records", Durability::Sync, 1, 16, 1),
     ];
     for (name, durability, batch, producers, in_flight) in shapes {
+        if !only.wants(name) {
+            continue;
+        }
         let shape = ProduceShape {
             durability,
             batch,
@@ -582,7 +605,10 @@ fn run_pipelined(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
 
 /// `produce_during_compaction` (see `compaction_contention`): the producer's p99 alone and
 /// during a compaction of its partition, uncapped and capped; category "compaction".
-fn run_contention(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
+fn run_contention(profile: Profile, only: &Selection, report: &mut impl FnMut(ScenarioResult)) {
+    if !only.wants(contention::NAME) {
+        return;
+    }
     contention::run(profile, |measured| {
         let mut spec = topic_spec(contention::NAME, Some(Durability::Sync), &measured.params);
         spec.category = "compaction";
@@ -590,14 +616,80 @@ fn run_contention(profile: Profile, report: &mut impl FnMut(ScenarioResult)) {
     });
 }
 
-/// Runs every scenario of `profile`; prints one line per case to stderr.
-pub fn run_all(profile: Profile) -> Vec<ScenarioResult> {
+/// Which scenarios a run measures: all of them, or those named (`ringbench suite --only`).
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    names: Option<Vec<String>>,
+}
+
+impl Selection {
+    /// Every scenario.
+    pub fn all() -> Selection {
+        Selection::default()
+    }
+
+    /// Only the scenarios named in `names` (as in the results: `compaction`,
+    /// `topic_multi_topic::produce`; a name before `::` selects all of its parts).
+    ///
+    /// # Errors
+    /// A name that is no scenario of the suite, with the list of those that are.
+    pub fn only(names: &[String]) -> Result<Selection, String> {
+        let known = scenario_names();
+        for name in names {
+            if !known.iter().any(|k| selects(name, k)) {
+                return Err(format!(
+                    "no scenario named {name:?}; the suite has: {}",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(Selection {
+            names: Some(names.to_vec()),
+        })
+    }
+
+    /// Whether the scenario `name` runs.
+    pub fn wants(&self, name: &str) -> bool {
+        self.names
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| selects(n, name)))
+    }
+}
+
+/// Whether the asked-for `name` selects the scenario `scenario`.
+fn selects(name: &str, scenario: &str) -> bool {
+    name == scenario || scenario.split("::").next() == Some(name)
+}
+
+/// The name of every scenario the suite runs, in its order.
+pub fn scenario_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = LOG_SCENARIOS.iter().map(|s| s.name).collect();
+    names.extend([
+        "topic_produce_throughput",
+        "topic_fetch_throughput",
+        "topic_concurrent_producers",
+        "topic_concurrent_consumers",
+        "topic_partition_balance",
+        "topic_multi_topic::produce",
+        "topic_multi_topic::fetch_many",
+        "topic_compaction",
+        "sustained_produce",
+        "sustained_produce_retention",
+        "pipelined_produce",
+        "durable_single_records",
+        contention::NAME,
+    ]);
+    names
+}
+
+/// Runs the scenarios of `profile` that `only` selects; prints one line per case to stderr.
+pub fn run_all(profile: Profile, only: &Selection) -> Vec<ScenarioResult> {
     let mut out = Vec::new();
     let mut report = |r: ScenarioResult| {
         eprintln!("{}", progress_line(&r));
         out.push(r);
     };
-    for scenario in &LOG_SCENARIOS {
+    for scenario in LOG_SCENARIOS.iter().filter(|s| only.wants(s.name)) {
         for case in (scenario.grid)(profile) {
             let (meter, compaction) = (scenario.run)(&case, budget(profile, scenario.kind));
             let spec = log_spec(scenario.name, scenario.category, &case);
@@ -606,10 +698,10 @@ pub fn run_all(profile: Profile) -> Vec<ScenarioResult> {
         // The read scenarios keep their last filled log; delete it between scenarios.
         fixtures::release();
     }
-    run_topic(profile, &mut report);
-    run_sustained(profile, &mut report);
-    run_pipelined(profile, &mut report);
-    run_contention(profile, &mut report);
+    run_topic(profile, only, &mut report);
+    run_sustained(profile, only, &mut report);
+    run_pipelined(profile, only, &mut report);
+    run_contention(profile, only, &mut report);
     fill_scaling(&mut out);
     out
 }
@@ -657,7 +749,7 @@ pub fn fill_scaling(results: &mut [ScenarioResult]) {
 ///
 /// # Errors
 /// A message saying what could not be written.
-pub fn run(profile: Profile, out: &Path) -> Result<PathBuf, String> {
+pub fn run(profile: Profile, only: &Selection, out: &Path) -> Result<PathBuf, String> {
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let started = Instant::now();
     let environment = environment::gather(profile);
@@ -671,7 +763,7 @@ pub fn run(profile: Profile, out: &Path) -> Result<PathBuf, String> {
         environment.filesystem,
         environment.device.as_deref().unwrap_or("device unknown"),
     );
-    let scenarios = run_all(profile);
+    let scenarios = run_all(profile, only);
     let result = RunResult {
         schema: SCHEMA_VERSION,
         environment,
@@ -724,6 +816,33 @@ mod tests {
             timeline: None,
             spread: None,
         }
+    }
+
+    #[test]
+    fn a_selection_runs_what_it_names_and_refuses_unknown_names() {
+        let all = Selection::all();
+        assert!(scenario_names().iter().all(|name| all.wants(name)));
+        let some = Selection::only(&["compaction".to_string(), "topic_multi_topic".to_string()])
+            .expect("known names");
+        let chosen: Vec<&str> = scenario_names()
+            .into_iter()
+            .filter(|name| some.wants(name))
+            .collect();
+        assert_eq!(
+            chosen,
+            vec![
+                "compaction",
+                "topic_multi_topic::produce",
+                "topic_multi_topic::fetch_many"
+            ]
+        );
+        let error = Selection::only(&["compactoin".to_string()]).unwrap_err();
+        assert!(error.contains("\"compactoin\"") && error.contains("produce_during_compaction"));
+        let mut names = scenario_names();
+        names.sort_unstable();
+        let count = names.len();
+        names.dedup();
+        assert_eq!(names.len(), count, "every scenario name once");
     }
 
     #[test]
