@@ -94,8 +94,8 @@ use benches::scenarios::topic::{
 };
 use benches::topic_fixtures::{
     Broker, Layout, MAX_FETCH_BYTES, MAX_PARTITION_FETCH_BYTES, Rotating, TIMESTAMP_MS,
-    batch_records, check_batches, check_produced, consume_range, fetch_step, fill, keyless_records,
-    split_work, topic_config,
+    batch_records, check_batches, check_produced, consume_range, fetch_step, fill, keyed_records,
+    keyless_records, split_work, topic_config,
 };
 use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
@@ -353,15 +353,7 @@ fn topic_partition_balance(bencher: Bencher, case: &CountCase) {
     let keys: Vec<Vec<u8>> = (0..BALANCE_KEYS)
         .map(|i| format!("user-{i:08}").into_bytes())
         .collect();
-    let records: Vec<Record<'_>> = keys
-        .iter()
-        .map(|key| Record {
-            key: Some(key),
-            value: Some(&value),
-            timestamp_ms: TIMESTAMP_MS,
-            headers: &[],
-        })
-        .collect();
+    let records = keyed_records(&keys, &value);
     // Where Kafka's partitioner sends each window of keys, computed untimed, to check the
     // engine's routing against.
     let windows = BALANCE_KEYS / BALANCE_RECORDS;

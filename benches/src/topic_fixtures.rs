@@ -110,6 +110,18 @@ pub fn batch_records(value_bytes: usize) -> usize {
     (BATCH_BYTES / value_bytes).max(1)
 }
 
+/// One record per key of `keys`, each with `value` as its value.
+pub fn keyed_records<'a, K: AsRef<[u8]>>(keys: &'a [K], value: &'a [u8]) -> Vec<Record<'a>> {
+    keys.iter()
+        .map(|key| Record {
+            key: Some(key.as_ref()),
+            value: Some(value),
+            timestamp_ms: TIMESTAMP_MS,
+            headers: &[],
+        })
+        .collect()
+}
+
 /// `count` records without a key, each with `value` as its value.
 pub fn keyless_records(value: &[u8], count: usize) -> Vec<Record<'_>> {
     (0..count)

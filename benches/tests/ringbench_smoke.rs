@@ -42,21 +42,29 @@ const TOPIC_SCENARIOS: [&str; 6] = [
     "topic_compaction",
 ];
 
-#[test]
-fn smoke_suite_writes_a_complete_result_that_compares_clean_with_itself() {
-    let out = tempfile::tempdir().expect("a temporary directory");
+/// Runs `ringbench suite --smoke` with `args` into `out`; checks it succeeded and returns the
+/// path of its result file and what the file holds.
+fn smoke_suite(args: &[&str], out: &std::path::Path) -> (PathBuf, RunResult) {
     let run = Command::new(env!("CARGO_BIN_EXE_ringbench"))
-        .args(["suite", "--smoke", "--out"])
-        .arg(out.path())
+        .args(["suite", "--smoke"])
+        .args(args)
+        .arg("--out")
+        .arg(out)
         .output()
         .expect("run ringbench");
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "ringbench suite failed:\n{stderr}");
     let stdout = String::from_utf8_lossy(&run.stdout);
     let path = PathBuf::from(stdout.lines().last().expect("the result path").trim());
-    assert!(path.starts_with(out.path()), "{path:?}");
-
+    assert!(path.starts_with(out), "{}", path.display());
     let result = RunResult::load(&path).expect("the result loads");
+    (path, result)
+}
+
+#[test]
+fn smoke_suite_writes_a_complete_result_that_compares_clean_with_itself() {
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let (path, result) = smoke_suite(&[], out.path());
     let names: BTreeSet<&str> = result.scenarios.iter().map(|r| r.name.as_str()).collect();
     for name in SCENARIOS.iter().chain(&TOPIC_SCENARIOS) {
         assert!(names.contains(name), "{name} missing; ran {names:?}");
@@ -457,22 +465,7 @@ fn check_contention(result: &RunResult) {
 #[test]
 fn only_runs_the_named_scenarios_and_an_unknown_name_is_refused() {
     let out = tempfile::tempdir().expect("a temporary directory");
-    let run = Command::new(env!("CARGO_BIN_EXE_ringbench"))
-        .args([
-            "suite",
-            "--smoke",
-            "--only",
-            "compaction,topic_multi_topic",
-            "--out",
-        ])
-        .arg(out.path())
-        .output()
-        .expect("run ringbench");
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "ringbench suite failed:\n{stderr}");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let path = PathBuf::from(stdout.lines().last().expect("the result path").trim());
-    let result = RunResult::load(&path).expect("the result loads");
+    let (_, result) = smoke_suite(&["--only", "compaction,topic_multi_topic"], out.path());
     let names: BTreeSet<&str> = result.scenarios.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(
         names,

@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{config, for_each_io_mode, open_log};
+use common::{config, for_each_io_mode, keyed_contents as contents, open_log};
 use ringlog::compaction::CompactOptions;
 use ringlog::record::Record;
 use ringlog::{CleanupPolicy, Config, IoMode, Log};
@@ -28,34 +28,6 @@ fn compact_keeping_tombstones(log: &Log) -> ringlog::compaction::CompactionRepor
     })
     .unwrap()
     .expect("there was something to clean")
-}
-
-/// Every record of the log, by offset.
-fn contents(log: &Log) -> BTreeMap<u64, (Vec<u8>, Option<Vec<u8>>)> {
-    let mut out = BTreeMap::new();
-    let mut offset = log.start_offset();
-    while offset < log.next_offset() {
-        let batches = log.fetch(offset, 1 << 20).unwrap();
-        assert!(
-            !batches.bytes.is_empty(),
-            "fetch at {offset} returned nothing"
-        );
-        let mut rest = &batches.bytes[..];
-        while !rest.is_empty() {
-            let header = ringlog::record::BatchHeader::parse(rest).unwrap();
-            let (batch, tail) = rest.split_at(header.total_bytes());
-            for r in ringlog::record::records(batch).unwrap() {
-                let r = r.unwrap();
-                out.insert(
-                    r.offset as u64,
-                    (r.key.unwrap().to_vec(), r.value.map(<[u8]>::to_vec)),
-                );
-            }
-            rest = tail;
-        }
-        offset = batches.next_fetch_offset;
-    }
-    out
 }
 
 #[test]

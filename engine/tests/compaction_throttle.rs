@@ -10,15 +10,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{config, for_each_io_mode, open_log};
+use common::{config, for_each_io_mode, keyed_contents as contents, open_log};
 use ringlog::compaction::throttle::{BURST, IoThrottle};
 use ringlog::compaction::{CompactOptions, CompactionReport};
-use ringlog::record::{BatchHeader, Record, records};
+use ringlog::record::Record;
 use ringlog::{
     CleanupPolicy, Config, IoMode, Log, SharedConfig, TopicConfig, TopicManager, TopicManagerConfig,
 };
@@ -63,31 +62,6 @@ fn options(throttle: Option<Arc<IoThrottle>>) -> CompactOptions {
         io_throttle: throttle,
         ..CompactOptions::default()
     }
-}
-
-/// Every record of the log, by offset: key and value.
-fn contents(log: &Log) -> BTreeMap<u64, (Vec<u8>, Option<Vec<u8>>)> {
-    let mut out = BTreeMap::new();
-    let mut offset = log.start_offset();
-    while offset < log.next_offset() {
-        let batches = log.fetch(offset, 1 << 20).unwrap();
-        assert!(!batches.bytes.is_empty(), "fetch at {offset} is empty");
-        let mut rest = &batches.bytes[..];
-        while !rest.is_empty() {
-            let header = BatchHeader::parse(rest).unwrap();
-            let (batch, tail) = rest.split_at(header.total_bytes());
-            for r in records(batch).unwrap() {
-                let r = r.unwrap();
-                out.insert(
-                    r.offset as u64,
-                    (r.key.unwrap().to_vec(), r.value.map(<[u8]>::to_vec)),
-                );
-            }
-            rest = tail;
-        }
-        offset = batches.next_fetch_offset;
-    }
-    out
 }
 
 /// The least time `bytes` of compaction I/O take at the cap.

@@ -344,3 +344,32 @@ pub fn check_fetched(
     assert_eq!(fetched.next_fetch_offset, next, "{when}");
     next
 }
+
+/// Every record of a log of keyed records, by offset: its key and value (`None`: a
+/// tombstone). Offsets may have gaps (a compacted log).
+pub fn keyed_contents(log: &Log) -> std::collections::BTreeMap<u64, (Vec<u8>, Option<Vec<u8>>)> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut offset = log.start_offset();
+    while offset < log.next_offset() {
+        let batches = log.fetch(offset, 1 << 20).unwrap();
+        assert!(
+            !batches.bytes.is_empty(),
+            "fetch at {offset} returned nothing"
+        );
+        let mut rest = &batches.bytes[..];
+        while !rest.is_empty() {
+            let header = ringlog::record::BatchHeader::parse(rest).unwrap();
+            let (batch, tail) = rest.split_at(header.total_bytes());
+            for r in ringlog::record::records(batch).unwrap() {
+                let r = r.unwrap();
+                out.insert(
+                    r.offset as u64,
+                    (r.key.unwrap().to_vec(), r.value.map(<[u8]>::to_vec)),
+                );
+            }
+            rest = tail;
+        }
+        offset = batches.next_fetch_offset;
+    }
+    out
+}

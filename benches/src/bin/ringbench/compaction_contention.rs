@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 use benches::payload;
 use benches::results::CompactionFigures;
 use benches::scenarios::Profile;
-use benches::topic_fixtures::{Broker, TIMESTAMP_MS, check_produced};
-use ringlog::record::Record;
+use benches::topic_fixtures::{Broker, check_produced, keyed_records};
 use ringlog::{CleanupPolicy, Durability, TopicConfig, TopicManager};
 
 use crate::measure::{Meter, record as record_latency};
@@ -136,15 +135,7 @@ fn build(manager: &TopicManager, mb: usize) {
         .map(|i| ((i % distinct) as u64).to_be_bytes())
         .collect();
     for chunk in keys.chunks(BUILD_RECORDS) {
-        let records: Vec<Record<'_>> = chunk
-            .iter()
-            .map(|key| Record {
-                key: Some(key),
-                value: Some(&value),
-                timestamp_ms: TIMESTAMP_MS,
-                headers: &[],
-            })
-            .collect();
+        let records = keyed_records(chunk, &value);
         let results = manager
             .produce(TOPIC, Some(0), &records)
             .expect("produce keyed duplicates");
@@ -213,15 +204,7 @@ fn produce_paced(
                 key
             })
             .collect();
-        let records: Vec<Record<'_>> = keys
-            .iter()
-            .map(|key| Record {
-                key: Some(key),
-                value: Some(&value),
-                timestamp_ms: TIMESTAMP_MS,
-                headers: &[],
-            })
-            .collect();
+        let records = keyed_records(&keys, &value);
         let results = manager
             .produce(TOPIC, Some(0), &records)
             .expect("produce during compaction");

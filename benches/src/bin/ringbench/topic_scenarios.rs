@@ -15,7 +15,8 @@ use benches::scenarios::topic::{
     MULTI_TOPIC_PARTITIONS, PRODUCE_BATCHES, RECORD_BYTES, SizeCase, TOPIC_CAP_BYTES, ThreadCase,
 };
 use benches::topic_fixtures::{
-    Broker, Rotating, TIMESTAMP_MS, batch_records, check_produced, keyless_records, topic_config,
+    Broker, Rotating, TIMESTAMP_MS, batch_records, check_produced, keyed_records, keyless_records,
+    topic_config,
 };
 use hdrhistogram::Histogram;
 use ringlog::compaction::CompactionReport;
@@ -160,15 +161,7 @@ pub fn topic_partition_balance(case: &CountCase, budget: Budget) -> (Meter, u64)
     let keys: Vec<Vec<u8>> = (0..BALANCE_KEYS)
         .map(|i| format!("user-{i:08}").into_bytes())
         .collect();
-    let records: Vec<Record<'_>> = keys
-        .iter()
-        .map(|key| Record {
-            key: Some(key),
-            value: Some(&value),
-            timestamp_ms: TIMESTAMP_MS,
-            headers: &[],
-        })
-        .collect();
+    let records = keyed_records(&keys, &value);
     let routing: Vec<Routing> = records
         .chunks(BALANCE_RECORDS)
         .map(|window| Routing::of(window, partitions))
