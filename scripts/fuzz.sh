@@ -3,7 +3,8 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]        # default 20
 #
-# The targets (fuzz/README.md): batch_decode, recovery_scan, index_load, topic_metadata.
+# The targets (fuzz/README.md): batch_decode, recovery_scan, index_load, topic_metadata,
+# request_decode.
 # Needs a nightly toolchain (cargo-fuzz builds with -Zsanitizer=address and libFuzzer's
 # coverage flags); installs cargo-fuzz with `cargo install cargo-fuzz --locked` if it is
 # missing. Builds go to $CARGO_TARGET_DIR if set, else fuzz/target.
@@ -22,7 +23,7 @@
 set -euo pipefail
 
 readonly PROG=fuzz
-readonly TARGETS=(batch_decode recovery_scan index_load topic_metadata)
+readonly TARGETS=(batch_decode recovery_scan index_load topic_metadata request_decode)
 
 die() {
     echo "$PROG: $*" >&2

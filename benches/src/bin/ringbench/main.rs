@@ -32,6 +32,7 @@ mod perf;
 mod suite;
 mod topic_read_scenarios;
 mod topic_scenarios;
+mod wire;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -141,8 +142,13 @@ enum Command {
     /// Produces to a topic and prints what kafka-producer-perf-test prints.
     Produce {
         /// Data directory (kept after the run).
-        #[arg(long)]
-        dir: PathBuf,
+        #[arg(long, required_unless_present = "bootstrap")]
+        dir: Option<PathBuf>,
+        /// Produce through Kafka's wire protocol to a running ringlog-server at HOST:PORT
+        /// (acks -1; the topic is created with --partitions and --durability if missing)
+        /// instead of to the engine in this process.
+        #[arg(long, value_name = "HOST:PORT")]
+        bootstrap: Option<String>,
         /// Topic name.
         #[arg(long, default_value = "perf-test")]
         topic: String,
@@ -187,8 +193,12 @@ enum Command {
     /// kafka-consumer-perf-test's figures, in the producer test's format.
     Consume {
         /// Data directory.
-        #[arg(long)]
-        dir: PathBuf,
+        #[arg(long, required_unless_present = "bootstrap")]
+        dir: Option<PathBuf>,
+        /// Consume through Kafka's wire protocol from a running ringlog-server at HOST:PORT
+        /// (the topic must exist there).
+        #[arg(long, value_name = "HOST:PORT")]
+        bootstrap: Option<String>,
         /// Topic name.
         #[arg(long, default_value = "perf-test")]
         topic: String,
@@ -329,52 +339,7 @@ fn main() -> ExitCode {
             let profile = profile_of(smoke, full);
             finish(run_disk(profile, duration_s, file_mib, dir, out))
         }
-        Command::Produce {
-            dir,
-            topic,
-            size,
-            count,
-            duration_s,
-            batch,
-            partitions,
-            producers,
-            in_flight,
-            durability,
-            target_rate,
-            out,
-            retention,
-        } => finish(perf::produce(&perf::ProduceOptions {
-            dir,
-            topic,
-            size,
-            count,
-            duration: duration_s.map(Duration::from_secs_f64),
-            batch,
-            partitions,
-            producers: producers.max(1),
-            in_flight: in_flight.max(1),
-            durability: durability.into(),
-            target_rate,
-            out,
-            retention: retention.into(),
-        })),
-        Command::Consume {
-            dir,
-            topic,
-            partitions,
-            consumers,
-            fetch_bytes,
-            target_rate,
-            read_ahead_depth,
-        } => finish(perf::consume(&perf::ConsumeOptions {
-            dir,
-            topic,
-            partitions,
-            consumers,
-            fetch_bytes,
-            target_rate,
-            read_ahead_depth,
-        })),
+        command @ (Command::Produce { .. } | Command::Consume { .. }) => run_perf(command),
         Command::Compare {
             old,
             new,
@@ -485,5 +450,80 @@ fn run_compare(old: &std::path::Path, new: &std::path::Path, threshold: f64) -> 
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// A `--bootstrap HOST:PORT` resolved to its first address.
+fn resolve(bootstrap: Option<&str>) -> Result<Option<std::net::SocketAddr>, String> {
+    use std::net::ToSocketAddrs;
+    let Some(bootstrap) = bootstrap else {
+        return Ok(None);
+    };
+    bootstrap
+        .to_socket_addrs()
+        .map_err(|e| format!("--bootstrap {bootstrap}: {e}"))?
+        .next()
+        .map(Some)
+        .ok_or_else(|| format!("--bootstrap {bootstrap}: no address"))
+}
+
+/// `ringbench produce` and `ringbench consume`, in process or through `--bootstrap`.
+fn run_perf(command: Command) -> ExitCode {
+    match command {
+        Command::Produce {
+            dir,
+            bootstrap,
+            topic,
+            size,
+            count,
+            duration_s,
+            batch,
+            partitions,
+            producers,
+            in_flight,
+            durability,
+            target_rate,
+            out,
+            retention,
+        } => finish(resolve(bootstrap.as_deref()).and_then(|bootstrap| {
+            perf::produce(&perf::ProduceOptions {
+                dir: dir.unwrap_or_default(),
+                bootstrap,
+                topic,
+                size,
+                count,
+                duration: duration_s.map(Duration::from_secs_f64),
+                batch,
+                partitions,
+                producers: producers.max(1),
+                in_flight: in_flight.max(1),
+                durability: durability.into(),
+                target_rate,
+                out,
+                retention: retention.into(),
+            })
+        })),
+        Command::Consume {
+            dir,
+            bootstrap,
+            topic,
+            partitions,
+            consumers,
+            fetch_bytes,
+            target_rate,
+            read_ahead_depth,
+        } => finish(resolve(bootstrap.as_deref()).and_then(|bootstrap| {
+            perf::consume(&perf::ConsumeOptions {
+                dir: dir.unwrap_or_default(),
+                bootstrap,
+                topic,
+                partitions,
+                consumers,
+                fetch_bytes,
+                target_rate,
+                read_ahead_depth,
+            })
+        })),
+        _ => unreachable!("run_perf is called for produce and consume only"),
     }
 }

@@ -25,8 +25,11 @@ const NANOS_PER_TICK: u64 = 10_000_000;
 /// Options of `ringbench produce`.
 #[derive(Clone, Debug)]
 pub struct ProduceOptions {
-    /// Data directory of the topic manager.
+    /// Data directory of the topic manager (unused with `bootstrap`).
     pub dir: PathBuf,
+    /// A running `ringlog-server` to produce to through the wire protocol instead of the
+    /// engine in this process.
+    pub bootstrap: Option<std::net::SocketAddr>,
     /// Topic name.
     pub topic: String,
     /// Payload bytes per record.
@@ -329,6 +332,9 @@ type ProducerOutcome = (Histogram<u64>, u64, Recorder);
 /// # Errors
 /// A message saying what failed.
 pub fn produce_run(o: &ProduceOptions) -> Result<Produced, String> {
+    if let Some(addr) = o.bootstrap {
+        return crate::wire::produce_run(o, addr);
+    }
     let manager = open(&o.dir, o.durability, &o.retention, None)?;
     let partitions = ensure_topic(&manager, &o.topic, o.partitions, o.durability, &o.retention)?;
     let value = payload(o.size);
@@ -438,8 +444,10 @@ fn settle(
 /// Options of `ringbench consume`.
 #[derive(Clone, Debug)]
 pub struct ConsumeOptions {
-    /// Data directory of the topic manager.
+    /// Data directory of the topic manager (unused with `bootstrap`).
     pub dir: PathBuf,
+    /// A running `ringlog-server` to consume from through the wire protocol.
+    pub bootstrap: Option<std::net::SocketAddr>,
     /// Topic name.
     pub topic: String,
     /// Partitions of the topic when `consume` has to create and fill it.
@@ -472,22 +480,7 @@ fn consume_partition(
         let start = pacer.start();
         let fetched = log.fetch(offset, fetch_bytes).map_err(|e| e.to_string())?;
         record(hist, start.elapsed());
-        let mut rest = &fetched.bytes[..];
-        let mut expected = offset;
-        while !rest.is_empty() {
-            let header = BatchHeader::parse(rest).map_err(|e| e.to_string())?;
-            let len = header.total_bytes();
-            if header.base_offset as u64 != expected || len > rest.len() {
-                return Err(format!(
-                    "partition {partition}: batch at {} ({len} bytes) where offset {expected} \
-                     was expected ({} bytes left)",
-                    header.base_offset,
-                    rest.len()
-                ));
-            }
-            expected += u64::from(header.last_offset_delta as u32) + 1;
-            rest = &rest[len..];
-        }
+        let expected = walk_batches(partition, &fetched.bytes, offset)?;
         if fetched.next_fetch_offset != expected || expected == offset {
             return Err(format!(
                 "partition {partition}: fetch at {offset} read to {expected}, next fetch offset {}",
@@ -499,6 +492,48 @@ fn consume_partition(
         offset = expected;
     }
     Ok((records, bytes))
+}
+
+/// Checks that `bytes` are whole batches from `offset` on, each at the offset the previous one
+/// ends; returns the offset after the last.
+///
+/// # Errors
+/// A batch at the wrong offset or cut short.
+pub fn walk_batches(partition: u32, bytes: &[u8], offset: u64) -> Result<u64, String> {
+    let mut rest = bytes;
+    let mut expected = offset;
+    while !rest.is_empty() {
+        let header = BatchHeader::parse(rest).map_err(|e| e.to_string())?;
+        let len = header.total_bytes();
+        if header.base_offset as u64 != expected || len > rest.len() {
+            return Err(format!(
+                "partition {partition}: batch at {} ({len} bytes) where offset {expected} \
+                 was expected ({} bytes left)",
+                header.base_offset,
+                rest.len()
+            ));
+        }
+        expected += u64::from(header.last_offset_delta as u32) + 1;
+        rest = &rest[len..];
+    }
+    Ok(expected)
+}
+
+/// What one consume run measured.
+#[derive(Debug)]
+pub struct Consumed {
+    /// Latency per fetch.
+    pub hist: Histogram<u64>,
+    /// Records read.
+    pub records: u64,
+    /// Batch bytes read.
+    pub bytes: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Partitions of the topic.
+    pub partitions: u32,
+    /// Consumer threads.
+    pub consumers: usize,
 }
 
 /// The topic `consume` reads, created if missing, and its partition count.
@@ -519,6 +554,18 @@ fn open_consumed(o: &ConsumeOptions) -> Result<(TopicManager, u32), String> {
 /// # Errors
 /// A message saying what failed, including a batch at the wrong offset.
 pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
+    if let Some(addr) = o.bootstrap {
+        let c = crate::wire::consume_run(o, addr)?;
+        return Ok(format!(
+            "{}\n(topic {} with {} partitions through ringlog-server at {addr}, {} consumer(s), \
+             fetches of {} bytes; MB/sec counts fetched batch bytes; latency per fetch)",
+            summary("consumed", c.records, c.bytes, c.elapsed, &c.hist),
+            o.topic,
+            c.partitions,
+            c.consumers,
+            o.fetch_bytes,
+        ));
+    }
     let empty = {
         let (manager, partitions) = open_consumed(o)?;
         let mut total = 0;
@@ -533,6 +580,7 @@ pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
     if empty {
         preface = produce(&ProduceOptions {
             dir: o.dir.clone(),
+            bootstrap: None,
             topic: o.topic.clone(),
             size: 1024,
             count: 100_000,

@@ -547,6 +547,7 @@ fn run_produce_case(
 ) {
     let dir = benches::bench_dir();
     let options = perf::ProduceOptions {
+        bootstrap: None,
         dir: dir.path().to_path_buf(),
         topic: name.to_string(),
         size: RECORD_BYTES,
