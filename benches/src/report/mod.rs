@@ -5,7 +5,8 @@
 //! baseline ratios, which disk figure of `disk.json` an engine figure is set against); `summary.rs` writes the Markdown, `plots.rs` chooses what each plot shows and
 //! `svg.rs` draws it; `fmt.rs` prints figures the same way everywhere. `peers.rs` writes the
 //! section and plot of `peers.json` (`ringbench peers`), when the directory has one;
-//! `contention.rs` the lines on producers during compaction.
+//! `contention.rs` the lines on producers during compaction, `wire.rs` those on the wire
+//! protocol against the engine in process.
 
 pub mod compare;
 pub mod contention;
@@ -20,6 +21,7 @@ pub mod plots;
 pub mod summary;
 pub mod svg;
 pub mod targets;
+pub mod wire;
 
 use std::path::{Path, PathBuf};
 

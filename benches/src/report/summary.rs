@@ -460,6 +460,9 @@ fn categories(out: &mut String, runs: &[Run], disk: Option<&DiskFigures>) -> Res
         if category == "compaction" {
             super::contention::section(out, runs)?;
         }
+        if category == "fetch" {
+            super::wire::section(out, runs)?;
+        }
     }
     Ok(())
 }

@@ -596,6 +596,35 @@ pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
         })?;
         preface = format!("(the topic was empty; produced first)\n{preface}\n");
     }
+    let c = consume_in_process(o)?;
+    let (partitions, consumers, hist, records, bytes, elapsed) = (
+        c.partitions,
+        c.consumers,
+        &c.hist,
+        c.records,
+        c.bytes,
+        c.elapsed,
+    );
+    Ok(format!(
+        "{preface}{}\n(topic {} with {partitions} partitions in {}, {consumers} consumer(s), \
+         fetches of {} bytes; MB/sec counts fetched batch bytes; latency per fetch{})",
+        summary("consumed", records, bytes, elapsed, hist),
+        o.topic,
+        o.dir.display(),
+        o.fetch_bytes,
+        match o.target_rate {
+            Some(rate) =>
+                format!(", from each fetch's intended start at a target of {rate} fetches/sec"),
+            None => String::new(),
+        }
+    ))
+}
+
+/// Reads every partition of the topic in this process, from its start to its end.
+///
+/// # Errors
+/// A message saying what failed.
+pub fn consume_in_process(o: &ConsumeOptions) -> Result<Consumed, String> {
     let (manager, partitions) = open_consumed(o)?;
     let consumers = o.consumers.clamp(1, partitions as usize);
     let interval = o
@@ -631,24 +660,57 @@ pub fn consume(o: &ConsumeOptions) -> Result<String, String> {
             .collect::<Result<_, _>>()
     })?;
     let elapsed = started.elapsed();
-    let mut hist = histogram();
-    let (mut records, mut bytes) = (0, 0);
+    manager.close().map_err(|e| format!("close: {e}"))?;
+    let mut consumed = Consumed {
+        hist: histogram(),
+        records: 0,
+        bytes: 0,
+        elapsed,
+        partitions,
+        consumers,
+    };
     for (h, r, b) in &results {
-        hist.add(h).expect("same histogram bounds");
-        records += r;
-        bytes += b;
+        consumed.hist.add(h).expect("same histogram bounds");
+        consumed.records += r;
+        consumed.bytes += b;
     }
-    Ok(format!(
-        "{preface}{}\n(topic {} with {partitions} partitions in {}, {consumers} consumer(s), \
-         fetches of {} bytes; MB/sec counts fetched batch bytes; latency per fetch{})",
-        summary("consumed", records, bytes, elapsed, &hist),
-        o.topic,
-        o.dir.display(),
-        o.fetch_bytes,
-        match o.target_rate {
-            Some(rate) =>
-                format!(", from each fetch's intended start at a target of {rate} fetches/sec"),
-            None => String::new(),
-        }
-    ))
+    Ok(consumed)
+}
+
+/// The scenario result of a consume run: category `fetch`, params `fetch_bytes`,
+/// `partitions`, `consumers`; payload is the fetched batch bytes.
+pub fn consume_result(name: &str, o: &ConsumeOptions, c: &Consumed) -> ScenarioResult {
+    let secs = c.elapsed.as_secs_f64().max(1e-9);
+    ScenarioResult {
+        name: name.to_string(),
+        category: "fetch".to_string(),
+        engine: "ringlog".to_string(),
+        io_path: benches::topic_fixtures::io_path().to_string(),
+        durability: None,
+        params: [
+            ("fetch_bytes", o.fetch_bytes as u64),
+            ("partitions", u64::from(c.partitions)),
+            ("consumers", c.consumers as u64),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+        threads: c.consumers as u32,
+        operations: c.hist.len(),
+        messages: c.records,
+        payload_bytes: c.bytes,
+        disk_bytes: None,
+        elapsed_s: secs,
+        payload_mb_s: c.bytes as f64 / 1e6 / secs,
+        disk_mb_s: None,
+        messages_per_s: c.records as f64 / secs,
+        latency: Latency::from_histogram_ns(&c.hist),
+        cpu_us_per_op: None,
+        allocations_per_op: None,
+        scaling: None,
+        compaction: None,
+        disk_write_bytes: None,
+        timeline: None,
+        spread: None,
+    }
 }

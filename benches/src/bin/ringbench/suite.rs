@@ -604,6 +604,71 @@ fn run_pipelined(profile: Profile, only: &Selection, report: &mut impl FnMut(Sce
     }
 }
 
+/// Name of the scenario that sets the wire protocol against the engine in process.
+pub const WIRE: &str = "wire_protocol";
+
+/// `wire_protocol`: the same produce (1 KiB records, 100 per call, 8 calls in flight, one
+/// producer, `write` durability, a new topic of one partition) run in this process and then
+/// through a `ringlog-server` started in this process on loopback (acks -1), then each topic
+/// consumed from its start the same way (one consumer, 1 MiB fetches). Each result has the
+/// param `wire` (0 in process, 1 through the server); the report sets them side by side.
+fn run_wire(profile: Profile, only: &Selection, report: &mut impl FnMut(ScenarioResult)) {
+    if !only.wants(WIRE) {
+        return;
+    }
+    let seconds = pipelined_seconds(profile);
+    let in_process = benches::bench_dir();
+    let server_dir = benches::bench_dir();
+    let server = crate::wire::InProcessServer::start(server_dir.path().join("data"))
+        .unwrap_or_else(|e| panic!("{WIRE}: starting ringlog-server: {e}"));
+    for (wire, bootstrap, dir) in [
+        (0, None, in_process.path()),
+        (1, Some(server.addr), server_dir.path()),
+    ] {
+        let options = perf::ProduceOptions {
+            bootstrap,
+            dir: dir.to_path_buf(),
+            topic: WIRE.to_string(),
+            size: RECORD_BYTES,
+            count: u64::MAX,
+            duration: Some(Duration::from_secs_f64(seconds)),
+            batch: 100,
+            partitions: 1,
+            producers: 1,
+            in_flight: 8,
+            durability: Durability::Write,
+            target_rate: None,
+            out: None,
+            retention: perf::RetentionOptions::default(),
+        };
+        let produced =
+            perf::produce_run(&options).unwrap_or_else(|e| panic!("{WIRE} produce: {e}"));
+        let mut result = perf::produce_result(WIRE, &options, &produced);
+        result.params.insert("wire".to_string(), wire);
+        report(result);
+        let consume = perf::ConsumeOptions {
+            bootstrap,
+            dir: dir.to_path_buf(),
+            topic: WIRE.to_string(),
+            partitions: 1,
+            consumers: 1,
+            fetch_bytes: 1 << 20,
+            target_rate: None,
+            read_ahead_depth: None,
+        };
+        let consumed = match bootstrap {
+            Some(addr) => crate::wire::consume_run(&consume, addr),
+            None => perf::consume_in_process(&consume),
+        }
+        .unwrap_or_else(|e| panic!("{WIRE} consume: {e}"));
+        let mut result = perf::consume_result(WIRE, &consume, &consumed);
+        result.params.insert("wire".to_string(), wire);
+        result.durability = Some(Durability::Write.name().to_string());
+        report(result);
+    }
+    drop(server);
+}
+
 /// `produce_during_compaction` (see `compaction_contention`): the producer's p99 alone and
 /// during a compaction of its partition, uncapped and capped; category "compaction".
 fn run_contention(profile: Profile, only: &Selection, report: &mut impl FnMut(ScenarioResult)) {
@@ -679,6 +744,7 @@ pub fn scenario_names() -> Vec<&'static str> {
         "pipelined_produce",
         "durable_single_records",
         contention::NAME,
+        WIRE,
     ]);
     names
 }
@@ -703,6 +769,7 @@ pub fn run_all(profile: Profile, only: &Selection) -> Vec<ScenarioResult> {
     run_sustained(profile, only, &mut report);
     run_pipelined(profile, only, &mut report);
     run_contention(profile, only, &mut report);
+    run_wire(profile, only, &mut report);
     fill_scaling(&mut out);
     out
 }

@@ -323,6 +323,66 @@ pub fn consume_run(o: &ConsumeOptions, addr: SocketAddr) -> Result<Consumed, Str
     Ok(consumed)
 }
 
+/// A `ringlog-server` on a free loopback port, on its own tokio runtime in a thread of this
+/// process; stopped (every log closed) when dropped.
+pub struct InProcessServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InProcessServer {
+    /// Opens `data_dir` and starts serving.
+    ///
+    /// # Errors
+    /// The server could not start.
+    pub fn start(data_dir: std::path::PathBuf) -> Result<InProcessServer, String> {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("start a tokio runtime");
+            runtime.block_on(async move {
+                let mut config = ringlog_server::ServerConfig::new(data_dir);
+                config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+                let server = match ringlog_server::Server::bind(config).await {
+                    Ok(server) => server,
+                    Err(e) => {
+                        let _ = addr_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let _ = addr_tx.send(server.local_addr().map_err(|e| e.to_string()));
+                if let Err(e) = server.run(stopped).await {
+                    eprintln!("ringlog-server: {e}");
+                }
+            });
+        });
+        let addr = addr_rx
+            .recv()
+            .map_err(|_| "the server thread ended".to_string())??;
+        Ok(InProcessServer {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for InProcessServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -332,31 +392,11 @@ mod tests {
     use super::*;
     use crate::perf::RetentionOptions;
 
-    /// A server on a free loopback port in its own runtime; stops when the sender drops.
-    fn server(dir: PathBuf) -> (SocketAddr, tokio::sync::watch::Sender<bool>) {
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let mut config = ringlog_server::ServerConfig::new(dir);
-                config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-                let server = ringlog_server::Server::bind(config).await.unwrap();
-                addr_tx.send(server.local_addr().unwrap()).unwrap();
-                server.run(stopped).await.unwrap();
-            });
-        });
-        (addr_rx.recv().unwrap(), stop)
-    }
-
     #[test]
     fn what_is_produced_through_the_server_is_consumed_through_it() {
         let dir = tempfile::tempdir().unwrap();
-        let (addr, _stop) = server(dir.path().join("data"));
+        let server = InProcessServer::start(dir.path().join("data")).unwrap();
+        let addr = server.addr;
         let produce = ProduceOptions {
             dir: PathBuf::new(),
             bootstrap: Some(addr),
