@@ -122,6 +122,9 @@ pub struct Broker {
     pub producers: producers::Registry,
     /// Producer ids for InitProducerId.
     pub producer_ids: producers::IdAllocator,
+    /// Set when the server stops: long-polling fetches answer at once instead of waiting out
+    /// their `max_wait_ms`.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 /// A bound server, not yet serving.
@@ -165,6 +168,7 @@ impl Server {
                 produced: Notify::new(),
                 producers: producers::Registry::default(),
                 producer_ids,
+                stopping: std::sync::atomic::AtomicBool::new(false),
             }),
             listener,
         })
@@ -223,6 +227,10 @@ impl Server {
             }
         }
         logging::info(format_args!("shutting down: closing connections"));
+        self.broker
+            .stopping
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.broker.produced.notify_waiters();
         while connections.join_next().await.is_some() {}
         drop(maintenance);
         let topics = Arc::clone(&self.broker.topics);

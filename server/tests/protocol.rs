@@ -382,3 +382,20 @@ fn consumer_group_requests_are_answered_with_coordinator_not_available() {
         code::NONE
     );
 }
+
+#[test]
+fn stopping_the_server_answers_a_long_poll_at_once() {
+    let (_dir, server) = server();
+    let mut consumer = Client::connect(server.addr);
+    consumer.call(&create_topics(&["quiet"], 1, &[]), 7);
+    let waiting = consumer.send(&fetch("quiet", 0, 0, 25_000, 1), 12);
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    server.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the stop did not wait out the fetch's 25 s"
+    );
+    let answer = consumer.receive::<kafka_protocol::messages::FetchRequest>(waiting, 12);
+    assert_eq!(answer.responses[0].partitions[0].error_code, code::NONE);
+}

@@ -32,7 +32,8 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
             blocking(move || fetch_once(&broker, &request, version)).await
         };
         let now = Instant::now();
-        if bytes >= min_bytes.max(1) || failed || now >= deadline {
+        let stopping = broker.stopping.load(std::sync::atomic::Ordering::Acquire);
+        if bytes >= min_bytes.max(1) || failed || now >= deadline || stopping {
             return response;
         }
         let _ = tokio::time::timeout(deadline - now, notified).await;
