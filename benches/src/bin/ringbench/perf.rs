@@ -630,23 +630,39 @@ pub fn consume_in_process(o: &ConsumeOptions) -> Result<Consumed, String> {
     let interval = o
         .target_rate
         .map(|rate| Duration::from_secs_f64(consumers as f64 / rate.max(1e-9)));
-    let started = Instant::now();
     let manager_ref = &manager;
+    let consumed = consume_threads(
+        partitions,
+        consumers,
+        || Ok(Pacer::new(interval)),
+        |pacer, p, hist| consume_partition(manager_ref, &o.topic, p, o.fetch_bytes, (pacer, hist)),
+    )?;
+    manager.close().map_err(|e| format!("close: {e}"))?;
+    Ok(consumed)
+}
+
+/// Runs `consumers` threads, each with its own state from `setup` reading its share of the
+/// `partitions` (dealt round robin) with `read`, which returns (records, bytes); sums them up.
+///
+/// # Errors
+/// The first error of a thread.
+pub fn consume_threads<S>(
+    partitions: u32,
+    consumers: usize,
+    setup: impl Fn() -> Result<S, String> + Sync,
+    read: impl Fn(&mut S, u32, &mut Histogram<u64>) -> Result<(u64, u64), String> + Sync,
+) -> Result<Consumed, String> {
+    let started = Instant::now();
+    let (setup, read) = (&setup, &read);
     let results: Vec<(Histogram<u64>, u64, u64)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..consumers)
             .map(|c| {
                 s.spawn(move || {
+                    let mut state = setup()?;
                     let mut hist = histogram();
-                    let mut pacer = Pacer::new(interval);
                     let (mut records, mut bytes) = (0, 0);
                     for p in (c as u32..partitions).step_by(consumers) {
-                        let (r, b) = consume_partition(
-                            manager_ref,
-                            &o.topic,
-                            p,
-                            o.fetch_bytes,
-                            (&mut pacer, &mut hist),
-                        )?;
+                        let (r, b) = read(&mut state, p, &mut hist)?;
                         records += r;
                         bytes += b;
                     }
@@ -659,13 +675,11 @@ pub fn consume_in_process(o: &ConsumeOptions) -> Result<Consumed, String> {
             .map(|h| h.join().expect("consumer thread"))
             .collect::<Result<_, _>>()
     })?;
-    let elapsed = started.elapsed();
-    manager.close().map_err(|e| format!("close: {e}"))?;
     let mut consumed = Consumed {
         hist: histogram(),
         records: 0,
         bytes: 0,
-        elapsed,
+        elapsed: started.elapsed(),
         partitions,
         consumers,
     };

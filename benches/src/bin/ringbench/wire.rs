@@ -28,7 +28,9 @@ use benches::timeline::Recorder;
 use benches::topic_fixtures::keyless_records;
 
 use crate::measure::{cpu_ticks, histogram, record};
-use crate::perf::{ConsumeOptions, Consumed, ProduceOptions, Produced, walk_batches};
+use crate::perf::{
+    ConsumeOptions, Consumed, ProduceOptions, Produced, consume_threads, walk_batches,
+};
 
 const PRODUCE_VERSION: i16 = 9;
 const FETCH_VERSION: i16 = 12;
@@ -284,43 +286,12 @@ fn consume_partition(
 pub fn consume_run(o: &ConsumeOptions, addr: SocketAddr) -> Result<Consumed, String> {
     let partitions = partitions_of(&mut Connection::open(addr)?, &o.topic)?;
     let consumers = o.consumers.clamp(1, partitions as usize);
-    let started = Instant::now();
-    let results: Vec<(Histogram<u64>, u64, u64)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..consumers)
-            .map(|c| {
-                s.spawn(move || {
-                    let mut conn = Connection::open(addr)?;
-                    let mut hist = histogram();
-                    let (mut records, mut bytes) = (0, 0);
-                    for p in (c as u32..partitions).step_by(consumers) {
-                        let (r, b) = consume_partition(&mut conn, o, p, &mut hist)?;
-                        records += r;
-                        bytes += b;
-                    }
-                    Ok::<_, String>((hist, records, bytes))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("consumer thread"))
-            .collect::<Result<_, _>>()
-    })?;
-    let elapsed = started.elapsed();
-    let mut consumed = Consumed {
-        hist: histogram(),
-        records: 0,
-        bytes: 0,
-        elapsed,
+    consume_threads(
         partitions,
         consumers,
-    };
-    for (h, r, b) in &results {
-        consumed.hist.add(h).expect("same histogram bounds");
-        consumed.records += r;
-        consumed.bytes += b;
-    }
-    Ok(consumed)
+        || Connection::open(addr),
+        |conn, p, hist| consume_partition(conn, o, p, hist),
+    )
 }
 
 /// A `ringlog-server` on a free loopback port, on its own tokio runtime in a thread of this
