@@ -427,3 +427,22 @@ fn run(io_mode: IoMode) {
 fn maintenance_compacts_and_enforces_retention() {
     for_each_io_mode(run);
 }
+
+/// A maintenance handle dropped right after it started stops its thread at once, not after
+/// its interval: the thread checks the stop flag before it first waits (a drop that notified
+/// before the thread took the lock used to be missed, and the drop waited a whole interval).
+#[test]
+fn a_maintenance_handle_dropped_at_once_stops_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let manager =
+        Arc::new(TopicManager::open(dir.path(), ringlog::TopicManagerConfig::default()).unwrap());
+    for _ in 0..50 {
+        let started = Instant::now();
+        drop(manager.start_maintenance(Duration::from_secs(30)));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the drop waited {:?} for the maintenance thread",
+            started.elapsed()
+        );
+    }
+}

@@ -783,8 +783,10 @@ impl TopicManager {
                 let (lock, wake) = &*thread_stop;
                 loop {
                     let guard = lock.lock().expect("maintenance lock poisoned");
+                    // The flag is checked before waiting: a handle dropped before this thread
+                    // first took the lock has already notified, and waiting would miss it.
                     let (guard, _) = wake
-                        .wait_timeout(guard, interval)
+                        .wait_timeout_while(guard, interval, |stopped| !*stopped)
                         .expect("maintenance lock poisoned");
                     if *guard {
                         return;
