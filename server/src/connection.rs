@@ -6,13 +6,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::frame::{FrameError, read_frame};
-use crate::handlers::{self, Parsed};
+use crate::handlers::{self, Outcome, Parsed};
 use crate::{Broker, MAX_IN_FLIGHT_PER_CONNECTION, logging};
 
 /// Serves `stream` until the client closes it, breaks the protocol, idles past the limit, or
@@ -28,21 +27,27 @@ pub async fn serve(
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
     let (queue, mut pending) =
-        mpsc::channel::<oneshot::Receiver<Option<Bytes>>>(MAX_IN_FLIGHT_PER_CONNECTION);
+        mpsc::channel::<oneshot::Receiver<Outcome>>(MAX_IN_FLIGHT_PER_CONNECTION);
     let write_task = tokio::spawn(async move {
+        let mut reason = None;
         while let Some(response) = pending.recv().await {
             match response.await {
-                Ok(Some(bytes)) => {
-                    if writer.write_all(&bytes).await.is_err() {
+                Ok(Outcome::Send(bytes)) => {
+                    if let Err(e) = writer.write_all(&bytes).await {
+                        reason = Some(format!("sending a response failed: {e}"));
                         break;
                     }
                 }
-                // acks=0: no response.
-                Ok(None) => {}
+                Ok(Outcome::Nothing) => {}
+                Ok(Outcome::Close(why)) => {
+                    reason = Some(why);
+                    break;
+                }
                 Err(_) => break,
             }
         }
         let _ = writer.shutdown().await;
+        reason
     });
     let max = broker.config.max_request_bytes;
     let idle = broker.config.idle_timeout;
@@ -66,15 +71,19 @@ pub async fn serve(
                 });
             }
             Parsed::Answer(response) => {
-                let _ = response_tx.send(Some(response));
+                let _ = response_tx.send(Outcome::Send(response));
             }
             Parsed::Close(reason) => break reason,
         }
         if queue.send(response_rx).await.is_err() {
-            break "the connection's writer failed".to_string();
+            break "the connection's writer stopped".to_string();
         }
     };
     drop(queue);
-    let _ = write_task.await;
+    // The writer's reason, when it stopped first, says more than the reader's.
+    let reason = match write_task.await {
+        Ok(Some(writer_reason)) => writer_reason,
+        _ => reason,
+    };
     logging::info(format_args!("connection from {peer} closed: {reason}"));
 }

@@ -399,3 +399,22 @@ fn stopping_the_server_answers_a_long_poll_at_once() {
     let answer = consumer.receive::<kafka_protocol::messages::FetchRequest>(waiting, 12);
     assert_eq!(answer.responses[0].partitions[0].error_code, code::NONE);
 }
+
+#[test]
+fn a_failed_acks_0_produce_closes_the_connection_as_kafka_does() {
+    let (_dir, server) = server();
+    let mut client = Client::connect(server.addr);
+    client.send(
+        &produce("no-such-topic", 0, 0, sample_batch(0, 1, now_ms())),
+        9,
+    );
+    assert!(
+        client.closed(),
+        "the client learns of the failure by the close"
+    );
+    let mut other = Client::connect(server.addr);
+    assert_eq!(
+        other.call(&ApiVersionsRequest::default(), 3).error_code,
+        code::NONE
+    );
+}

@@ -121,9 +121,20 @@ pub fn parse(mut frame: Bytes) -> Parsed {
     }
 }
 
-/// The rest of a request's handling, run concurrently with the connection's later requests;
-/// resolves to the response frame, or `None` when no answer is due (a produce with acks 0).
-pub type Reply = Pin<Box<dyn Future<Output = Option<Bytes>> + Send>>;
+/// What the connection does once a request is handled.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Send this response frame.
+    Send(Bytes),
+    /// Nothing is due (a produce with acks 0).
+    Nothing,
+    /// Close the connection, for this reason (a failed produce with acks 0, as Kafka does so
+    /// the client learns of it; a response that would not encode).
+    Close(String),
+}
+
+/// The rest of a request's handling, run concurrently with the connection's later requests.
+pub type Reply = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
 /// Starts handling `request`. What must happen in request order (a produce's batches going into
 /// their logs) is done before this returns; the returned [`Reply`] does the rest (waiting for
@@ -139,13 +150,20 @@ pub async fn start(broker: &Arc<Broker>, request: Box<Request>, local: SocketAdd
     if let RequestKind::Produce(r) = body {
         let submitted = produce::submit(&broker, r, version).await;
         return Box::pin(async move {
-            let response = ResponseKind::Produce(submitted.finish(&broker).await?);
-            reply(correlation_id, version, &response)
+            match submitted.finish(&broker).await {
+                Ok(Some(response)) => {
+                    reply(correlation_id, version, &ResponseKind::Produce(response))
+                }
+                Ok(None) => Outcome::Nothing,
+                Err(reason) => Outcome::Close(reason),
+            }
         });
     }
     Box::pin(async move {
-        let response = answer(&broker, body, version, local).await?;
-        reply(correlation_id, version, &response)
+        match answer(&broker, body, version, local).await {
+            Some(response) => reply(correlation_id, version, &response),
+            None => Outcome::Close("no handler for the request".to_string()),
+        }
     })
 }
 
@@ -185,13 +203,10 @@ async fn answer(
     })
 }
 
-fn reply(correlation_id: i32, version: i16, response: &ResponseKind) -> Option<Bytes> {
+fn reply(correlation_id: i32, version: i16, response: &ResponseKind) -> Outcome {
     match encode(correlation_id, version, response) {
-        Ok(bytes) => Some(bytes),
-        Err(reason) => {
-            logging::info(format_args!("{reason}"));
-            None
-        }
+        Ok(bytes) => Outcome::Send(bytes),
+        Err(reason) => Outcome::Close(reason),
     }
 }
 

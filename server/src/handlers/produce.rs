@@ -165,7 +165,12 @@ async fn durable(
 impl Submitted {
     /// Waits for every batch's durability and builds the response; `None` for acks 0 (whose
     /// batches still become durable by the topic's rules). Wakes long-polling fetches.
-    pub async fn finish(self, broker: &Broker) -> Option<ProduceResponse> {
+    ///
+    /// # Errors
+    /// With acks 0, the first partition's error: the connection is then closed, as Kafka
+    /// closes it, so the client learns the produce failed.
+    pub async fn finish(self, broker: &Broker) -> Result<Option<ProduceResponse>, String> {
+        let mut first_error = None;
         let mut responses = Vec::with_capacity(self.topics.len());
         for (topic, slots) in self.topics {
             let mut partitions = Vec::with_capacity(slots.len());
@@ -191,6 +196,12 @@ impl Submitted {
                         }
                     }
                     Err(e) => {
+                        if first_error.is_none() {
+                            first_error = Some(format!(
+                                "an acks=0 produce to partition {} failed: {}",
+                                slot.partition, e.message
+                            ));
+                        }
                         p.error_code = e.code;
                         p.base_offset = -1;
                         if self.version >= 8 {
@@ -207,10 +218,10 @@ impl Submitted {
         }
         broker.produced.notify_waiters();
         if self.acks == 0 {
-            return None;
+            return first_error.map_or(Ok(None), Err);
         }
         let mut response = ProduceResponse::default();
         response.responses = responses;
-        Some(response)
+        Ok(Some(response))
     }
 }
