@@ -309,11 +309,8 @@ fn hostile_frames_close_only_their_own_connection() {
         let mut client = Client::connect(server.addr);
         std::io::Write::write_all(client.conn.stream(), &bytes).unwrap();
         if what == "truncated body" {
-            client
-                .conn
-                .stream()
-                .shutdown(std::net::Shutdown::Write)
-                .unwrap();
+            // The server may have closed the connection already (it reads 12 bytes of the 14).
+            let _ = client.conn.stream().shutdown(std::net::Shutdown::Write);
         }
         assert!(client.closed(), "{what}: the connection is closed");
         let alive = healthy.call(&ApiVersionsRequest::default(), 3);
