@@ -90,22 +90,22 @@ fn fetch_once(
                 Some(offset) => Some(log.fetch(offset, limit).map_err(|e| read_code(&e))),
                 None => Some(Err(code::OFFSET_OUT_OF_RANGE)),
             };
-            let high_watermark = log.high_watermark() as i64;
-            p.high_watermark = high_watermark;
-            p.last_stable_offset = high_watermark;
-            match fetched {
-                None => {}
+            // A fetch reports the high watermark it served below; otherwise the log's.
+            let high_watermark = match fetched {
                 Some(Ok(batches)) => {
-                    p.high_watermark = batches.high_watermark as i64;
-                    p.last_stable_offset = p.high_watermark;
                     total += batches.bytes.len();
                     p.records = Some(batches.bytes);
+                    batches.high_watermark
                 }
                 Some(Err(error)) => {
                     p.error_code = error;
                     failed = true;
+                    log.high_watermark()
                 }
-            }
+                None => log.high_watermark(),
+            } as i64;
+            p.high_watermark = high_watermark;
+            p.last_stable_offset = high_watermark;
             partitions.push(p);
         }
         let mut t = FetchableTopicResponse::default();

@@ -325,7 +325,35 @@ pub fn produce_result(name: &str, o: &ProduceOptions, p: &Produced) -> ScenarioR
 }
 
 /// One producer thread: its latency histogram, records sent and timeline.
-type ProducerOutcome = (Histogram<u64>, u64, Recorder);
+pub type ProducerOutcome = (Histogram<u64>, u64, Recorder);
+
+impl Produced {
+    /// The figures of a run from what each producer thread measured.
+    pub fn from_outcomes(
+        outcomes: &[ProducerOutcome],
+        elapsed: Duration,
+        partitions: u32,
+        cpu_ticks: Option<u64>,
+    ) -> Produced {
+        let mut hist = histogram();
+        let mut timeline = Recorder::default();
+        let mut records = 0;
+        for (h, n, t) in outcomes {
+            hist.add(h).expect("same histogram bounds");
+            timeline.merge(t);
+            records += n;
+        }
+        Produced {
+            calls: hist.len(),
+            hist,
+            records,
+            elapsed,
+            partitions,
+            timeline,
+            cpu_ticks,
+        }
+    }
+}
 
 /// Runs the produce workload of `o` and returns what it measured.
 ///
@@ -402,23 +430,9 @@ pub fn produce_run(o: &ProduceOptions) -> Result<Produced, String> {
     let elapsed = started.elapsed();
     let cpu_ticks = cpu.zip(cpu_ticks()).map(|(b, a)| a.saturating_sub(b));
     manager.close().map_err(|e| format!("close: {e}"))?;
-    let mut hist = histogram();
-    let mut timeline = Recorder::default();
-    let mut records = 0;
-    for (h, n, t) in &outcomes {
-        hist.add(h).expect("same histogram bounds");
-        timeline.merge(t);
-        records += n;
-    }
-    Ok(Produced {
-        calls: hist.len(),
-        hist,
-        records,
-        elapsed,
-        partitions,
-        timeline,
-        cpu_ticks,
-    })
+    Ok(Produced::from_outcomes(
+        &outcomes, elapsed, partitions, cpu_ticks,
+    ))
 }
 
 /// Waits for the oldest produce call in flight, records its latency from its start and

@@ -29,7 +29,8 @@ use benches::topic_fixtures::keyless_records;
 
 use crate::measure::{cpu_ticks, histogram, record};
 use crate::perf::{
-    ConsumeOptions, Consumed, ProduceOptions, Produced, consume_threads, walk_batches,
+    ConsumeOptions, Consumed, ProduceOptions, Produced, ProducerOutcome, consume_threads,
+    walk_batches,
 };
 
 const PRODUCE_VERSION: i16 = 9;
@@ -138,7 +139,7 @@ pub fn produce_run(o: &ProduceOptions, addr: SocketAddr) -> Result<Produced, Str
     let started = Instant::now();
     let deadline = o.duration.map(|d| started + d);
     let (bodies, next) = (&bodies, &next);
-    let outcomes: Vec<(Histogram<u64>, u64, Recorder)> = std::thread::scope(|s| {
+    let outcomes: Vec<ProducerOutcome> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..o.producers)
             .map(|_| {
                 s.spawn(move || {
@@ -187,23 +188,9 @@ pub fn produce_run(o: &ProduceOptions, addr: SocketAddr) -> Result<Produced, Str
     })?;
     let elapsed = started.elapsed();
     let cpu_ticks = cpu.zip(cpu_ticks()).map(|(b, a)| a.saturating_sub(b));
-    let mut hist = histogram();
-    let mut timeline = Recorder::default();
-    let mut total = 0;
-    for (h, n, t) in &outcomes {
-        hist.add(h).expect("same histogram bounds");
-        timeline.merge(t);
-        total += n;
-    }
-    Ok(Produced {
-        calls: hist.len(),
-        hist,
-        records: total,
-        elapsed,
-        partitions,
-        timeline,
-        cpu_ticks,
-    })
+    Ok(Produced::from_outcomes(
+        &outcomes, elapsed, partitions, cpu_ticks,
+    ))
 }
 
 /// The earliest and latest offsets of one partition.
